@@ -1,0 +1,298 @@
+"""Orchestration: inputs -> ELF -> loader -> binding -> verdicts -> Report.
+
+Returns data and prints nothing; the CLI decides what to show.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from linkaudit.binding import Resolution, bind, is_unversioned_definition, lookup_in, owner_of
+from linkaudit.elf import ET_REL, ElfObject, gnu_hash
+from linkaudit.errors import ElfReadError, LinkauditError
+from linkaudit.families import classify
+from linkaudit.inputs import Target, iter_targets
+from linkaudit.loader import LoadedObject, Loader, LoaderEnv, LoadResult, ObjectCache
+from linkaudit.report import (
+    Binding,
+    ErrorEntry,
+    LoadedLibrary,
+    NeededEntry,
+    ObjectReport,
+    Report,
+    Status,
+)
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    env: LoaderEnv = LoaderEnv()
+    fix_suggestions: bool = False
+    jobs: int = 1
+
+
+def audit(paths: Iterable[str], options: AuditOptions | None = None,
+          progress: Callable[[int, int], None] | None = None) -> Report:
+    """Audit every ELF object named by ``paths`` (files and directories)."""
+    options = options or AuditOptions()
+    targets: list[Target] = []
+    errors: list[ErrorEntry] = []
+    for item in iter_targets(paths):
+        if isinstance(item, ErrorEntry):
+            errors.append(item)
+        else:
+            targets.append(item)
+    loader = Loader(options.env, ObjectCache())
+    objects: list[ObjectReport] = []
+    for n, target in enumerate(targets, 1):
+        try:
+            objects.append(audit_object(target, loader, options))
+        except LinkauditError as exc:
+            errors.append(ErrorEntry(target.display, _strip_path(exc.message, target)))
+        if progress:
+            progress(n, len(targets))
+    return Report(tuple(objects), tuple(errors))
+
+
+def _strip_path(message: str, target: Target) -> str:
+    for prefix in (f"{target.path}: ", f"{target.display}: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+def audit_object(target: Target, loader: Loader, options: AuditOptions) -> ObjectReport:
+    """Audit one object: resolve its dependencies, bind its references, give verdicts."""
+    path = str(target.path)
+    elf = loader.objects.open(path)
+    display = target.display
+    warnings: list[str] = []
+    if elf.e_type == ET_REL:
+        raise ElfReadError(f"{path}: relocatable object file (.o), not a linked object; nothing to audit")
+    if not elf.is_dynamic:
+        return ObjectReport(display, elf.machine, elf.bits, None, (), (), (),
+                            warnings=("statically linked: no dynamic dependencies",))
+    result = loader.load(path, elf)
+    warnings.extend(result.warnings)
+    scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
+    damaged: dict[int, str] = {}
+    resolutions = bind(scope, damaged)
+    index_of = {id(o): i for i, o in enumerate(result.searchlist)}
+    used = {r.provider for r in resolutions if r.provider not in (None, 0)}
+
+    by_provider: dict[int, list[Resolution]] = {}
+    for r in resolutions:
+        if r.provider not in (None, 0):
+            by_provider.setdefault(r.provider, []).append(r)
+
+    is_ext = _is_python_extension(elf, target.path)
+    unresolved: list[str] = []
+    host: list[str] = []
+    for r in resolutions:
+        if r.provider is None and not r.ref.weak:
+            name = _text(r.ref.name)
+            (host if is_ext and name.startswith(("Py", "_Py")) else unresolved).append(name)
+
+    reach = _reachability(result)
+    direct_status: dict[int, Status] = {}
+    owners: dict[int, dict[bytes, tuple[str, str]]] = {}
+    for dep in result.direct:
+        i = index_of[id(dep)]
+        if dep.elf is None:
+            direct_status[i] = Status.MISSING
+        elif i in used:
+            owned = _incidental_owners(i, by_provider[i], scope, result, reach)
+            if owned is not None:
+                owners[i] = owned
+                direct_status[i] = Status.INCIDENTAL
+            else:
+                direct_status[i] = Status.USED
+        else:
+            direct_status[i] = Status.UNUSED
+
+    keep: set[int] = {0}
+    for i, status in direct_status.items():
+        if status is Status.USED:
+            keep |= reach[i]
+    needed: list[NeededEntry] = []
+    seen_direct: set[int] = set()
+    for raw_name, dep in zip(elf.needed, result.direct):
+        i = index_of[id(dep)]
+        status = direct_status[i]
+        others: set[int] = {0}
+        for j, st in direct_status.items():
+            if j != i and st is Status.USED:
+                others |= reach[j]
+        drags = tuple(sorted((k for k in reach.get(i, set()) - others - {i} if result.searchlist[k].elf is not None),
+                             key=lambda k: k))
+        drag_paths = tuple(Path(result.searchlist[k].path) for k in drags)
+        drag_bytes = sum(result.searchlist[k].elf.size for k in drags)  # type: ignore[union-attr]
+        bindings = tuple(
+            Binding(_text(r.ref.name), _text(r.ref.version.name) if r.ref.version else None, r.ref.weak,
+                    dep.path, _owner_label(owners.get(i, {}).get(r.ref.name)))
+            for r in by_provider.get(i, [])
+        ) if i not in seen_direct else ()
+        seen_direct.add(i)
+        uncertain = damaged.get(i)
+        if dep.elf is not None and i not in used and damaged:
+            uncertain = "; ".join(f"{result.searchlist[k].path}: symbol tables damaged" for k in damaged)
+        needed.append(NeededEntry(
+            name=raw_name,
+            path=Path(dep.path) if dep.elf is not None else None,
+            found_via=dep.found_via if dep.elf is not None else None,
+            status=status,
+            category=classify(_soname_or(dep, raw_name)),
+            bindings=bindings,
+            searched=dep.searched if dep.elf is None else (),
+            candidates=tuple(loader.python_candidates(raw_name)) if dep.elf is None else (),
+            python_package=dep.python_package,
+            drags=drag_paths,
+            drags_bytes=drag_bytes,
+            has_initializers=bool(dep.elf and dep.elf.has_initializers),
+            uncertain=uncertain,
+        ))
+        if dep.fatal:
+            warnings.append(f"the real loader stops at {raw_name}: {dep.fatal}")
+
+    loaded: list[LoadedLibrary] = []
+    for k, obj in enumerate(result.searchlist[1:], 1):
+        if obj.elf is None:
+            continue
+        loaded.append(LoadedLibrary(
+            name=obj.first_name,
+            path=Path(obj.path),
+            soname=_soname_or(obj, None),
+            found_via=obj.found_via,
+            category=classify(_soname_or(obj, obj.first_name)),
+            size=obj.elf.size,
+            depth=obj.depth,
+            needed_by=tuple(obj.needed_by),
+            only_for_unneeded=k not in keep,
+        ))
+    for k, why in damaged.items():
+        warnings.append(f"{result.searchlist[k].path}: symbol tables damaged ({why}); verdicts that depend on it are uncertain")
+
+    return ObjectReport(
+        path=display,
+        machine=elf.machine,
+        elf_class=elf.bits,
+        soname=_safe(lambda: elf.soname),
+        needed=tuple(needed),
+        loaded=tuple(loaded),
+        unresolved=tuple(sorted(set(unresolved))),
+        host_provided=tuple(sorted(set(host))),
+        ldd_unused=_ldd_unused(result, used, elf),
+        is_python_extension=is_ext,
+        warnings=tuple(warnings),
+    )
+
+
+def _reachability(result: LoadResult) -> dict[int, set[int]]:
+    """For every object of the search list: itself and everything its DT_NEEDED closure loads."""
+    index_of = {id(o): i for i, o in enumerate(result.searchlist)}
+    out: dict[int, set[int]] = {}
+    for i, obj in enumerate(result.searchlist):
+        if i == 0:
+            continue
+        seen = {i}
+        stack = [obj]
+        while stack:
+            cur = stack.pop()
+            for dep in cur.deps:
+                j = index_of.get(id(dep))
+                if j is None or j == 0 or j in seen:
+                    continue
+                seen.add(j)
+                stack.append(dep)
+        out[i] = seen
+    return out
+
+
+def _incidental_owners(i: int, bound: list[Resolution], scope: list[ElfObject | None], result: LoadResult,
+                       reach: dict[int, set[int]]) -> dict[bytes, tuple[str, str]] | None:
+    """Owners of every symbol bound to ``scope[i]``, or None if any symbol is really its own.
+
+    The rule: a binding is incidental when the definition in ``scope[i]`` is
+    unversioned while another library of the load closure, one that stays
+    loaded without ``scope[i]``, exports the same name under a version
+    definition of its own.  A library all of whose bindings are incidental is
+    linked only because it happens to re-export someone else's symbols.
+    """
+    obj = scope[i]
+    assert obj is not None
+    without: set[int] = {0}
+    for dep in result.direct:
+        j = result.searchlist.index(dep)
+        if j != i:
+            without |= reach.get(j, set())
+    out: dict[bytes, tuple[str, str]] = {}
+    for r in bound:
+        if r.sym is None or not is_unversioned_definition(obj, r.sym):
+            return None
+        try:
+            found = owner_of(r.ref.name, scope, i)
+        except ElfReadError:
+            return None
+        if found is None or found[0] not in without:
+            return None
+        owner_obj = result.searchlist[found[0]]
+        out[r.ref.name] = (_soname_or(owner_obj, owner_obj.path), _text(found[1]))
+    return out
+
+
+def _owner_label(owner: tuple[str, str] | None) -> str | None:
+    return None if owner is None else f"{owner[0]} ({owner[1]})"
+
+
+def _ldd_unused(result: LoadResult, used: set[int], elf: ElfObject) -> tuple[str, ...]:
+    """Exactly what ``ldd -u -r`` lists: rtld walks its l_next chain once per DT_NEEDED entry."""
+    out = []
+    for n in range(len(elf.needed)):
+        if n >= len(result.chain):
+            break
+        obj = result.chain[n]
+        k = n + 1
+        if k not in used:
+            out.append(obj.path)
+    return tuple(out)
+
+
+def _is_python_extension(elf: ElfObject, path: Path) -> bool:
+    module = path.name.split(".", 1)[0]
+    if not module:
+        return False
+    name = b"PyInit_" + module.encode("utf-8", "surrogateescape")
+    try:
+        return lookup_in(elf, name, None, 0, gnu_hash(name), []) is not None
+    except ElfReadError:
+        return False
+
+
+def _soname_or(obj: LoadedObject, default: str | None) -> str | None:
+    if obj.elf is None:
+        return default
+    return _safe(lambda: obj.elf.soname) or default  # type: ignore[union-attr]
+
+
+def _safe(fn: Callable[[], str | None]) -> str | None:
+    try:
+        return fn()
+    except ElfReadError:
+        return None
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def default_env(search_paths: Iterable[str] = (), python_packages: bool = True, root: str | None = None) -> LoaderEnv:
+    """The loader environment of this machine, as ``ldd`` would see it from this shell."""
+    return LoaderEnv(
+        ld_library_path=os.environ.get("LD_LIBRARY_PATH"),
+        search_paths=tuple(search_paths),
+        python_package_rule=python_packages,
+        root=root,
+    )

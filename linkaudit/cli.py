@@ -1,0 +1,124 @@
+"""The command line: a thin click shell over :mod:`linkaudit.audit`.
+
+``linkaudit PATH...`` audits (the default command); ``linkaudit fix FILE``
+rewrites.  The report goes to stdout; progress, warnings and errors go to
+stderr, one line per bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import click
+
+from linkaudit import __version__
+from linkaudit.formats import OutputFormat
+
+
+@dataclass
+class App:
+    """What every subcommand needs: where to write and whether colour is allowed."""
+
+    color: bool
+    width: int
+
+    def error(self, message: str) -> None:
+        click.echo(f"linkaudit: error: {message}", err=True)
+
+    def warn(self, message: str) -> None:
+        click.echo(f"linkaudit: warning: {message}", err=True)
+
+
+def _want_color(stream) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+class DefaultGroup(click.Group):
+    """A group whose default subcommand is ``audit``: ``linkaudit build/`` == ``linkaudit audit build/``."""
+
+    default = "audit"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="linkaudit")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Tell which linked libraries an ELF object really uses, statically.
+
+    \b
+    linkaudit build/                      audit every ELF object under build/
+    linkaudit --fix-suggestions x.so      ... with remedies ready to paste
+    linkaudit --format ldd x.so           the classic ldd listing, annotated
+    linkaudit fix x.so -o x.fixed.so      drop unused DT_NEEDED entries
+    """
+    ctx.obj = App(color=_want_color(sys.stdout), width=int(os.environ.get("COLUMNS", "0") or 0) or 100)
+
+
+@main.command("audit")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default="text",
+              show_default=True, help="Report format.")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="KINDS",
+              help="Findings that fail the gate, comma-separated: unused, incidental, missing, unresolved, or none. [default: unused]")
+@click.option("--search-path", "search_paths", multiple=True, type=click.Path(file_okay=False, path_type=str),
+              help="Extra directory to find libraries in, after the loader's own rules (repeatable).")
+@click.option("--no-python-packages", is_flag=True,
+              help="Do not resolve libraries that only installed Python packages (e.g. torch/lib) provide.")
+@click.option("--fix-suggestions", is_flag=True, help="Add concrete remedies for each finding.")
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the report to FILE; the console still gets the summary.")
+@click.pass_obj
+def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], search_paths: tuple[str, ...],
+              no_python_packages: bool, fix_suggestions: bool, output: str | None) -> None:
+    """Audit ELF files and directories (searched recursively)."""
+    from linkaudit.audit import AuditOptions, audit, default_env
+    from linkaudit.formats import make_format
+    from linkaudit.gate import DEFAULT_FAIL_ON, ExitCode, exit_code, failing, parse_fail_on
+
+    if not paths:
+        raise click.UsageError("no input: name ELF files or directories to audit")
+    try:
+        kinds = parse_fail_on(fail_on) if fail_on else DEFAULT_FAIL_ON
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).replace("FindingKind", "finding kind"), param_hint="--fail-on") from None
+    options = AuditOptions(env=default_env(search_paths, python_packages=not no_python_packages),
+                           fix_suggestions=fix_suggestions)
+    report = audit(paths, options)
+    if fix_suggestions:
+        from linkaudit.fixes import with_suggestions
+
+        report = with_suggestions(report)
+    chosen = OutputFormat(fmt)
+    to_file = output is not None
+    formatter = make_format(chosen, color=app.color and not to_file, width=app.width)
+    text = formatter.format(report)
+    if to_file:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            app.error(f"{output}: cannot write report: {exc.strerror}")
+            sys.exit(ExitCode.ERROR)
+        click.echo(f"report written to {output} ({chosen.value}); "
+                   f"{len(report.objects)} objects audited, {len(failing(report, kinds))} failing findings", err=True)
+    else:
+        click.echo(text, nl=False)
+    for err in report.errors:
+        app.error(f"{err.path}: {err.message}")
+    code = exit_code(report, kinds)
+    if code is ExitCode.FINDINGS and chosen is OutputFormat.TEXT and not to_file:
+        bad = failing(report, kinds)
+        click.echo(f"linkaudit: gate failed: {len(bad)} finding(s) of kind "
+                   f"{', '.join(sorted({k.value for _, k, _ in bad}))}", err=True)
+    sys.exit(int(code))

@@ -1,0 +1,586 @@
+"""ELF reading: the only module that imports elftools.
+
+pyelftools parses the file header and the program headers.  Everything the
+loader reads at run time (the dynamic array, the dynamic symbol table, the
+hash tables, the version tables and the relocations) is reached the way
+``ld.so`` reaches it: through ``PT_DYNAMIC`` and the virtual addresses of its
+tags, mapped to file offsets through ``PT_LOAD``.  That works on files whose
+section headers were stripped, and it lets a symbol lookup touch only one
+hash bucket of a 400 MB library instead of walking every symbol: tables are
+read lazily from an ``mmap`` with ``struct``, never copied whole.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from linkaudit.errors import ElfReadError
+
+# Dynamic tags (elf.h).
+DT_NULL, DT_NEEDED, DT_PLTRELSZ, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1, 2, 4, 5, 6
+DT_RELA, DT_RELASZ, DT_RELAENT, DT_STRSZ, DT_SYMENT = 7, 8, 9, 10, 11
+DT_INIT, DT_SONAME, DT_RPATH = 12, 14, 15
+DT_REL, DT_RELSZ, DT_RELENT, DT_PLTREL, DT_JMPREL = 17, 18, 19, 20, 23
+DT_INIT_ARRAY, DT_INIT_ARRAYSZ, DT_RUNPATH, DT_FLAGS = 25, 27, 29, 30
+DT_PREINIT_ARRAY = 32
+DT_GNU_HASH = 0x6FFFFEF5
+DT_VERSYM, DT_RELACOUNT, DT_RELCOUNT = 0x6FFFFFF0, 0x6FFFFFF9, 0x6FFFFFFA
+DT_FLAGS_1, DT_VERDEF, DT_VERDEFNUM = 0x6FFFFFFB, 0x6FFFFFFC, 0x6FFFFFFD
+DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
+DT_FILTER, DT_AUXILIARY = 0x7FFFFFFF, 0x7FFFFFFD
+
+DF_1_NODEFLIB = 0x800
+VER_FLG_BASE = 0x1
+
+PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
+ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
+
+STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
+STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE = 0, 1, 2, 3, 4
+STT_COMMON, STT_TLS, STT_GNU_IFUNC = 5, 6, 10
+STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
+SHN_UNDEF, SHN_ABS = 0, 0xFFF1
+
+MACHINE_NAMES = {
+    3: "i386",
+    8: "mips",
+    20: "ppc",
+    21: "ppc64",
+    22: "s390x",
+    40: "arm",
+    62: "x86_64",
+    183: "aarch64",
+    243: "riscv",
+    258: "loongarch",
+}
+
+# Upper bounds that keep a hostile file from making us loop or allocate for long.
+MAX_DYNAMIC_ENTRIES = 1 << 16
+MAX_CHAIN = 1 << 20
+MAX_VERSION_ENTRIES = 1 << 15
+
+
+def gnu_hash(name: bytes) -> int:
+    """The DJB hash used by DT_GNU_HASH (``_dl_new_hash``)."""
+    h = 5381
+    for c in name:
+        h = (h * 33 + c) & 0xFFFFFFFF
+    return h
+
+
+def sysv_hash(name: bytes) -> int:
+    """The classic SysV ELF hash used by DT_HASH (``_dl_elf_hash``)."""
+    h = 0
+    for c in name:
+        h = ((h << 4) + c) & 0xFFFFFFFF
+        g = h & 0xF0000000
+        if g:
+            h ^= g >> 24
+        h &= ~g & 0xFFFFFFFF
+    return h
+
+
+@dataclass(frozen=True)
+class Sym:
+    """One dynamic symbol, as ``check_match`` sees it."""
+
+    index: int
+    name: bytes
+    info: int
+    other: int
+    shndx: int
+    value: int
+
+    @property
+    def bind(self) -> int:
+        return self.info >> 4
+
+    @property
+    def type(self) -> int:
+        return self.info & 0xF
+
+    @property
+    def visibility(self) -> int:
+        return self.other & 0x3
+
+
+@dataclass(frozen=True)
+class Version:
+    """An entry of the loader's ``l_versions`` array (``struct r_found_version``)."""
+
+    name: bytes
+    hash: int
+    hidden: bool
+    filename: bytes | None  # the vn_file of a requirement; None for a definition
+
+
+@dataclass(frozen=True)
+class Reloc:
+    """A symbolic dynamic relocation: which symbol it needs and its type."""
+
+    sym: int
+    type: int
+
+
+class ElfObject:
+    """One ELF file opened read-only and memory-mapped.
+
+    Construction reads the header, the program headers and the dynamic array
+    and raises :class:`ElfReadError` if any of them is damaged.  Tables used
+    for symbol lookup are decoded lazily, on first use.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise ElfReadError(f"{self.path}: cannot open: {exc.strerror}") from None
+        try:
+            st = os.fstat(fd)
+            if not _is_regular(st.st_mode):
+                raise ElfReadError(f"{self.path}: not a regular file")
+            self.size = st.st_size
+            self.file_id = (st.st_dev, st.st_ino)
+            if self.size < 16:
+                raise ElfReadError(f"{self.path}: not an ELF file (too short)")
+            try:
+                self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as exc:
+                raise ElfReadError(f"{self.path}: cannot map file: {exc}") from None
+        finally:
+            os.close(fd)
+        if self._map[:4] != b"\x7fELF":
+            self.close()
+            raise ElfReadError(f"{self.path}: not an ELF file")
+        try:
+            self._read_headers()
+        except ElfReadError:
+            self.close()
+            raise
+        except (ELFError, struct.error, ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+            self.close()
+            raise ElfReadError(f"{self.path}: damaged ELF headers ({exc})") from None
+
+    # -- headers --------------------------------------------------------
+
+    def _read_headers(self) -> None:
+        m = self._map
+        ei_class, ei_data = m[4], m[5]
+        if ei_class not in (1, 2) or ei_data not in (1, 2):
+            raise ElfReadError(f"{self.path}: damaged ELF header (class {ei_class}, data {ei_data})")
+        self.bits = 64 if ei_class == 2 else 32
+        self.endian = "<" if ei_data == 1 else ">"
+        self.osabi = m[7]
+        elf = ELFFile(m)  # pyelftools: header and program headers
+        hdr = elf.header
+        self.e_type = _enum_value(hdr["e_type"], {"ET_REL": 1, "ET_EXEC": 2, "ET_DYN": 3, "ET_CORE": 4})
+        self.e_machine = _machine_number(hdr["e_machine"], m, self.endian)
+        self.machine = MACHINE_NAMES.get(self.e_machine, f"em_{self.e_machine}")
+        self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+        self.interp: str | None = None
+        dyn_seg: tuple[int, int, int] | None = None
+        if hdr["e_phnum"] and hdr["e_phoff"] + hdr["e_phnum"] * hdr["e_phentsize"] > self.size:
+            raise ElfReadError(f"{self.path}: truncated (program headers past end of file)")
+        for seg in elf.iter_segments():
+            h = seg.header
+            ptype = _enum_value(h["p_type"], {"PT_LOAD": 1, "PT_DYNAMIC": 2, "PT_INTERP": 3})
+            if ptype == PT_LOAD:
+                self.loads.append((h["p_vaddr"], h["p_offset"], h["p_filesz"]))
+            elif ptype == PT_DYNAMIC:
+                dyn_seg = (h["p_vaddr"], h["p_offset"], h["p_filesz"])
+            elif ptype == PT_INTERP:
+                raw = self._map[h["p_offset"] : h["p_offset"] + h["p_filesz"]]
+                self.interp = raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        self.tags: dict[int, int] = {}
+        self.needed_offsets: list[int] = []
+        self.filters: list[int] = []
+        self.dynamic_count = 0
+        if dyn_seg is not None:
+            self._read_dynamic(dyn_seg)
+
+    def _read_dynamic(self, seg: tuple[int, int, int]) -> None:
+        vaddr, offset, filesz = seg
+        start = self.vaddr_to_offset(vaddr)
+        if start is None:
+            start = offset
+        fmt = self.endian + ("qQ" if self.bits == 64 else "iI")
+        entsize = struct.calcsize(fmt)
+        end = min(self.size, start + max(filesz, 0))
+        pos, count, terminated = start, 0, False
+        while pos + entsize <= end and count < MAX_DYNAMIC_ENTRIES:
+            tag, val = struct.unpack_from(fmt, self._map, pos)
+            pos += entsize
+            count += 1
+            if tag == DT_NULL:
+                terminated = True
+                break
+            if tag == DT_NEEDED:
+                self.needed_offsets.append(val)
+            elif tag in (DT_FILTER, DT_AUXILIARY):
+                self.filters.append(val)
+            elif tag not in self.tags:
+                self.tags[tag] = val
+        if not terminated and pos + entsize > self.size:
+            raise ElfReadError(f"{self.path}: truncated (dynamic section runs past end of file)")
+        self.dynamic_count = count
+        strtab = self.tags.get(DT_STRTAB)
+        self._strtab_off = self.vaddr_to_offset(strtab) if strtab is not None else None
+        strsz = self.tags.get(DT_STRSZ, 0)
+        if self._strtab_off is not None:
+            self._strtab_end = min(self.size, self._strtab_off + strsz) if strsz else self.size
+        if self.needed_offsets or DT_SONAME in self.tags or DT_RPATH in self.tags or DT_RUNPATH in self.tags:
+            if self._strtab_off is None:
+                raise ElfReadError(f"{self.path}: damaged dynamic section (no usable DT_STRTAB)")
+
+    def vaddr_to_offset(self, vaddr: int) -> int | None:
+        for seg_vaddr, seg_off, filesz in self.loads:
+            if seg_vaddr <= vaddr < seg_vaddr + filesz:
+                off = seg_off + (vaddr - seg_vaddr)
+                return off if off < self.size else None
+        return None
+
+    def dynstr(self, offset: int) -> bytes:
+        """A NUL-terminated string of the dynamic string table."""
+        if self._strtab_off is None:
+            raise ElfReadError(f"{self.path}: no dynamic string table")
+        start = self._strtab_off + offset
+        if offset < 0 or start >= self._strtab_end:
+            raise ElfReadError(f"{self.path}: string offset {offset} outside the dynamic string table")
+        end = self._map.find(b"\0", start, self._strtab_end)
+        if end < 0:
+            raise ElfReadError(f"{self.path}: unterminated string in the dynamic string table")
+        return self._map[start:end]
+
+    def _str(self, offset: int) -> str:
+        return self.dynstr(offset).decode("utf-8", "surrogateescape")
+
+    # -- the dynamic array, decoded -------------------------------------
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.dynamic_count > 0
+
+    @cached_property
+    def needed(self) -> tuple[str, ...]:
+        return tuple(self._str(o) for o in self.needed_offsets)
+
+    @cached_property
+    def soname(self) -> str | None:
+        off = self.tags.get(DT_SONAME)
+        return None if off is None else self._str(off)
+
+    @cached_property
+    def rpath(self) -> str | None:
+        """DT_RPATH, or None when DT_RUNPATH is present (``get-dynamic-info.h`` drops it then)."""
+        if DT_RUNPATH in self.tags:
+            return None
+        off = self.tags.get(DT_RPATH)
+        return None if off is None else self._str(off)
+
+    @cached_property
+    def runpath(self) -> str | None:
+        off = self.tags.get(DT_RUNPATH)
+        return None if off is None else self._str(off)
+
+    @property
+    def flags_1(self) -> int:
+        return self.tags.get(DT_FLAGS_1, 0)
+
+    @property
+    def has_initializers(self) -> bool:
+        """Whether loading the object runs code of its own (DT_INIT / DT_INIT_ARRAY)."""
+        return DT_INIT in self.tags or self.tags.get(DT_INIT_ARRAYSZ, 0) > 0
+
+    # -- symbols ----------------------------------------------------------
+
+    @cached_property
+    def _symtab(self) -> tuple[int, int, str] | None:
+        addr = self.tags.get(DT_SYMTAB)
+        if addr is None:
+            return None
+        off = self.vaddr_to_offset(addr)
+        if off is None:
+            raise ElfReadError(f"{self.path}: DT_SYMTAB points outside the file")
+        if self.bits == 64:
+            return off, 24, self.endian + "IBBHQ"
+        return off, 16, self.endian + "IIIBBH"
+
+    def symbol(self, index: int) -> Sym:
+        tab = self._symtab
+        if tab is None:
+            raise ElfReadError(f"{self.path}: no dynamic symbol table")
+        off, size, fmt = tab
+        pos = off + index * size
+        if index < 0 or pos + size > self.size:
+            raise ElfReadError(f"{self.path}: symbol index {index} outside the file")
+        if self.bits == 64:
+            name, info, other, shndx, value = struct.unpack_from(fmt, self._map, pos)[:5]
+        else:
+            name, value, _size, info, other, shndx = struct.unpack_from(fmt, self._map, pos)
+        return Sym(index, self.dynstr(name), info, other, shndx, value)
+
+    @cached_property
+    def versyms(self) -> _U16Table | None:
+        addr = self.tags.get(DT_VERSYM)
+        if addr is None:
+            return None
+        off = self.vaddr_to_offset(addr)
+        if off is None:
+            raise ElfReadError(f"{self.path}: DT_VERSYM points outside the file")
+        return _U16Table(self._map, off, self.endian, self.path)
+
+    @cached_property
+    def versions(self) -> dict[int, Version]:
+        """The loader's ``l_versions`` (``_dl_check_map_versions``): index -> version.
+
+        Requirements (``.gnu.version_r``) carry the file they were recorded
+        against; definitions (``.gnu.version_d``) do not; the base definition
+        (VER_FLG_BASE) is left out, as glibc leaves it out.
+        """
+        out: dict[int, Version] = {}
+        m, e = self._map, self.endian
+        vn = self.tags.get(DT_VERNEED)
+        if vn is not None:
+            pos = self.vaddr_to_offset(vn)
+            if pos is None:
+                raise ElfReadError(f"{self.path}: DT_VERNEED points outside the file")
+            for _ in range(min(self.tags.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)):
+                _ver, cnt, file_off, aux, nxt = _unpack(e + "HHIII", m, pos, self.path)
+                filename = self.dynstr(file_off)
+                apos = pos + aux
+                for _ in range(min(cnt, MAX_VERSION_ENTRIES)):
+                    vhash, _flags, other, name_off, anext = _unpack(e + "IHHII", m, apos, self.path)
+                    out[other & 0x7FFF] = Version(self.dynstr(name_off), vhash, bool(other & 0x8000), filename)
+                    if anext == 0:
+                        break
+                    apos += anext
+                if nxt == 0:
+                    break
+                pos += nxt
+        vd = self.tags.get(DT_VERDEF)
+        if vd is not None:
+            pos = self.vaddr_to_offset(vd)
+            if pos is None:
+                raise ElfReadError(f"{self.path}: DT_VERDEF points outside the file")
+            for _ in range(min(self.tags.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)):
+                _ver, flags, ndx, _cnt, vhash, aux, nxt = _unpack(e + "HHHHIII", m, pos, self.path)
+                if not flags & VER_FLG_BASE:
+                    (name_off,) = _unpack(e + "I", m, pos + aux, self.path)
+                    out[ndx & 0x7FFF] = Version(self.dynstr(name_off), vhash, False, None)
+                if nxt == 0:
+                    break
+                pos += nxt
+        return out
+
+    @cached_property
+    def defined_versions(self) -> tuple[bytes, ...]:
+        return tuple(v.name for v in self.versions.values() if v.filename is None)
+
+    @cached_property
+    def hash_table(self) -> _GnuHash | _SysvHash | None:
+        """The table ``_dl_setup_hash`` picks: DT_GNU_HASH when present, else DT_HASH."""
+        addr = self.tags.get(DT_GNU_HASH)
+        if addr is not None:
+            off = self.vaddr_to_offset(addr)
+            if off is None:
+                raise ElfReadError(f"{self.path}: DT_GNU_HASH points outside the file")
+            return _GnuHash(self._map, off, self.endian, self.bits, self.path)
+        addr = self.tags.get(DT_HASH)
+        if addr is not None:
+            off = self.vaddr_to_offset(addr)
+            if off is None:
+                raise ElfReadError(f"{self.path}: DT_HASH points outside the file")
+            return _SysvHash(self._map, off, self.endian, self.path)
+        return None
+
+    # -- relocations ------------------------------------------------------
+
+    def relocations(self) -> list[tuple[int, int]]:
+        """Unique (symbol index, type) pairs of the symbolic dynamic relocations.
+
+        Covers DT_RELA/DT_REL and the PLT relocations (DT_JMPREL).  The first
+        DT_RELACOUNT/DT_RELCOUNT entries of DT_RELA/DT_REL are applied as
+        relative relocations by glibc without a symbol lookup, so they are
+        skipped here too.  Symbol index 0 never causes a lookup.
+        """
+        seen: dict[tuple[int, int], None] = {}
+        t = self.tags
+        ranges: list[tuple[int | None, int, bool, int]] = []
+        if DT_RELA in t:
+            ranges.append((t[DT_RELA], t.get(DT_RELASZ, 0), True, t.get(DT_RELACOUNT, 0)))
+        if DT_REL in t:
+            ranges.append((t[DT_REL], t.get(DT_RELSZ, 0), False, t.get(DT_RELCOUNT, 0)))
+        if DT_JMPREL in t:
+            ranges.append((t[DT_JMPREL], t.get(DT_PLTRELSZ, 0), t.get(DT_PLTREL, DT_RELA) == DT_RELA, 0))
+        for addr, size, rela, nrelative in ranges:
+            off = self.vaddr_to_offset(addr) if addr is not None else None
+            if off is None or size <= 0:
+                continue
+            entsize = (24 if rela else 16) if self.bits == 64 else (12 if rela else 8)
+            count = min(size, self.size - off) // entsize
+            if count <= 0:
+                continue
+            words = _reloc_infos(self._map, off, count, entsize, self.bits, self.endian)
+            for info in dict.fromkeys(words[min(nrelative, count):]):
+                if self.bits == 64:
+                    sym, rtype = info >> 32, info & 0xFFFFFFFF
+                else:
+                    sym, rtype = info >> 8, info & 0xFF
+                if sym:
+                    seen[(sym, rtype)] = None
+        return list(seen)
+
+    def close(self) -> None:
+        try:
+            self._map.close()
+        except (AttributeError, ValueError):
+            pass
+
+
+def _reloc_infos(m: mmap.mmap, off: int, count: int, entsize: int, bits: int, endian: str) -> list[int]:
+    """The r_info words of a relocation table, decoded in one C-level pass."""
+    word = "Q" if bits == 64 else "I"
+    per = entsize // (8 if bits == 64 else 4)
+    raw = struct.unpack_from(f"{endian}{count * per}{word}", m, off)
+    return list(raw[1::per])
+
+
+class _U16Table:
+    """Random access to a table of 16-bit words (DT_VERSYM)."""
+
+    def __init__(self, m: mmap.mmap, off: int, endian: str, path: Path) -> None:
+        self._m, self._off, self._fmt, self._path = m, off, endian + "H", path
+
+    def __getitem__(self, index: int) -> int:
+        pos = self._off + 2 * index
+        if pos + 2 > len(self._m):
+            raise ElfReadError(f"{self._path}: .gnu.version entry {index} outside the file")
+        return struct.unpack_from(self._fmt, self._m, pos)[0]
+
+
+class _GnuHash:
+    """DT_GNU_HASH, probed exactly as ``do_lookup_x`` probes it."""
+
+    def __init__(self, m: mmap.mmap, off: int, endian: str, bits: int, path: Path) -> None:
+        self._m, self._e, self._path = m, endian, path
+        nbuckets, self.symbias, nwords, self.shift = _unpack(endian + "IIII", m, off, path)
+        self.nbuckets = nbuckets
+        self.bits = bits
+        self.power_of_two = nwords != 0 and (nwords & (nwords - 1)) == 0
+        self.idxbits = (nwords - 1) & 0xFFFFFFFF
+        self._bloom = off + 16
+        wsize = bits // 8
+        self._wfmt = endian + ("Q" if bits == 64 else "I")
+        self._wsize = wsize
+        self._buckets = self._bloom + nwords * wsize
+        self._chain0 = self._buckets + nbuckets * 4 - self.symbias * 4
+        if self._buckets + nbuckets * 4 > len(m):
+            raise ElfReadError(f"{path}: truncated GNU hash table")
+
+    def candidates(self, h: int) -> list[int]:
+        """Symbol indices whose chain hash matches ``h`` (bloom filter first)."""
+        if self.nbuckets == 0:
+            return []
+        m = self._m
+        wpos = self._bloom + ((h // self.bits) & self.idxbits) * self._wsize
+        if wpos + self._wsize > len(m):
+            raise ElfReadError(f"{self._path}: GNU hash bloom filter outside the file")
+        word = struct.unpack_from(self._wfmt, m, wpos)[0]
+        b1 = h & (self.bits - 1)
+        b2 = (h >> (self.shift & 0xFF)) & (self.bits - 1)
+        if not ((word >> b1) & (word >> b2) & 1):
+            return []
+        (bucket,) = struct.unpack_from(self._e + "I", m, self._buckets + (h % self.nbuckets) * 4)
+        if bucket == 0:
+            return []
+        out = []
+        idx = bucket
+        fmt = self._e + "I"
+        for _ in range(MAX_CHAIN):
+            pos = self._chain0 + idx * 4
+            if pos < 0 or pos + 4 > len(m):
+                raise ElfReadError(f"{self._path}: GNU hash chain outside the file")
+            (value,) = struct.unpack_from(fmt, m, pos)
+            if ((value ^ h) >> 1) == 0:
+                out.append(idx)
+            if value & 1:
+                break
+            idx += 1
+        return out
+
+
+class _SysvHash:
+    """DT_HASH, walked as the SysV branch of ``do_lookup_x`` walks it."""
+
+    def __init__(self, m: mmap.mmap, off: int, endian: str, path: Path) -> None:
+        self._m, self._e, self._path = m, endian, path
+        self.nbuckets, self.nchain = _unpack(endian + "II", m, off, path)
+        self._buckets = off + 8
+        self._chain = self._buckets + self.nbuckets * 4
+
+    def candidates(self, h: int) -> list[int]:
+        if self.nbuckets == 0:
+            return []
+        m, fmt = self._m, self._e + "I"
+        pos = self._buckets + (h % self.nbuckets) * 4
+        if pos + 4 > len(m):
+            raise ElfReadError(f"{self._path}: SysV hash table outside the file")
+        (idx,) = struct.unpack_from(fmt, m, pos)
+        out: list[int] = []
+        seen = set()
+        while idx != 0 and idx not in seen and len(out) < MAX_CHAIN:
+            seen.add(idx)
+            out.append(idx)
+            pos = self._chain + idx * 4
+            if pos + 4 > len(m):
+                raise ElfReadError(f"{self._path}: SysV hash chain outside the file")
+            (idx,) = struct.unpack_from(fmt, m, pos)
+        return out
+
+
+def _unpack(fmt: str, m: mmap.mmap, pos: int, path: Path) -> tuple[int, ...]:
+    if pos < 0 or pos + struct.calcsize(fmt) > len(m):
+        raise ElfReadError(f"{path}: table entry at offset {pos:#x} outside the file")
+    return struct.unpack_from(fmt, m, pos)
+
+
+def _enum_value(value: object, names: dict[str, int]) -> int:
+    """pyelftools describes known enum values by name; map them back to numbers."""
+    if isinstance(value, int):
+        return value
+    return names.get(str(value), -1)
+
+
+def _machine_number(value: object, m: mmap.mmap, endian: str) -> int:
+    if isinstance(value, int):
+        return value
+    return struct.unpack_from(endian + "H", m, 18)[0]
+
+
+def _is_regular(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)
+
+
+def read_elf(path: str | os.PathLike[str]) -> ElfObject:
+    """Open ``path`` as an ELF object or raise :class:`ElfReadError`."""
+    return ElfObject(path)
+
+
+def peek_is_elf(path: str | os.PathLike[str]) -> bool:
+    """Cheap check used when scanning directories: does the file start with the ELF magic?"""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"\x7fELF"
+    except OSError:
+        return False

@@ -1,0 +1,36 @@
+"""Output formats, all rendered from the same :class:`~linkaudit.report.Report`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import assert_never
+
+from linkaudit.formats.interface import Format, FormatError
+
+__all__ = ["Format", "FormatError", "OutputFormat", "make_format"]
+
+
+class OutputFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+    LDD = "ldd"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100) -> Format:
+    """The formatter for ``--format``; heavy modules are imported only when chosen."""
+    if choice is OutputFormat.TEXT:
+        from linkaudit.formats.text import TextFormat
+
+        return TextFormat(color=color, width=width)
+    if choice is OutputFormat.JSON:
+        from linkaudit.formats.json import JsonFormat
+
+        return JsonFormat()
+    if choice is OutputFormat.LDD:
+        from linkaudit.formats.ldd import LddFormat
+
+        return LddFormat()
+    assert_never(choice)

@@ -1,0 +1,101 @@
+"""``--format json``: the machine-readable contract (schema in ``linkaudit/schemas``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from linkaudit.formats.interface import Format
+from linkaudit.report import SCHEMA_VERSION, NeededEntry, ObjectReport, Report
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "objects": [_object(o) for o in report.objects],
+        "errors": [{"path": e.path, "message": e.message} for e in report.errors],
+    }
+
+
+def _needed(n: NeededEntry) -> dict[str, Any]:
+    return {
+        "name": n.name,
+        "path": _p(n.path),
+        "found_via": n.found_via.value if n.found_via else None,
+        "status": n.status.value,
+        "category": n.category.value,
+        "symbols": list(n.symbols),
+        "bindings": [
+            {"symbol": b.symbol, "version": b.version, "weak": b.weak, "owner": b.owner} for b in n.bindings
+        ],
+        "python_package": n.python_package,
+        "drags": [str(p) for p in n.drags],
+        "drags_bytes": n.drags_bytes,
+        "has_initializers": n.has_initializers,
+        "searched": [{"directory": s.directory, "source": s.source, "via": s.via.value} for s in n.searched],
+        "candidates": [str(c) for c in n.candidates],
+        "uncertain": n.uncertain,
+    }
+
+
+def _object(o: ObjectReport) -> dict[str, Any]:
+    unneeded = [lib for lib in o.loaded if lib.only_for_unneeded]
+    return {
+        "path": o.path,
+        "machine": o.machine,
+        "elf_class": o.elf_class,
+        "soname": o.soname,
+        "is_python_extension": o.is_python_extension,
+        "needed": [_needed(n) for n in o.needed],
+        "unresolved": list(o.unresolved),
+        "host_provided": list(o.host_provided),
+        "ldd_unused": list(o.ldd_unused),
+        "loaded": [
+            {
+                "name": lib.name,
+                "path": str(lib.path),
+                "soname": lib.soname,
+                "found_via": lib.found_via.value if lib.found_via else None,
+                "category": lib.category.value,
+                "size": lib.size,
+                "depth": lib.depth,
+                "needed_by": list(lib.needed_by),
+                "only_for_unneeded": lib.only_for_unneeded,
+            }
+            for lib in o.loaded
+        ],
+        "summary": {
+            "needed": len(o.needed),
+            "used": sum(1 for n in o.needed if n.status.value == "used"),
+            "unused": sum(1 for n in o.needed if n.status.value == "unused"),
+            "incidental": sum(1 for n in o.needed if n.status.value == "incidental"),
+            "missing": sum(1 for n in o.needed if n.status.value == "missing"),
+            "loaded": len(o.loaded),
+            "loaded_bytes": sum(lib.size for lib in o.loaded),
+            "unneeded_libraries": len(unneeded),
+            "unneeded_bytes": sum(lib.size for lib in unneeded),
+        },
+        "suggestions": [
+            {
+                "kind": s.kind,
+                "title": s.title,
+                "text": s.text,
+                "removes": list(s.removes),
+                "saves_libraries": s.saves_libraries,
+                "saves_bytes": s.saves_bytes,
+                "caution": s.caution,
+            }
+            for s in o.suggestions
+        ],
+        "warnings": list(o.warnings),
+    }
+
+
+def _p(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+class JsonFormat(Format):
+    def format(self, report: Report) -> str:
+        return json.dumps(report_to_dict(report), indent=2) + "\n"

@@ -1,0 +1,176 @@
+"""``--format text`` (the default): a readable report per object, rendered with rich.
+
+Built so a reader sees in ten seconds which libraries are linked, which are
+used for what (demangled examples), what the others drag in, and what that
+costs.  Colour only when the CLI says the output is a terminal.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from linkaudit.families import cost_note
+from linkaudit.formats.interface import Format
+from linkaudit.report import Category, NeededEntry, ObjectReport, Report, Status
+
+STATUS_STYLE = {
+    Status.USED: "green",
+    Status.UNUSED: "bold red",
+    Status.INCIDENTAL: "yellow",
+    Status.MISSING: "bold magenta",
+}
+FAMILY_STYLE = {
+    Category.TORCH: "bright_red",
+    Category.CUDA: "bright_green",
+    Category.OPENMP: "cyan",
+    Category.GLIBC_STUB: "dim",
+    Category.PYTHON: "blue",
+}
+EXAMPLES = 3
+
+
+def demangle(name: str) -> str:
+    """Readable C++ names through libstdc++'s ``__cxa_demangle`` (the cxxfilt package)."""
+    if not name.startswith("_Z"):
+        return name
+    try:
+        import cxxfilt
+    except ImportError:  # pragma: no cover - cxxfilt is a dependency
+        return name
+    try:
+        return cxxfilt.demangle(name)
+    except Exception:  # noqa: BLE001 - cxxfilt raises its own InvalidName and OSError subclasses
+        return name
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+class TextFormat(Format):
+    is_human = True
+
+    def __init__(self, color: bool = False, width: int = 100, verbose: bool = False) -> None:
+        self.color = color
+        self.width = width
+        self.verbose = verbose
+
+    def format(self, report: Report) -> str:
+        buf = io.StringIO()
+        console = Console(file=buf, force_terminal=self.color, no_color=not self.color, color_system="standard" if self.color else None,
+                          width=self.width, markup=False, highlight=False, emoji=False)
+        for obj in report.objects:
+            self._object(console, obj)
+        if report.objects and len(report.objects) > 1:
+            console.print(_totals(report.objects))
+        return buf.getvalue()
+
+    def _object(self, console: Console, obj: ObjectReport) -> None:
+        kind = "Python extension module" if obj.is_python_extension else "ELF object"
+        console.print(Text.assemble((obj.path, "bold"), f"  ({obj.machine}, {obj.elf_class}-bit {kind})"))
+        if not obj.needed:
+            for w in obj.warnings:
+                console.print(Text(f"  {w}"))
+            console.print()
+            return
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+        table.add_column("needed", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("family", no_wrap=True)
+        table.add_column("found via", no_wrap=True)
+        table.add_column("binds", justify="right")
+        table.add_column("examples / evidence", overflow="fold")
+        for n in obj.needed:
+            table.add_row(
+                n.name,
+                Text(n.status.value, style=STATUS_STYLE[n.status]),
+                Text(n.category.value, style=FAMILY_STYLE.get(n.category, "")),
+                n.found_via.value if n.found_via else "-",
+                str(len(n.bindings)),
+                _evidence(n),
+            )
+        console.print(table)
+        for line in _notes(obj):
+            console.print(Text("  " + line[0], style=line[1]))
+        console.print(Text("  " + _summary(obj), style="bold"))
+        console.print()
+
+
+def _evidence(n: NeededEntry) -> str:
+    if n.status is Status.MISSING:
+        return "not found" + (f"; candidate: {n.candidates[0]}" if n.candidates else "")
+    if n.status is Status.UNUSED:
+        extra = f"drags in {len(n.drags)} more ({human_size(n.drags_bytes)})" if n.drags else ""
+        return "nothing binds to it" + (f"; {extra}" if extra else "")
+    names = [demangle(b.symbol) for b in n.bindings[:EXAMPLES]]
+    more = f" (+{len(n.bindings) - EXAMPLES} more)" if len(n.bindings) > EXAMPLES else ""
+    return ", ".join(names) + more
+
+
+def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
+    for n in obj.needed:
+        if n.status is Status.INCIDENTAL:
+            yield (f"{n.name} is incidental: every symbol it satisfies belongs to another library:", "yellow")
+            for b in n.bindings:
+                yield (f"    {demangle(b.symbol)}  -> belongs to {b.owner}", "")
+            yield ("    --as-needed cannot drop it (it does satisfy a reference); drop the library from the link, "
+                   "or link the owner before it.", "")
+        if n.status is Status.MISSING:
+            yield (f"{n.name} is missing: the loader searched, in order:", "magenta")
+            for s in n.searched:
+                yield (f"    {s.directory or '.'}  ({s.source})", "")
+            for c in n.candidates:
+                yield (f"    a file of that name exists at {c}", "")
+        if n.found_via is not None and n.found_via.value == "python_package":
+            yield (f"{n.name} is found only inside the installed Python package '{n.python_package}': "
+                   f"it loads only because '{n.python_package}' is imported first.", "")
+        if n.drags and n.status is not Status.USED:
+            yield (f"{n.name} drags in {len(n.drags)} more libraries ({human_size(n.drags_bytes)}): "
+                   + ", ".join(p.name for p in n.drags), "")
+    families = {n.category for n in obj.needed if n.status in (Status.UNUSED, Status.INCIDENTAL)}
+    for fam in sorted(families, key=lambda c: c.value):
+        note = cost_note(fam)
+        if note:
+            yield (f"[{fam.value}] {note}", "dim")
+    if obj.host_provided:
+        yield (f"{len(obj.host_provided)} Python C API symbols come from the interpreter that imports the module.", "dim")
+    if obj.unresolved:
+        yield (f"{len(obj.unresolved)} undefined symbols nothing in scope defines: "
+               + ", ".join(demangle(s) for s in obj.unresolved[:5]) + (" ..." if len(obj.unresolved) > 5 else ""), "red")
+    for w in obj.warnings:
+        yield (f"warning: {w}", "yellow")
+    for s in obj.suggestions:
+        yield (f"fix: {s.title}", "bold cyan")
+        for line in s.text.splitlines():
+            yield (f"    {line}", "")
+        if s.caution:
+            yield (f"    caution: {s.caution}", "yellow")
+
+
+def _summary(obj: ObjectReport) -> str:
+    counts = {s: len(obj.entries(s)) for s in Status}
+    loaded = sum(lib.size for lib in obj.loaded)
+    unneeded = [lib for lib in obj.loaded if lib.only_for_unneeded]
+    text = (f"{len(obj.needed)} needed: {counts[Status.USED]} used, {counts[Status.INCIDENTAL]} incidental, "
+            f"{counts[Status.UNUSED]} unused, {counts[Status.MISSING]} missing; "
+            f"{len(obj.loaded)} libraries loaded ({human_size(loaded)})")
+    if unneeded:
+        text += f", {len(unneeded)} of them ({human_size(sum(lib.size for lib in unneeded))}) only for unused or incidental dependencies"
+    return text + "."
+
+
+def _totals(objects: Iterable[ObjectReport]) -> Text:
+    objs = list(objects)
+    c = {s: sum(len(o.entries(s)) for o in objs) for s in Status}
+    return Text(f"{len(objs)} objects: {c[Status.USED]} used, {c[Status.INCIDENTAL]} incidental, "
+                f"{c[Status.UNUSED]} unused, {c[Status.MISSING]} missing dependencies.", style="bold")

@@ -1,0 +1,166 @@
+"""The report model: plain frozen dataclasses that every format renders.
+
+Nothing here computes a verdict; ``audit.py`` fills these in and the formats,
+fix suggestions and the gate only read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+
+class Status(str, Enum):
+    """Verdict for one DT_NEEDED entry."""
+
+    USED = "used"
+    UNUSED = "unused"
+    INCIDENTAL = "incidental"
+    MISSING = "missing"
+
+
+class FoundVia(str, Enum):
+    """Which rule of the emulated loader found a library."""
+
+    RPATH = "rpath"
+    LD_LIBRARY_PATH = "ld_library_path"
+    RUNPATH = "runpath"
+    CACHE = "ld.so.cache"
+    DEFAULT = "default"
+    SEARCH_PATH = "search_path"
+    PYTHON_PACKAGE = "python_package"
+    LOADED = "already_loaded"  # matched an object already loaded (the interpreter, the object itself)
+    DIRECT = "direct"  # the DT_NEEDED name contains a slash and is opened as a path
+
+
+class Category(str, Enum):
+    """Library family, for grouping and cost explanations."""
+
+    TORCH = "torch"
+    CUDA = "cuda"
+    OPENMP = "openmp"
+    GLIBC_STUB = "glibc_stub"
+    PYTHON = "python"
+    CXX_RUNTIME = "cxx_runtime"
+    C_RUNTIME = "c_runtime"
+    OTHER = "other"
+
+
+class FindingKind(str, Enum):
+    """What the gate can fail on."""
+
+    UNUSED = "unused"
+    INCIDENTAL = "incidental"
+    MISSING = "missing"
+    UNRESOLVED = "unresolved"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One undefined reference of the audited object and where the loader binds it."""
+
+    symbol: str
+    version: str | None
+    weak: bool
+    provider: str | None  # path of the providing object; None when unresolved
+    owner: str | None = None  # for incidental bindings: the library the symbol really belongs to
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    """One directory the emulated loader tried, and which rule put it there."""
+
+    directory: str
+    source: str  # e.g. "RPATH of /x/libfoo.so", "LD_LIBRARY_PATH", "ld.so.cache"
+    via: FoundVia
+
+
+@dataclass(frozen=True)
+class LoadedLibrary:
+    """A library in the load closure of an audited object (breadth-first order)."""
+
+    name: str  # the DT_NEEDED string that first loaded it
+    path: Path
+    soname: str | None
+    found_via: FoundVia
+    category: Category
+    size: int
+    depth: int  # 1 for direct dependencies
+    needed_by: tuple[str, ...]  # paths of the objects whose DT_NEEDED brought it in
+    only_for_unneeded: bool = False  # loaded only on behalf of unused/incidental dependencies
+
+
+@dataclass(frozen=True)
+class NeededEntry:
+    """One DT_NEEDED entry of an audited object, with its verdict and evidence."""
+
+    name: str
+    path: Path | None
+    found_via: FoundVia | None
+    status: Status
+    category: Category
+    bindings: tuple[Binding, ...] = ()
+    searched: tuple[SearchStep, ...] = ()  # for missing libraries: where the loader looked
+    candidates: tuple[Path, ...] = ()  # for missing libraries: same-named files found elsewhere
+    python_package: str | None = None  # set when found_via is python_package
+    drags: tuple[Path, ...] = ()  # libraries loaded only because of this dependency
+    drags_bytes: int = 0
+    has_initializers: bool = False
+    uncertain: str | None = None  # why the verdict may be wrong (damaged tables)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(b.symbol for b in self.bindings)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A concrete remedy for a finding, ready to paste."""
+
+    kind: str  # e.g. "lean-extension", "libraries", "as-needed", "linkaudit-fix", "runpath"
+    title: str
+    text: str
+    removes: tuple[str, ...] = ()
+    saves_libraries: int = 0
+    saves_bytes: int = 0
+    caution: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectReport:
+    """Everything linkaudit found out about one audited ELF object."""
+
+    path: str
+    machine: str
+    elf_class: int
+    soname: str | None
+    needed: tuple[NeededEntry, ...]
+    loaded: tuple[LoadedLibrary, ...]
+    unresolved: tuple[str, ...]
+    host_provided: tuple[str, ...] = ()  # Python C API symbols an extension gets from the interpreter
+    ldd_unused: tuple[str, ...] = ()  # exactly what `ldd -u -r` would list (paths)
+    is_python_extension: bool = False
+    warnings: tuple[str, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
+
+    def entries(self, status: Status) -> tuple[NeededEntry, ...]:
+        return tuple(n for n in self.needed if n.status is status)
+
+
+@dataclass(frozen=True)
+class ErrorEntry:
+    """An input that could not be audited."""
+
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole run: audited objects and the inputs that failed."""
+
+    objects: tuple[ObjectReport, ...] = ()
+    errors: tuple[ErrorEntry, ...] = field(default=())
