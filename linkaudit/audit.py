@@ -88,7 +88,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         if r.provider not in (None, 0):
             by_provider.setdefault(r.provider, []).append(r)
 
-    is_ext = _is_python_extension(elf, target.path)
+    is_ext = _is_python_extension(elf, Path(target.display.rsplit('!', 1)[-1]))
     unresolved: list[str] = []
     host: list[str] = []
     for r in resolutions:

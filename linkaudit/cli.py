@@ -122,3 +122,53 @@ def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ..
         click.echo(f"linkaudit: gate failed: {len(bad)} finding(s) of kind "
                    f"{', '.join(sorted({k.value for _, k, _ in bad}))}", err=True)
     sys.exit(int(code))
+
+
+@main.command("fix")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the fixed file here.")
+@click.option("--in-place", is_flag=True, help="Replace FILE atomically, keeping FILE.orig as a backup.")
+@click.option("--incidental", is_flag=True, help="Also remove incidental dependencies.")
+@click.option("--include-load-bearing", is_flag=True,
+              help="Also remove libraries linked for their load-time side effects (libtorch_cuda, ...).")
+@click.option("--search-path", "search_paths", multiple=True, type=click.Path(file_okay=False, path_type=str),
+              help="Extra directory to find libraries in (as for the audit).")
+@click.option("--no-python-packages", is_flag=True, help="As for the audit.")
+@click.pass_obj
+def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental: bool, include_load_bearing: bool,
+            search_paths: tuple[str, ...], no_python_packages: bool) -> None:
+    """Remove unused DT_NEEDED entries from FILE (re-audited before anything is replaced)."""
+    from pathlib import Path
+
+    from linkaudit.audit import default_env
+    from linkaudit.errors import LinkauditError
+    from linkaudit.gate import ExitCode
+    from linkaudit.inputs import ELF_MAGIC
+
+    if (output is None) == (not in_place):
+        raise click.UsageError("choose exactly one of -o OUT or --in-place")
+    source = Path(file)
+    try:
+        with open(source, "rb") as fh:
+            if fh.read(4) != ELF_MAGIC:
+                app.error(f"{file}: not an ELF file; left unchanged")
+                sys.exit(ExitCode.ERROR)
+    except OSError as exc:
+        app.error(f"{file}: cannot read: {exc.strerror}")
+        sys.exit(ExitCode.ERROR)
+    from linkaudit.fixer import fix_file
+
+    env = default_env(search_paths, python_packages=not no_python_packages)
+    try:
+        result = fix_file(source, env, Path(output) if output else None, in_place, incidental, include_load_bearing)
+    except LinkauditError as exc:
+        app.error(f"{exc.message}; {file} left unchanged" if file in exc.message else f"{file}: {exc.message}; left unchanged")
+        sys.exit(ExitCode.ERROR)
+    if result.destination is None:
+        click.echo(f"{file}: nothing to remove", err=True)
+        sys.exit(ExitCode.OK)
+    for old, new in result.repointed:
+        click.echo(f"{file}: version requirements of {old} re-pointed to {new}", err=True)
+    click.echo(f"{result.destination}: removed {', '.join(result.removed)}"
+               + (f" (backup: {result.backup})" if result.backup else ""))
+    sys.exit(ExitCode.OK)

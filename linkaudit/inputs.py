@@ -33,6 +33,19 @@ def _magic(path: str) -> bytes | None:
         return None
 
 
+def _is_linked_elf(path: str) -> bool:
+    """ELF and not a relocatable object (.o): what a directory scan audits."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(18)
+    except OSError:
+        return False
+    if len(head) < 18 or head[:4] != ELF_MAGIC:
+        return False
+    e_type = int.from_bytes(head[16:18], "big" if head[5] == 2 else "little")
+    return e_type != 1
+
+
 def iter_targets(paths: Iterable[str]) -> Iterator[Target | ErrorEntry]:
     """Expand command-line inputs in order; errors are yielded, never raised."""
     seen: set[tuple[int, int]] = set()
@@ -99,7 +112,7 @@ def _walk(top: str, seen: set[tuple[int, int]]) -> Iterator[Target | ErrorEntry]
             except OSError:
                 continue
             fkey = (est.st_dev, est.st_ino)
-            if fkey in seen or _magic(entry.path) != ELF_MAGIC:
+            if fkey in seen or not _is_linked_elf(entry.path):
                 continue
             seen.add(fkey)
             yield Target(Path(entry.path), entry.path)

@@ -1,0 +1,125 @@
+"""``linkaudit fix``: drop unused DT_NEEDED entries from a file, and prove the result.
+
+The rewrite itself is :mod:`linkaudit.rewrite`; this module decides what to
+remove (from a fresh audit), which version requirements to re-point (to the
+remaining library that defines those versions), writes to a temporary file
+next to the destination, re-audits that file and only then moves it into
+place.  Any doubt leaves the original file byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from linkaudit.audit import AuditOptions, audit_object
+from linkaudit.errors import LinkauditError, RewriteError
+from linkaudit.fixes import removable
+from linkaudit.inputs import Target
+from linkaudit.loader import Loader, LoaderEnv, ObjectCache
+from linkaudit.report import ObjectReport, Status
+
+
+@dataclass(frozen=True)
+class FixResult:
+    source: Path
+    destination: Path | None  # None when nothing needed removing
+    removed: tuple[str, ...]
+    repointed: tuple[tuple[str, str], ...]
+    backup: Path | None
+    before: ObjectReport
+    after: ObjectReport | None
+
+
+def _audit(path: Path, env: LoaderEnv, display: str | None = None) -> ObjectReport:
+    loader = Loader(env, ObjectCache())
+    return audit_object(Target(path, display or str(path)), loader, AuditOptions(env=env))
+
+
+def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place: bool = False,
+             include_incidental: bool = False, include_load_bearing: bool = False,
+             backup_suffix: str = ".orig") -> FixResult:
+    """Remove the unused (optionally incidental) DT_NEEDED entries of ``source``."""
+    from linkaudit.rewrite import plan_needed_removal, apply_plan, versions_required_from
+
+    if (output is None) == (not in_place):
+        raise RewriteError("choose exactly one of -o OUT or --in-place")
+    before = _audit(source, env)
+    remove = [n for n in before.needed
+              if removable(n, include_incidental=include_incidental, include_load_bearing=include_load_bearing)]
+    if not remove:
+        return FixResult(source, None, (), (), None, before, None)
+    if len({n.name for n in before.needed}) != len(before.needed):
+        raise RewriteError(f"{source}: duplicate DT_NEEDED entries; refusing to guess which to remove")
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise RewriteError(f"{source}: cannot read: {exc.strerror}") from None
+    names = {n.name for n in remove}
+    repoint: dict[str, str] = {}
+    from linkaudit.elf import ElfObject
+
+    for n in remove:
+        wanted = set(versions_required_from(data, n.name))
+        if not wanted:
+            continue
+        for other in before.needed:
+            if other.name in names or other.path is None:
+                continue
+            try:
+                defined = {v.decode("utf-8", "surrogateescape") for v in ElfObject(other.path).defined_versions}
+            except LinkauditError:
+                continue
+            if wanted <= defined:
+                repoint[n.name] = other.name
+                break
+        else:
+            raise RewriteError(
+                f"{source}: {n.name} is named in .gnu.version_r ({', '.join(sorted(wanted))}) and no remaining "
+                "dependency defines those versions; removing it would make ld.so abort")
+    plan = plan_needed_removal(data, names, repoint)
+    new = apply_plan(data, plan)
+
+    dest = output if output is not None else source
+    dest_dir = dest.parent if str(dest.parent) else Path(".")
+    if in_place and not os.access(source, os.W_OK):
+        raise RewriteError(f"{source}: file is not writable")
+    if not os.access(dest_dir, os.W_OK):
+        raise RewriteError(f"{dest_dir}: directory is not writable")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".linkaudit", dir=dest_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(new)
+        shutil.copymode(source, tmp)
+        after = _audit(tmp, env, display=str(dest))
+        _check(before, after, names, source)
+        backup = None
+        if in_place:
+            backup = source.with_name(source.name + backup_suffix)
+            shutil.copy2(source, backup)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return FixResult(source, dest, tuple(sorted(names)), tuple(sorted(repoint.items())), backup, before, after)
+
+
+def _check(before: ObjectReport, after: ObjectReport, removed: set[str], source: Path) -> None:
+    """The rewritten file must load the same way, minus exactly the removed entries."""
+    expect = [n.name for n in before.needed if n.name not in removed]
+    got = [n.name for n in after.needed]
+    if got != expect:
+        raise RewriteError(f"{source}: rewrite check failed: DT_NEEDED is {got}, expected {expect}")
+    old = {n.name: n for n in before.needed}
+    for n in after.needed:
+        if n.status is Status.MISSING and old[n.name].status is not Status.MISSING:
+            raise RewriteError(f"{source}: rewrite check failed: {n.name} would no longer be found")
+    new_unresolved = set(after.unresolved) - set(before.unresolved)
+    if new_unresolved:
+        raise RewriteError(f"{source}: refusing: removing {', '.join(sorted(removed))} would leave "
+                           f"{len(new_unresolved)} symbols undefined (e.g. {sorted(new_unresolved)[0]}); "
+                           "the library turned out to be used")
