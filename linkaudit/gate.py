@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import IntEnum
 
 from linkaudit.report import FindingKind, ObjectReport, Report, Status
@@ -47,11 +47,17 @@ def findings(obj: ObjectReport) -> list[tuple[FindingKind, str]]:
     return out
 
 
-def failing(report: Report, fail_on: frozenset[FindingKind]) -> list[tuple[str, FindingKind, str]]:
-    return [(o.path, k, name) for o in report.objects for k, name in findings(o) if k in fail_on]
+#: ``suppressed(object_path, kind, name)``: the allow-list or the baseline accepts this finding
+Suppressed = Callable[[str, FindingKind, str], bool]
 
 
-def exit_code(report: Report, fail_on: frozenset[FindingKind]) -> ExitCode:
+def failing(report: Report, fail_on: frozenset[FindingKind],
+            suppressed: Suppressed | None = None) -> list[tuple[str, FindingKind, str]]:
+    return [(o.path, k, name) for o in report.objects for k, name in findings(o)
+            if k in fail_on and not (suppressed is not None and suppressed(o.path, k, name))]
+
+
+def exit_code(report: Report, fail_on: frozenset[FindingKind], suppressed: Suppressed | None = None) -> ExitCode:
     if report.errors:
         return ExitCode.ERROR
-    return ExitCode.FINDINGS if failing(report, fail_on) else ExitCode.OK
+    return ExitCode.FINDINGS if failing(report, fail_on, suppressed) else ExitCode.OK

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from linkaudit.formats.interface import Format, FormatError
+
+if TYPE_CHECKING:
+    from linkaudit.config import GatePolicy
 
 __all__ = ["Format", "FormatError", "OutputFormat", "make_format"]
 
@@ -14,13 +17,22 @@ class OutputFormat(str, Enum):
     TEXT = "text"
     JSON = "json"
     LDD = "ldd"
+    SARIF = "sarif"
+    GITHUB = "github"
+    DOT = "dot"
+    MERMAID = "mermaid"
 
     def __str__(self) -> str:
         return self.value
 
 
-def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100) -> Format:
-    """The formatter for ``--format``; heavy modules are imported only when chosen."""
+def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100,
+                policy: GatePolicy | None = None) -> Format:
+    """The formatter for ``--format``; heavy modules are imported only when chosen.
+
+    ``policy`` (fail-on kinds, allow-list, baseline) lets the CI formats tell
+    findings that fail the gate from the others.
+    """
     if choice is OutputFormat.TEXT:
         from linkaudit.formats.text import TextFormat
 
@@ -33,4 +45,20 @@ def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100) 
         from linkaudit.formats.ldd import LddFormat
 
         return LddFormat()
+    if choice is OutputFormat.SARIF:
+        from linkaudit.formats.sarif import SarifFormat
+
+        return SarifFormat(policy)
+    if choice is OutputFormat.GITHUB:
+        from linkaudit.formats.github import GithubFormat
+
+        return GithubFormat(policy)
+    if choice is OutputFormat.DOT:
+        from linkaudit.formats.graph import DotFormat
+
+        return DotFormat()
+    if choice is OutputFormat.MERMAID:
+        from linkaudit.formats.graph import MermaidFormat
+
+        return MermaidFormat()
     assert_never(choice)

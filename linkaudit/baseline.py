@@ -1,0 +1,137 @@
+"""Baselines: accept today's findings, fail only on new ones.
+
+``--write-baseline FILE`` records every finding of the run; ``--baseline FILE``
+then suppresses exactly those, and reports the entries that are no longer
+found as fixed.  The file is small, sorted JSON meant to be committed::
+
+    {"schema": 1, "findings": [{"object": "pybind_torch/_C.so", "kind": "unused", "library": "libtorch.so"}]}
+
+Objects are keyed by their path relative to the input directory they were found
+under, with setuptools' build directories (``build/``, ``lib.linux-x86_64-cpython-311/``,
+``temp.*``) dropped, so the key survives a rebuild in another tree; an object
+named directly on the command line is keyed by its file name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from linkaudit.errors import ConfigError
+from linkaudit.report import FindingKind, Report
+
+BASELINE_SCHEMA = 1
+_BUILD_DIR = re.compile(r"^(build|dist|lib\..+|temp\..+|bdist\..+)$")
+
+
+@dataclass(frozen=True, order=True)
+class BaselineEntry:
+    object: str
+    kind: FindingKind
+    library: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"object": self.object, "kind": self.kind.value, "library": self.library}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    entries: frozenset[BaselineEntry]
+
+    def contains(self, object_path: str, kind: FindingKind, name: str, roots: Iterable[str] = ()) -> bool:
+        return BaselineEntry(object_key(object_path, roots), kind, name) in self.entries
+
+    def fixed(self, report: Report, roots: Iterable[str] = ()) -> list[BaselineEntry]:
+        """Entries no longer found in ``report`` (sorted)."""
+        return sorted(self.entries - report_entries(report, roots))
+
+
+def object_key(path: str, roots: Iterable[str] = ()) -> str:
+    """A stable name for an audited object: relative to its input root, build directories dropped."""
+    absolute = os.path.abspath(path)
+    best: str | None = None
+    for root in roots:
+        root_abs = os.path.abspath(root)
+        if not os.path.isdir(root_abs):
+            continue
+        rel = os.path.relpath(absolute, root_abs)
+        if rel.startswith(".." + os.sep) or rel == "..":
+            continue
+        if best is None or len(rel) < len(best):
+            best = rel
+    if best is None:
+        return os.path.basename(absolute)
+    parts = [p for p in Path(best).parts if not _BUILD_DIR.match(p)]
+    return "/".join(parts) if parts else os.path.basename(absolute)
+
+
+def report_entries(report: Report, roots: Iterable[str] = ()) -> frozenset[BaselineEntry]:
+    from linkaudit.gate import findings
+
+    roots = tuple(roots)
+    return frozenset(
+        BaselineEntry(object_key(obj.path, roots), kind, name) for obj in report.objects for kind, name in findings(obj)
+    )
+
+
+def dumps(report: Report, roots: Iterable[str] = ()) -> str:
+    entries = sorted(report_entries(report, roots))
+    return json.dumps({"schema": BASELINE_SCHEMA, "findings": [e.to_dict() for e in entries]}, indent=2) + "\n"
+
+
+def write_baseline(report: Report, file: str | Path, roots: Iterable[str] = ()) -> int:
+    """Write every finding of ``report`` to ``file``; returns how many."""
+    text = dumps(report, roots)
+    try:
+        Path(file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot write baseline: {exc.strerror}") from None
+    return len(report_entries(report, roots))
+
+
+def load_baseline(file: str | Path) -> Baseline:
+    """Read a baseline file; anything but the documented shape raises :class:`ConfigError`."""
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: baseline file not found", "create it with --write-baseline FILE") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read baseline: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: baseline is not valid JSON: {exc.msg} (line {exc.lineno})",
+                          "recreate it with --write-baseline FILE") from None
+    return parse_baseline(data, str(file))
+
+
+def parse_baseline(data: object, where: str = "baseline") -> Baseline:
+    def bad(message: str) -> ConfigError:
+        return ConfigError(f"{where}: not a linkaudit baseline: {message}", "recreate it with --write-baseline FILE")
+
+    if not isinstance(data, dict):
+        raise bad("expected a JSON object with keys 'schema' and 'findings'")
+    if data.get("schema") != BASELINE_SCHEMA:
+        raise bad(f"'schema' must be {BASELINE_SCHEMA}, got {data.get('schema')!r}")
+    extra = sorted(set(data) - {"schema", "findings"})
+    if extra:
+        raise bad(f"unknown key {extra[0]!r}")
+    findings = data.get("findings")
+    if not isinstance(findings, list):
+        raise bad("'findings' must be a list")
+    entries: set[BaselineEntry] = set()
+    for i, item in enumerate(findings):
+        if not isinstance(item, dict) or set(item) != {"object", "kind", "library"}:
+            raise bad(f"findings[{i}] must be an object with exactly the keys object, kind, library")
+        if not all(isinstance(item[k], str) and item[k] for k in ("object", "kind", "library")):
+            raise bad(f"findings[{i}]: object, kind and library must be non-empty strings")
+        try:
+            kind = FindingKind(item["kind"])
+        except ValueError:
+            raise bad(f"findings[{i}].kind: unknown finding kind {item['kind']!r}") from None
+        entries.add(BaselineEntry(item["object"], kind, item["library"]))
+    return Baseline(frozenset(entries))

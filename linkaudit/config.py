@@ -1,0 +1,253 @@
+"""``[tool.linkaudit]`` configuration, and the gate policy built from it.
+
+The configuration lives in ``pyproject.toml`` (found by walking up from the
+working directory) or in a file named with ``--config``.  Command-line flags
+override it.  Keys::
+
+    [tool.linkaudit]
+    fail-on = ["unused", "missing"]
+    exclude = ["build/temp.*", "*/tests/*"]
+    search-path = ["third_party/lib"]
+
+    [[tool.linkaudit.allow]]
+    library = "libtorch*.so"
+    object = "*/pybind_torch/_C*.so"   # optional glob
+    reason = "needed for torch's static initialisers"
+
+Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from linkaudit.errors import ConfigError
+from linkaudit.report import FindingKind, Report
+
+if TYPE_CHECKING:
+    from linkaudit.baseline import Baseline
+
+PYPROJECT = "pyproject.toml"
+TOP_KEYS = ("fail-on", "allow", "exclude", "search-path")
+ALLOW_KEYS = ("library", "object", "reason")
+
+
+@dataclass(frozen=True)
+class AllowRule:
+    """Findings about ``library`` (a glob; the symbol for unresolved findings) in objects matching ``object``."""
+
+    library: str
+    reason: str
+    object: str | None = None
+
+    def matches(self, object_path: str, name: str) -> bool:
+        if not fnmatchcase(name, self.library):
+            return False
+        if self.object is None:
+            return True
+        return any(fnmatchcase(candidate, self.object) for candidate in _path_forms(object_path))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated ``[tool.linkaudit]`` table; ``None`` means "not set, use the default"."""
+
+    fail_on: frozenset[FindingKind] | None = None
+    allow: tuple[AllowRule, ...] = ()
+    exclude: tuple[str, ...] = ()
+    search_path: tuple[str, ...] = ()
+    source: Path | None = None  # the file it came from
+
+
+def _path_forms(path: str) -> tuple[str, ...]:
+    """The path as given, with forward slashes, and absolute: globs may be written either way."""
+    posix = path.replace(os.sep, "/")
+    forms = [posix]
+    absolute = os.path.abspath(path).replace(os.sep, "/")
+    if absolute != posix:
+        forms.append(absolute)
+    return tuple(forms)
+
+
+def is_excluded(path: str, patterns: Iterable[str], root: str | None = None) -> bool:
+    """Whether ``path`` matches an ``exclude`` glob: as given, absolute, relative to ``root``, or by name."""
+    patterns = tuple(patterns)
+    if not patterns:
+        return False
+    forms = list(_path_forms(path))
+    if root is not None:
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        if not rel.startswith("../"):
+            forms.append(rel)
+    forms.append(os.path.basename(path.rstrip("/")))
+    return any(fnmatchcase(form, pat.rstrip("/")) for form in forms for pat in patterns)
+
+
+# -- loading -----------------------------------------------------------------------------------------------
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    """The nearest ``pyproject.toml`` with a ``[tool.linkaudit]`` table, walking up from ``start``."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / PYPROJECT
+        if candidate.is_file():
+            data = _read_toml(candidate)
+            if isinstance(data.get("tool"), dict) and "linkaudit" in data["tool"]:
+                return candidate
+    return None
+
+
+def load_config(path: str | Path | None = None, start: Path | None = None) -> Config:
+    """Load ``--config FILE`` if given, else the nearest pyproject.toml's table, else defaults.
+
+    ``FILE`` may be a pyproject.toml (its ``[tool.linkaudit]`` table is read) or a
+    standalone TOML file whose top level is the table (e.g. ``linkaudit.toml``).
+    """
+    if path is not None:
+        file = Path(path)
+        data = _read_toml(file)
+        tool = data.get("tool")
+        if isinstance(tool, dict) and "linkaudit" in tool:
+            table, prefix = tool["linkaudit"], "tool.linkaudit"
+        elif file.name == PYPROJECT:
+            table, prefix = {}, "tool.linkaudit"
+        else:
+            table, prefix = data, ""
+        return parse_config(table, source=file, prefix=prefix)
+    found = find_pyproject(start)
+    if found is None:
+        return Config()
+    return parse_config(_read_toml(found)["tool"]["linkaudit"], source=found, prefix="tool.linkaudit")
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with open(file, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read configuration: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+
+
+def parse_config(table: object, source: Path | None = None, prefix: str = "tool.linkaudit") -> Config:
+    """Validate a ``[tool.linkaudit]`` table; every error names the offending key."""
+    where = f"{source}: " if source else ""
+
+    def key(name: str) -> str:
+        return f"{prefix}.{name}" if prefix else name
+
+    def fail(message: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(where + message, hint)
+
+    if not isinstance(table, dict):
+        raise fail(f"[{prefix or 'linkaudit'}] must be a table")
+    unknown = sorted(set(table) - set(TOP_KEYS))
+    if unknown:
+        raise fail(f"unknown key {key(unknown[0])!r}", "known keys: " + ", ".join(TOP_KEYS))
+
+    fail_on: frozenset[FindingKind] | None = None
+    if "fail-on" in table:
+        values = _str_list(table["fail-on"], key("fail-on"), fail)
+        kinds: set[FindingKind] = set()
+        for value in values:
+            if value == "none":
+                continue
+            try:
+                kinds.add(FindingKind(value))
+            except ValueError:
+                raise fail(f"{key('fail-on')}: unknown finding kind {value!r}",
+                           "use unused, incidental, missing, unresolved or none") from None
+        fail_on = frozenset(kinds)
+
+    allow: list[AllowRule] = []
+    raw_allow = table.get("allow", [])
+    if not isinstance(raw_allow, list):
+        raise fail(f"{key('allow')} must be a list of tables, e.g. [[{key('allow')}]]")
+    for i, entry in enumerate(raw_allow):
+        here = f"{key('allow')}[{i}]"
+        if not isinstance(entry, dict):
+            raise fail(f"{here} must be a table with keys library, reason and optionally object")
+        bad = sorted(set(entry) - set(ALLOW_KEYS))
+        if bad:
+            raise fail(f"unknown key {here}.{bad[0]!r}", "known keys: " + ", ".join(ALLOW_KEYS))
+        for required in ("library", "reason"):
+            if required not in entry:
+                raise fail(f"{here}.{required} is required")
+        for name in ALLOW_KEYS:
+            if name in entry and not (isinstance(entry[name], str) and entry[name]):
+                raise fail(f"{here}.{name} must be a non-empty string")
+        allow.append(AllowRule(library=entry["library"], reason=entry["reason"], object=entry.get("object")))
+
+    exclude = _str_list(table.get("exclude", []), key("exclude"), fail)
+    search_path = _str_list(table.get("search-path", []), key("search-path"), fail)
+    if source is not None and search_path:  # relative directories are relative to the config file
+        search_path = [p if os.path.isabs(p) else str(source.parent / p) for p in search_path]
+    return Config(fail_on=fail_on, allow=tuple(allow), exclude=tuple(exclude), search_path=tuple(search_path),
+                  source=source)
+
+
+def _str_list(value: object, name: str, fail) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(f"{name} must be a list of strings, got {_type_name(value)}")
+    return list(value)
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, list):
+        return "a list containing " + ", ".join(sorted({_type_name(v) for v in value if not isinstance(v, str)}))
+    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string", dict: "a table"}.get(
+        type(value), type(value).__name__)
+
+
+# -- the gate policy -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """Which findings fail the gate: ``fail_on`` kinds, minus the allow-list and the baseline."""
+
+    fail_on: frozenset[FindingKind]
+    allow: tuple[AllowRule, ...] = ()
+    baseline: Baseline | None = None
+    roots: tuple[str, ...] = field(default=())  # the command-line inputs, for baseline object keys
+
+    def allowed(self, object_path: str, kind: FindingKind, name: str) -> AllowRule | None:
+        return next((r for r in self.allow if r.matches(object_path, name)), None)
+
+    def suppressed(self, object_path: str, kind: FindingKind, name: str) -> bool:
+        """The ``suppressed`` callable :func:`linkaudit.gate.failing` takes."""
+        if self.allowed(object_path, kind, name) is not None:
+            return True
+        return self.baseline is not None and self.baseline.contains(object_path, kind, name, self.roots)
+
+    def fails(self, object_path: str, kind: FindingKind, name: str) -> bool:
+        return kind in self.fail_on and not self.suppressed(object_path, kind, name)
+
+
+def annotate(report: Report, policy: GatePolicy) -> Report:
+    """Add one warning per allowed finding, with its reason, so every format shows why it passed."""
+    from linkaudit.gate import findings
+
+    objects = []
+    changed = False
+    for obj in report.objects:
+        notes = []
+        for kind, name in findings(obj):
+            rule = policy.allowed(obj.path, kind, name)
+            if rule is not None:
+                notes.append(f"allowed: {name} is {kind.value} ({rule.reason})")
+        if notes:
+            changed = True
+            obj = replace(obj, warnings=obj.warnings + tuple(notes))
+        objects.append(obj)
+    return replace(report, objects=tuple(objects)) if changed else report

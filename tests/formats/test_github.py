@@ -1,0 +1,40 @@
+"""``--format github``: workflow commands, error for findings failing the gate, warning for the others."""
+
+from __future__ import annotations
+
+from linkaudit.config import AllowRule, GatePolicy
+from linkaudit.formats.github import GithubFormat, command, escape_data, escape_property
+from linkaudit.report import FindingKind, Report
+
+from .conftest import EXT
+
+
+def test_sample_report_default_gate(sample_report: Report) -> None:
+    lines = GithubFormat().format(sample_report).splitlines()
+    assert len(lines) == 5  # four findings and one input error
+    assert lines[0].startswith(f"::error file={EXT},title=linkaudit unused::libtorch.so is linked but unused")
+    # only "unused" fails by default: the other kinds are warnings
+    assert lines[1].startswith(f"::warning file={EXT},title=linkaudit incidental::libgomp.so.1 ")
+    assert lines[2].startswith(f"::warning file={EXT},title=linkaudit missing::libmissing.so.2 ")
+    assert lines[3].startswith(f"::warning file={EXT},title=linkaudit unresolved::")
+    assert "foo()" in lines[3]  # demangled
+    assert lines[4] == "::error file=notes.txt,title=linkaudit error::not an ELF file"
+
+
+def test_allowed_finding_is_a_warning_with_its_reason(sample_report: Report) -> None:
+    policy = GatePolicy(frozenset(FindingKind), allow=(AllowRule("libtorch.so", "load-time registration"),))
+    lines = GithubFormat(policy).format(sample_report).splitlines()
+    assert lines[0].startswith("::warning ")
+    assert "load-time registration" in lines[0]
+    assert all(line.startswith("::error ") for line in lines[1:])
+
+
+def test_clean_report_prints_nothing(clean_report: Report) -> None:
+    assert GithubFormat().format(clean_report) == ""
+
+
+def test_escaping() -> None:
+    # actions/toolkit: data escapes % CR LF; properties also : and ,
+    assert escape_data("50%\r\nx: y, z") == "50%25%0D%0Ax: y, z"
+    assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+    assert command("error", "d,ir/x:1.so", "t", "m\nn") == "::error file=d%2Cir/x%3A1.so,title=t::m%0An"

@@ -1,0 +1,160 @@
+"""``--format json``: the contract, compared with dicts written by hand and validated against the schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+
+from linkaudit.formats.json import JsonFormat
+from linkaudit.report import Report
+
+from .conftest import EXT, STATIC, TORCH
+
+T = str(TORCH)
+
+
+def _needed(**fields):
+    base = {"name": None, "path": None, "found_via": None, "status": None, "category": None, "symbols": [],
+            "bindings": [], "python_package": None, "drags": [], "drags_bytes": 0, "has_initializers": False,
+            "searched": [], "candidates": [], "uncertain": None}
+    base.update(fields)
+    return base
+
+
+EXPECTED_EXT = {
+    "path": EXT,
+    "machine": "x86_64",
+    "elf_class": 64,
+    "soname": None,
+    "is_python_extension": True,
+    "needed": [
+        _needed(name="libc10.so", path=f"{T}/libc10.so", found_via="python_package", status="used",
+                category="torch", symbols=["_ZN3c1019UndefinedTensorImpl10_singletonE"],
+                bindings=[{"symbol": "_ZN3c1019UndefinedTensorImpl10_singletonE", "version": None, "weak": False,
+                           "owner": None}],
+                python_package="torch"),
+        _needed(name="libtorch.so", path=f"{T}/libtorch.so", found_via="runpath", status="unused", category="torch",
+                drags=[f"{T}/libtorch_cpu.so"], drags_bytes=434_000_000, has_initializers=True),
+        _needed(name="libgomp.so.1", path="/usr/lib/libgomp.so.1", found_via="ld.so.cache", status="incidental",
+                category="openmp", symbols=["omp_get_num_threads"],
+                bindings=[{"symbol": "omp_get_num_threads", "version": "OMP_1.0", "weak": True,
+                           "owner": "libtorch_cpu.so"}]),
+        _needed(name="libmissing.so.2", status="missing", category="other",
+                searched=[{"directory": "/opt/app/lib", "source": f"RUNPATH of {EXT}", "via": "runpath"},
+                          {"directory": "/usr/lib", "source": "default", "via": "default"}],
+                candidates=["/srv/other/libmissing.so.2"]),
+    ],
+    "unresolved": ["_Z3foov"],
+    "host_provided": ["PyModule_Create2"],
+    "ldd_unused": [f"{T}/libtorch.so"],
+    "loaded": [
+        {"name": "libc10.so", "path": f"{T}/libc10.so", "soname": "libc10.so", "found_via": "python_package",
+         "category": "torch", "size": 1000, "depth": 1, "needed_by": [EXT], "only_for_unneeded": False},
+        {"name": "libtorch.so", "path": f"{T}/libtorch.so", "soname": "libtorch.so", "found_via": "runpath",
+         "category": "torch", "size": 2000, "depth": 1, "needed_by": [EXT], "only_for_unneeded": False},
+        {"name": "libgomp.so.1", "path": "/usr/lib/libgomp.so.1", "soname": "libgomp.so.1",
+         "found_via": "ld.so.cache", "category": "openmp", "size": 300, "depth": 1,
+         "needed_by": [EXT, f"{T}/libtorch_cpu.so"], "only_for_unneeded": False},
+        {"name": "libtorch_cpu.so", "path": f"{T}/libtorch_cpu.so", "soname": "libtorch_cpu.so",
+         "found_via": "runpath", "category": "torch", "size": 434_000_000, "depth": 2,
+         "needed_by": [f"{T}/libtorch.so"], "only_for_unneeded": True},
+    ],
+    # 4 entries, one of each verdict; 1000 + 2000 + 300 + 434e6 bytes loaded, libtorch_cpu only for libtorch.so
+    "summary": {"needed": 4, "used": 1, "unused": 1, "incidental": 1, "missing": 1, "loaded": 4,
+                "loaded_bytes": 434_003_300, "unneeded_libraries": 1, "unneeded_bytes": 434_000_000},
+    "suggestions": [{"kind": "libraries", "title": "link only c10", "text": "libraries=['c10']",
+                     "removes": ["libtorch.so"], "saves_libraries": 1, "saves_bytes": 434_002_000, "caution": None}],
+    "warnings": ["example warning"],
+}
+
+EXPECTED_STATIC = {
+    "path": STATIC, "machine": "x86_64", "elf_class": 64, "soname": None, "is_python_extension": False,
+    "needed": [], "unresolved": [], "host_provided": [], "ldd_unused": [], "loaded": [],
+    "summary": {"needed": 0, "used": 0, "unused": 0, "incidental": 0, "missing": 0, "loaded": 0, "loaded_bytes": 0,
+                "unneeded_libraries": 0, "unneeded_bytes": 0},
+    "suggestions": [], "warnings": ["statically linked: no dynamic dependencies"],
+}
+
+
+def test_sample_report_matches_hand_written_dict(sample_report: Report) -> None:
+    data = json.loads(JsonFormat().format(sample_report))
+    assert data == {"schema": 1, "objects": [EXPECTED_EXT, EXPECTED_STATIC],
+                    "errors": [{"path": "notes.txt", "message": "not an ELF file"}]}
+
+
+def test_empty_report(empty_report: Report) -> None:
+    assert json.loads(JsonFormat().format(empty_report)) == {"schema": 1, "objects": [], "errors": []}
+
+
+def test_output_is_one_json_document_ending_in_newline(sample_report: Report) -> None:
+    text = JsonFormat().format(sample_report)
+    assert text.endswith("}\n")
+    json.loads(text)
+
+
+@pytest.mark.parametrize("fixture", ["sample_report", "clean_report", "empty_report"])
+def test_validates_against_shipped_schema(fixture: str, request: pytest.FixtureRequest, report_schema: dict) -> None:
+    jsonschema.Draft202012Validator.check_schema(report_schema)
+    data = json.loads(JsonFormat().format(request.getfixturevalue(fixture)))
+    jsonschema.Draft202012Validator(report_schema).validate(data)
+
+
+def test_schema_requires_every_emitted_field(report_schema: dict) -> None:
+    """The schema is closed: it names exactly the keys json.py emits (no more, no fewer)."""
+    defs = report_schema["$defs"]
+    assert set(report_schema["required"]) == {"schema", "objects", "errors"}
+    assert set(defs["object"]["required"]) == set(EXPECTED_EXT)
+    assert set(defs["needed"]["required"]) == set(EXPECTED_EXT["needed"][0])
+    assert set(defs["loaded"]["required"]) == set(EXPECTED_EXT["loaded"][0])
+    assert set(defs["summary"]["required"]) == set(EXPECTED_EXT["summary"])
+    for name in ("object", "needed", "loaded", "summary", "binding", "search_step", "suggestion", "error"):
+        assert defs[name]["additionalProperties"] is False, name
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    (("objects", 0, "needed", 0, "status"), "maybe"),
+    (("objects", 0, "needed", 0, "found_via"), "magic"),
+    (("objects", 0, "loaded", 0, "category"), "gpu"),
+    (("schema",), 2),
+    (("objects", 0, "summary", "used"), -1),
+])
+def test_schema_rejects_bad_values(where: tuple, value: object, sample_report: Report, report_schema: dict) -> None:
+    data = json.loads(JsonFormat().format(sample_report))
+    bad = copy.deepcopy(data)
+    node = bad
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(report_schema).validate(bad)
+
+
+def test_schema_rejects_unknown_key(sample_report: Report, report_schema: dict) -> None:
+    data = json.loads(JsonFormat().format(sample_report))
+    data["objects"][0]["needed"][0]["surprise"] = True
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(report_schema).validate(data)
+
+
+@pytest.mark.requires_cc
+def test_real_audit_validates(build_so, report_schema: dict, tmp_path) -> None:
+    """A compiled fixture: one used and one unused library of our own, found through $ORIGIN."""
+    from linkaudit.audit import AuditOptions, audit
+
+    lib_dir = tmp_path / "lib"
+    build_so("libjused.so", "int used_fn(void) { return 1; }", out_dir=lib_dir)
+    build_so("libjunused.so", "int unused_fn(void) { return 2; }", out_dir=lib_dir)
+    target = build_so("libjtarget.so", "int used_fn(void);\nint f(void) { return used_fn(); }", out_dir=lib_dir,
+                      libs=["jused", "junused"], lib_dirs=[lib_dir], runpath=["$ORIGIN"])
+    report = audit([str(target)], AuditOptions())
+    data = json.loads(JsonFormat().format(report))
+    jsonschema.Draft202012Validator(report_schema).validate(data)
+    (obj,) = data["objects"]
+    status = {n["name"]: n["status"] for n in obj["needed"]}
+    assert status["libjused.so"] == "used"
+    assert status["libjunused.so"] == "unused"
+    assert {n["name"]: n["found_via"] for n in obj["needed"]}["libjused.so"] == "runpath"
+    assert data["errors"] == []
