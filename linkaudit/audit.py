@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from linkaudit.binding import Resolution, bind, is_unversioned_definition, lookup_in, owner_of
+from linkaudit.binding import Resolution, bind, is_unversioned_definition, lookup, lookup_in, owner_of
 from linkaudit.elf import ET_REL, ElfObject, gnu_hash
 from linkaudit.errors import ElfReadError, LinkauditError
 from linkaudit.families import classify
-from linkaudit.inputs import Target, iter_targets
-from linkaudit.loader import LoadedObject, Loader, LoaderEnv, LoadResult, ObjectCache
+from linkaudit.inputs import Target, collect
+from linkaudit.loader import LoadedObject, Loader, LoaderEnv, LoadResult
 from linkaudit.report import (
     Binding,
     ErrorEntry,
@@ -31,30 +31,68 @@ from linkaudit.report import (
 class AuditOptions:
     env: LoaderEnv = LoaderEnv()
     fix_suggestions: bool = False
-    jobs: int = 1
+    jobs: int = 1  # worker processes; 0 = one per core
+    exclude: tuple[str, ...] = ()  # path globs the inputs skip ([tool.linkaudit] exclude)
+    modules: tuple[str, ...] = ()  # installed modules/packages to audit (found without importing them)
 
 
 def audit(paths: Iterable[str], options: AuditOptions | None = None,
           progress: Callable[[int, int], None] | None = None) -> Report:
-    """Audit every ELF object named by ``paths`` (files and directories)."""
+    """Audit every ELF object named by ``paths`` (files, directories, wheels) and ``options.modules``.
+
+    ``progress(done, total)`` is called as objects finish.  Wheel members are
+    extracted to a temporary directory that is removed before this returns.
+    """
+    from linkaudit.parallel import default_jobs, run
+
     options = options or AuditOptions()
-    targets: list[Target] = []
-    errors: list[ErrorEntry] = []
-    for item in iter_targets(paths):
-        if isinstance(item, ErrorEntry):
-            errors.append(item)
-        else:
-            targets.append(item)
-    loader = Loader(options.env, ObjectCache())
-    objects: list[ObjectReport] = []
-    for n, target in enumerate(targets, 1):
-        try:
-            objects.append(audit_object(target, loader, options))
-        except LinkauditError as exc:
-            errors.append(ErrorEntry(target.display, _strip_path(exc.message, target)))
-        if progress:
-            progress(n, len(targets))
+    with collect(paths, options.exclude, options.modules) as (targets, errors):
+        jobs = options.jobs if options.jobs > 0 else default_jobs()
+        objects: list[ObjectReport] = []
+        for outcome in run(targets, options, jobs, progress):
+            if isinstance(outcome, ErrorEntry):
+                errors.append(outcome)
+            else:
+                objects.append(outcome)
     return Report(tuple(objects), tuple(errors))
+
+
+def audit_one(target: Target, loader: Loader, options: AuditOptions) -> ObjectReport | ErrorEntry:
+    """Audit one target; never raises: a file that cannot be audited becomes one error line."""
+    try:
+        report = audit_object(target, loader, options)
+    except LinkauditError as exc:
+        return ErrorEntry(target.display, _one_line(target.rename(_strip_path(exc.message, target))))
+    except (OSError, MemoryError) as exc:
+        return ErrorEntry(target.display, _one_line(f"cannot read file: {exc}"))
+    except Exception as exc:  # a bug, not a bad file: keep auditing the other objects
+        return ErrorEntry(target.display, _one_line(f"internal error ({type(exc).__name__}: {exc}); please report it"))
+    return _renamed(report, target) if target.alias else report
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) or "error"
+
+
+def _renamed(report: ObjectReport, target: Target) -> ObjectReport:
+    """Wheel members: name libraries found inside the extracted wheel as ``x.whl!pkg.libs/lib.so``."""
+    def p(path: Path | None) -> Path | None:
+        return None if path is None else Path(target.rename(str(path)))
+
+    def s(text: str) -> str:
+        assert target.alias is not None
+        return text.replace(target.alias[0] + "/", target.alias[1])
+
+    needed = tuple(replace(
+        n, path=p(n.path), drags=tuple(Path(target.rename(str(d))) for d in n.drags),
+        bindings=tuple(replace(b, provider=b.provider and target.rename(b.provider)) for b in n.bindings),
+        searched=tuple(replace(st, directory=target.rename(st.directory), source=s(st.source)) for st in n.searched),
+        uncertain=n.uncertain and s(n.uncertain),
+    ) for n in report.needed)
+    loaded = tuple(replace(lib, path=Path(target.rename(str(lib.path))),
+                           needed_by=tuple(target.rename(x) for x in lib.needed_by)) for lib in report.loaded)
+    return replace(report, needed=needed, loaded=loaded, ldd_unused=tuple(target.rename(x) for x in report.ldd_unused),
+                   warnings=tuple(s(w) for w in report.warnings))
 
 
 def _strip_path(message: str, target: Target) -> str:
@@ -113,6 +151,16 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         else:
             direct_status[i] = Status.UNUSED
 
+    direct_idx = set(direct_status)
+    transitive_used = {p for p in used if p not in direct_idx}
+    exclusive_providers: dict[int, tuple[str, ...]] = {}
+    for i in direct_idx:
+        via_others = set().union(*(reach.get(j, set()) for j in direct_idx if j != i))
+        hits = sorted(p for p in transitive_used if p in reach.get(i, set()) and p not in via_others)
+        if hits:
+            exclusive_providers[i] = tuple(_soname_or(result.searchlist[p], result.searchlist[p].path) or ""
+                                           for p in hits)
+
     keep: set[int] = {0}
     for i, status in direct_status.items():
         if status is Status.USED:
@@ -122,7 +170,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     for raw_name, dep in zip(elf.needed, result.direct):
         i = index_of[id(dep)]
         status = direct_status[i]
-        others: set[int] = {0}
+        others: set[int] = {0} | (set(direct_status) - {i})
         for j, st in direct_status.items():
             if j != i and st is Status.USED:
                 others |= reach[j]
@@ -153,6 +201,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
             drags_bytes=drag_bytes,
             has_initializers=bool(dep.elf and dep.elf.has_initializers),
             uncertain=uncertain,
+            loads_providers=exclusive_providers.get(i, ()),
         ))
         if dep.fatal:
             warnings.append(f"the real loader stops at {raw_name}: {dep.fatal}")
@@ -234,9 +283,13 @@ def _incidental_owners(i: int, bound: list[Resolution], scope: list[ElfObject | 
             return None
         try:
             found = owner_of(r.ref.name, scope, i)
+            # The reference must still bind without scope[i]: an owner whose version the
+            # reference cannot take (say a hidden foo@V2 for an unversioned foo) is no owner.
+            rebound = lookup([o if k in without else None for k, o in enumerate(scope)], r.ref)[0] \
+                if found is not None else None
         except ElfReadError:
             return None
-        if found is None or found[0] not in without:
+        if found is None or found[0] not in without or rebound is None:
             return None
         owner_obj = result.searchlist[found[0]]
         out[r.ref.name] = (_soname_or(owner_obj, owner_obj.path), _text(found[1]))
@@ -289,10 +342,14 @@ def _text(raw: bytes) -> str:
 
 
 def default_env(search_paths: Iterable[str] = (), python_packages: bool = True, root: str | None = None) -> LoaderEnv:
-    """The loader environment of this machine, as ``ldd`` would see it from this shell."""
+    """The loader environment of this machine, as ``ldd`` would see it from this shell.
+
+    Under ``root`` (a sysroot or unpacked image) this shell's LD_LIBRARY_PATH
+    and installed Python packages say nothing about the audited system.
+    """
     return LoaderEnv(
-        ld_library_path=os.environ.get("LD_LIBRARY_PATH"),
+        ld_library_path=None if root else os.environ.get("LD_LIBRARY_PATH"),
         search_paths=tuple(search_paths),
-        python_package_rule=python_packages,
+        python_package_rule=python_packages and not root,
         root=root,
     )

@@ -7,6 +7,7 @@ stderr, one line per bad input.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -37,6 +38,34 @@ def _want_color(stream) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return bool(getattr(stream, "isatty", lambda: False)())
+
+
+@contextlib.contextmanager
+def _progress_bar(threshold: int = 50):
+    """A rich progress bar on stderr, only when stderr is a terminal and there are many objects."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar: list[Progress] = []
+    task: list[int] = []
+
+    def update(done: int, total: int) -> None:
+        if total < threshold:
+            return
+        if not bar:
+            bar.append(Progress(console=Console(stderr=True, markup=False, highlight=False), transient=True))
+            bar[0].start()
+            task.append(bar[0].add_task("auditing", total=total))
+        bar[0].update(task[0], completed=done)
+
+    try:
+        yield update
+    finally:
+        if bar:
+            bar[0].stop()
 
 
 class DefaultGroup(click.Group):
@@ -78,30 +107,74 @@ def main(ctx: click.Context) -> None:
 @click.option("--fix-suggestions", is_flag=True, help="Add concrete remedies for each finding.")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the report to FILE; the console still gets the summary.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=str),
+              help="Read settings from FILE (a pyproject.toml or a linkaudit.toml) instead of the nearest "
+                   "pyproject.toml's [tool.linkaudit]. Command-line flags override it.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=str),
+              help="Fail only on findings not recorded in FILE (see --write-baseline).")
+@click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False, path_type=str),
+              help="Record every finding of this run in FILE, to accept them with --baseline FILE.")
+@click.option("--module", "modules", multiple=True, metavar="NAME",
+              help="Audit the ELF files of an installed module or package, found without importing it (repeatable).")
+@click.option("--root", "root", type=click.Path(exists=True, file_okay=False, path_type=str), metavar="DIR",
+              help="Audit a sysroot or unpacked image: ld.so.cache, default directories and absolute "
+                   "RPATH/RUNPATH entries are all looked up under DIR.")
+@click.option("--jobs", "-j", "jobs", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Audit N objects in parallel (worker processes). [default: all cores]")
 @click.pass_obj
 def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], search_paths: tuple[str, ...],
-              no_python_packages: bool, fix_suggestions: bool, output: str | None) -> None:
+              no_python_packages: bool, fix_suggestions: bool, output: str | None, config_file: str | None,
+              baseline_file: str | None, write_baseline_file: str | None, modules: tuple[str, ...] = (),
+              root: str | None = None, jobs: int = 0) -> None:
     """Audit ELF files and directories (searched recursively)."""
     from linkaudit.audit import AuditOptions, audit, default_env
+    from linkaudit.baseline import Baseline, load_baseline, report_entries, write_baseline
+    from linkaudit.config import GatePolicy, annotate, load_config
+    from linkaudit.errors import ConfigError
     from linkaudit.formats import make_format
     from linkaudit.gate import DEFAULT_FAIL_ON, ExitCode, exit_code, failing, parse_fail_on
 
-    if not paths:
+    if not paths and not modules:
         raise click.UsageError("no input: name ELF files or directories to audit")
     try:
-        kinds = parse_fail_on(fail_on) if fail_on else DEFAULT_FAIL_ON
+        kinds = parse_fail_on(fail_on) if fail_on else None
     except ValueError as exc:
         raise click.BadParameter(str(exc).replace("FindingKind", "finding kind"), param_hint="--fail-on") from None
-    options = AuditOptions(env=default_env(search_paths, python_packages=not no_python_packages),
-                           fix_suggestions=fix_suggestions)
-    report = audit(paths, options)
-    if fix_suggestions:
-        from linkaudit.fixes import with_suggestions
+    try:
+        config = load_config(config_file)
+        baseline = load_baseline(baseline_file) if baseline_file else None
+    except ConfigError as exc:
+        app.error(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        sys.exit(ExitCode.ERROR)
+    if kinds is None:
+        kinds = config.fail_on if config.fail_on is not None else DEFAULT_FAIL_ON
+    options = AuditOptions(env=default_env(search_paths or config.search_path, python_packages=not no_python_packages,
+                                           root=root),
+                           fix_suggestions=fix_suggestions, exclude=config.exclude, modules=modules, jobs=jobs)
+    with _progress_bar() as progress:
+        report = audit(paths, options, progress=progress)
+    if write_baseline_file:
+        try:
+            count = write_baseline(report, write_baseline_file, paths)
+        except ConfigError as exc:
+            app.error(exc.message)
+            sys.exit(ExitCode.ERROR)
+        click.echo(f"linkaudit: baseline written to {write_baseline_file} ({count} findings)", err=True)
+        baseline = Baseline(report_entries(report, paths))  # this run passes the gate it just recorded
+    elif baseline is not None:
+        fixed = baseline.fixed(report, paths)
+        if fixed:
+            click.echo(f"linkaudit: baseline: {len(fixed)} finding(s) fixed since the baseline "
+                       f"(refresh it with --write-baseline): "
+                       + "; ".join(f"{e.object}: {e.kind.value} {e.library}" for e in fixed), err=True)
+    policy = GatePolicy(kinds, config.allow, baseline, tuple(paths))
+    report = annotate(report, policy)
+    from linkaudit.fixes import with_suggestions
 
-        report = with_suggestions(report)
+    report = with_suggestions(report, full=fix_suggestions)  # missing libraries always get their fixes
     chosen = OutputFormat(fmt)
     to_file = output is not None
-    formatter = make_format(chosen, color=app.color and not to_file, width=app.width)
+    formatter = make_format(chosen, color=app.color and not to_file, width=app.width, policy=policy)
     text = formatter.format(report)
     if to_file:
         try:
@@ -111,14 +184,14 @@ def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ..
             app.error(f"{output}: cannot write report: {exc.strerror}")
             sys.exit(ExitCode.ERROR)
         click.echo(f"report written to {output} ({chosen.value}); "
-                   f"{len(report.objects)} objects audited, {len(failing(report, kinds))} failing findings", err=True)
+                   f"{len(report.objects)} objects audited, {len(failing(report, kinds, policy.suppressed))} failing findings", err=True)
     else:
         click.echo(text, nl=False)
     for err in report.errors:
         app.error(f"{err.path}: {err.message}")
-    code = exit_code(report, kinds)
+    code = exit_code(report, kinds, policy.suppressed)
     if code is ExitCode.FINDINGS and chosen is OutputFormat.TEXT and not to_file:
-        bad = failing(report, kinds)
+        bad = failing(report, kinds, policy.suppressed)
         click.echo(f"linkaudit: gate failed: {len(bad)} finding(s) of kind "
                    f"{', '.join(sorted({k.value for _, k, _ in bad}))}", err=True)
     sys.exit(int(code))
@@ -167,6 +240,8 @@ def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental:
     if result.destination is None:
         click.echo(f"{file}: nothing to remove", err=True)
         sys.exit(ExitCode.OK)
+    for name in result.kept:
+        click.echo(f"{file}: kept {name}: it alone loads a library the object binds symbols from", err=True)
     for old, new in result.repointed:
         click.echo(f"{file}: version requirements of {old} re-pointed to {new}", err=True)
     click.echo(f"{result.destination}: removed {', '.join(result.removed)}"

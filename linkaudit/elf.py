@@ -1,7 +1,8 @@
-"""ELF reading: the only module that imports elftools.
+"""ELF reading: the only module that reads ELF structures.
 
-pyelftools parses the file header and the program headers.  Everything the
-loader reads at run time (the dynamic array, the dynamic symbol table, the
+The file header and the program headers are unpacked with ``struct`` (not
+pyelftools, whose import alone takes longer than a whole ``ldd`` run and whose
+segment objects parse every section).  Everything the loader reads at run time (the dynamic array, the dynamic symbol table, the
 hash tables, the version tables and the relocations) is reached the way
 ``ld.so`` reaches it: through ``PT_DYNAMIC`` and the virtual addresses of its
 tags, mapped to file offsets through ``PT_LOAD``.  That works on files whose
@@ -16,11 +17,8 @@ import mmap
 import os
 import struct
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from linkaudit.errors import ElfReadError
 
@@ -68,6 +66,7 @@ MAX_CHAIN = 1 << 20
 MAX_VERSION_ENTRIES = 1 << 15
 
 
+@lru_cache(maxsize=1 << 16)  # the same names (malloc, free, ...) are hashed for every object audited
 def gnu_hash(name: bytes) -> int:
     """The DJB hash used by DT_GNU_HASH (``_dl_new_hash``)."""
     h = 5381
@@ -166,7 +165,7 @@ class ElfObject:
         except ElfReadError:
             self.close()
             raise
-        except (ELFError, struct.error, ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+        except (struct.error, ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
             self.close()
             raise ElfReadError(f"{self.path}: damaged ELF headers ({exc})") from None
 
@@ -180,25 +179,42 @@ class ElfObject:
         self.bits = 64 if ei_class == 2 else 32
         self.endian = "<" if ei_data == 1 else ">"
         self.osabi = m[7]
-        elf = ELFFile(m)  # pyelftools: header and program headers
-        hdr = elf.header
-        self.e_type = _enum_value(hdr["e_type"], {"ET_REL": 1, "ET_EXEC": 2, "ET_DYN": 3, "ET_CORE": 4})
-        self.e_machine = _machine_number(hdr["e_machine"], m, self.endian)
+        # The file header is unpacked with struct as well: importing pyelftools' ELFFile
+        # (construct, dwarf, ...) alone costs more than ``ldd`` takes for a whole run.
+        ehdr_fmt = self.endian + ("16xHHIQQQIHHHHHH" if self.bits == 64 else "16xHHIIIIIHHHHHH")
+        if self.size < struct.calcsize(ehdr_fmt):
+            raise ElfReadError(f"{self.path}: truncated (ELF header past end of file)")
+        fields = struct.unpack_from(ehdr_fmt, m, 0)
+        hdr = dict(zip(("e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff", "e_flags",
+                        "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum", "e_shstrndx"), fields))
+        self.e_type = hdr["e_type"]
+        self.e_machine = hdr["e_machine"]
         self.machine = MACHINE_NAMES.get(self.e_machine, f"em_{self.e_machine}")
         self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
         self.interp: str | None = None
         dyn_seg: tuple[int, int, int] | None = None
         if hdr["e_phnum"] and hdr["e_phoff"] + hdr["e_phnum"] * hdr["e_phentsize"] > self.size:
             raise ElfReadError(f"{self.path}: truncated (program headers past end of file)")
-        for seg in elf.iter_segments():
-            h = seg.header
-            ptype = _enum_value(h["p_type"], {"PT_LOAD": 1, "PT_DYNAMIC": 2, "PT_INTERP": 3})
+        # Program headers are unpacked with struct, not elf.iter_segments(): pyelftools
+        # builds a DynamicSegment for PT_DYNAMIC, which walks every section and parses
+        # the whole .gnu.hash bucket array with construct (~10 ms per big library).
+        phdr_fmt = self.endian + ("IIQQQQQQ" if self.bits == 64 else "IIIIIIII")
+        phdr_size = struct.calcsize(phdr_fmt)
+        phoff, phentsize = hdr["e_phoff"], hdr["e_phentsize"]
+        if hdr["e_phnum"] and phentsize < phdr_size:
+            raise ElfReadError(f"{self.path}: damaged ELF header (e_phentsize {phentsize})")
+        for n in range(hdr["e_phnum"]):
+            f = struct.unpack_from(phdr_fmt, m, phoff + n * phentsize)
+            if self.bits == 64:
+                ptype, p_offset, p_vaddr, p_filesz = f[0], f[2], f[3], f[5]
+            else:
+                ptype, p_offset, p_vaddr, p_filesz = f[0], f[1], f[2], f[4]
             if ptype == PT_LOAD:
-                self.loads.append((h["p_vaddr"], h["p_offset"], h["p_filesz"]))
+                self.loads.append((p_vaddr, p_offset, p_filesz))
             elif ptype == PT_DYNAMIC:
-                dyn_seg = (h["p_vaddr"], h["p_offset"], h["p_filesz"])
+                dyn_seg = (p_vaddr, p_offset, p_filesz)
             elif ptype == PT_INTERP:
-                raw = self._map[h["p_offset"] : h["p_offset"] + h["p_filesz"]]
+                raw = self._map[p_offset : p_offset + p_filesz]
                 self.interp = raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
         self.tags: dict[int, int] = {}
         self.needed_offsets: list[int] = []
@@ -551,19 +567,6 @@ def _unpack(fmt: str, m: mmap.mmap, pos: int, path: Path) -> tuple[int, ...]:
     if pos < 0 or pos + struct.calcsize(fmt) > len(m):
         raise ElfReadError(f"{path}: table entry at offset {pos:#x} outside the file")
     return struct.unpack_from(fmt, m, pos)
-
-
-def _enum_value(value: object, names: dict[str, int]) -> int:
-    """pyelftools describes known enum values by name; map them back to numbers."""
-    if isinstance(value, int):
-        return value
-    return names.get(str(value), -1)
-
-
-def _machine_number(value: object, m: mmap.mmap, endian: str) -> int:
-    if isinstance(value, int):
-        return value
-    return struct.unpack_from(endian + "H", m, 18)[0]
 
 
 def _is_regular(mode: int) -> bool:

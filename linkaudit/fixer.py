@@ -32,6 +32,7 @@ class FixResult:
     backup: Path | None
     before: ObjectReport
     after: ObjectReport | None
+    kept: tuple[str, ...] = ()  # unused entries kept because they alone load a library the object uses
 
 
 def _audit(path: Path, env: LoaderEnv, display: str | None = None) -> ObjectReport:
@@ -48,8 +49,17 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
     if (output is None) == (not in_place):
         raise RewriteError("choose exactly one of -o OUT or --in-place")
     before = _audit(source, env)
+    if not before.needed and any(w.startswith("statically linked") for w in before.warnings):
+        raise RewriteError(f"{source}: no dynamic section (statically linked): it has no DT_NEEDED entries to fix")
     remove = [n for n in before.needed
               if removable(n, include_incidental=include_incidental, include_load_bearing=include_load_bearing)]
+    blocked = [n for n in before.needed if n.status is Status.UNUSED and n.loads_providers]
+    if not remove and blocked:
+        n = blocked[0]
+        raise RewriteError(
+            f"{source}: refusing: {n.name} binds nothing itself but it alone loads "
+            f"{', '.join(n.loads_providers)}, which the object binds symbols from; the library turns out to be "
+            f"used (link {', '.join(n.loads_providers)} directly first)")
     if not remove:
         return FixResult(source, None, (), (), None, before, None)
     if len({n.name for n in before.needed}) != len(before.needed):
@@ -85,8 +95,9 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
 
     dest = output if output is not None else source
     dest_dir = dest.parent if str(dest.parent) else Path(".")
-    if in_place and not os.access(source, os.W_OK):
-        raise RewriteError(f"{source}: file is not writable")
+    # A file without any write bit is refused even for root (who may write it anyway): read-only is a request.
+    if in_place and (not os.access(source, os.W_OK) or not source.stat().st_mode & 0o222):
+        raise RewriteError(f"{source}: file is read-only")
     if not os.access(dest_dir, os.W_OK):
         raise RewriteError(f"{dest_dir}: directory is not writable")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".linkaudit", dir=dest_dir)
@@ -105,7 +116,8 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return FixResult(source, dest, tuple(sorted(names)), tuple(sorted(repoint.items())), backup, before, after)
+    return FixResult(source, dest, tuple(sorted(names)), tuple(sorted(repoint.items())), backup, before, after,
+                     tuple(n.name for n in blocked))
 
 
 def _check(before: ObjectReport, after: ObjectReport, removed: set[str], source: Path) -> None:

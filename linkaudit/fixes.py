@@ -17,6 +17,7 @@ import shlex
 from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from linkaudit.families import base_name
 from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, Status, Suggestion
@@ -37,6 +38,8 @@ def is_load_bearing(name: str) -> bool:
 
 def removable(n: NeededEntry, include_incidental: bool = False, include_load_bearing: bool = False) -> bool:
     """Whether ``linkaudit fix`` / the suggestions may drop this entry."""
+    if n.loads_providers:
+        return False  # dropping it would unload a library the object binds symbols from
     if n.status is Status.UNUSED or (include_incidental and n.status is Status.INCIDENTAL):
         return include_load_bearing or not is_load_bearing(n.name)
     return False
@@ -115,7 +118,7 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
             ))
 
     if unused:
-        names = [n.name for n in unused if removable(n)]
+        names = [n.name for n in unused if removable(n)]  # never one that alone loads a provider
         if names:
             out.append(Suggestion(
                 kind="as-needed",
@@ -131,11 +134,24 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
                 saves_bytes=_savings(obj, set(names))[1],
             ))
         used_libs = [_lflag(n.name) for n in obj.needed if n.status is Status.USED]
+        used_libs += [_lflag(p) for n in unused for p in n.loads_providers]
         out.append(Suggestion(
             kind="cmake",
             title="CMake: link exactly what is used",
             text="target_link_libraries(<target> PRIVATE " + " ".join(used_libs) + ")",
         ))
+
+    for n in unused:
+        if n.loads_providers:
+            provs = ", ".join(n.loads_providers)
+            out.append(Suggestion(
+                kind="link-provider",
+                title=f"{n.name} binds nothing itself, but it is the only way {provs} gets loaded",
+                text=(f"the object takes symbols from {provs}, which only {n.name} brings in: link "
+                      + " ".join(f"-l{_lflag(p)}" for p in n.loads_providers)
+                      + f" directly, then {n.name} can go (--as-needed would drop it and break the object today)"),
+                caution=f"do not remove {n.name} before the object links {provs} itself",
+            ))
 
     for n in incidental:
         owners = sorted({b.owner for b in n.bindings if b.owner})
@@ -171,38 +187,70 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
             caution="; ".join(c for c in (_caution(n) for n in drop) if c) or None,
         ))
 
-    for n in missing:
-        out.extend(_missing(obj, n))
+    out.extend(_missing_groups(obj))
     for n in obj.needed:
         if n.found_via is FoundVia.PYTHON_PACKAGE:
             out.extend(_python_package(obj, n))
     return tuple(out)
 
 
+def _install_relative(path: str) -> list[str] | None:
+    """Where a file sits relative to the site-packages it is (or will be) installed into.
+
+    ``.../site-packages/torch/lib/libc10.so`` -> ``[torch, lib, libc10.so]``;
+    ``build/lib.linux-x86_64-cpython-311/pkg/_C.so`` -> ``[pkg, _C.so]`` (setuptools' build tree
+    mirrors the installed layout).
+    """
+    parts = list(os.path.abspath(path).split(os.sep))
+    for i in range(len(parts) - 1, -1, -1):
+        part = parts[i]
+        if part in ("site-packages", "dist-packages") or (part.startswith("lib.") and i > 0 and parts[i - 1] == "build"):
+            return parts[i + 1:]
+    return None
+
+
 def _runpath_for(obj: ObjectReport, directory: str) -> str:
+    """A RUNPATH that finds ``directory`` from the object once both are installed side by side."""
+    mine = _install_relative(obj.path.rsplit("!", 1)[-1])
+    theirs = _install_relative(os.path.join(directory, "x"))
+    if mine is not None and theirs is not None:
+        up = [".."] * (len(mine) - 1)
+        rel = "/".join(up + theirs[:-1])
+        return "$ORIGIN/" + rel if rel else "$ORIGIN"
     here = os.path.dirname(os.path.abspath(obj.path))
     rel = os.path.relpath(directory, here)
     return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
 
 
-def _missing(obj: ObjectReport, n: NeededEntry) -> list[Suggestion]:
-    out = []
-    for cand in n.candidates[:1]:
-        pkg = _package(cand)
+def _missing_groups(obj: ObjectReport) -> list[Suggestion]:
+    """The missing-library diagnosis' fixes, once per directory that holds candidates."""
+    out: list[Suggestion] = []
+    by_dir: dict[str, list[str]] = {}
+    nowhere: list[str] = []
+    for n in obj.needed:
+        if n.status is not Status.MISSING:
+            continue
+        if n.candidates:
+            by_dir.setdefault(str(n.candidates[0].parent), []).append(n.name)
+        else:
+            nowhere.append(n.name)
+    for directory, names in by_dir.items():
+        libs = ", ".join(names)
+        pkg = _package(Path(directory))
         if pkg:
             out.append(Suggestion(kind="import-first", title=f"import {pkg} before this module",
-                                  text=f"import {pkg}  # loads {n.name} into the process, so the module finds it by soname"))
-        rp = _runpath_for(obj, str(cand.parent))
+                                  text=f"import {pkg}  # loads {libs} into the process; the module then finds them by soname"))
+        rp = _runpath_for(obj, directory)
         out.append(Suggestion(
             kind="runpath",
-            title=f"give the object a RUNPATH to {cand.parent}",
+            title=f"give the object a RUNPATH that reaches {directory}",
             text=(f"extra_link_args=[\"-Wl,-rpath,{rp}\"]   # at build time (setuptools)\n"
                   f"patchelf --set-rpath '{rp}' {shlex.quote(obj.path)}   # after the fact"),
         ))
         out.append(Suggestion(kind="ld-library-path", title="last resort: LD_LIBRARY_PATH",
-                              text=f"export LD_LIBRARY_PATH={shlex.quote(str(cand.parent))}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"))
-    if not n.candidates:
-        out.append(Suggestion(kind="missing", title=f"{n.name} is not installed anywhere linkaudit looked",
+                              text=f"export LD_LIBRARY_PATH={shlex.quote(directory)}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"))
+    for name in nowhere:
+        out.append(Suggestion(kind="missing", title=f"{name} is not installed anywhere linkaudit looked",
                               text="install the package that provides it, or pass --search-path DIR if it lives elsewhere"))
     return out
 
@@ -228,5 +276,12 @@ def _package(path) -> str | None:
     return None
 
 
-def with_suggestions(report: Report) -> Report:
-    return replace(report, objects=tuple(replace(o, suggestions=suggest(o)) for o in report.objects))
+def missing_fixes(obj: ObjectReport) -> tuple[Suggestion, ...]:
+    """The fixes of the missing-library diagnosis, which every report carries."""
+    return tuple(_missing_groups(obj))
+
+
+def with_suggestions(report: Report, full: bool = True) -> Report:
+    """Attach suggestions: all of them (``--fix-suggestions``), or only the fixes for missing libraries."""
+    make = suggest if full else missing_fixes
+    return replace(report, objects=tuple(replace(o, suggestions=make(o)) for o in report.objects))

@@ -23,6 +23,7 @@ was imported first).
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import sys
@@ -148,12 +149,32 @@ class Loader:
         self.objects = cache or ObjectCache()
         self._ldcache: dict[tuple[str, int], _LdCache | None] = {}
         self._pyindex: dict[str, list[Path]] | None = None
+        self._host_memo: dict[str, str] = {}
 
     # -- paths under an optional sysroot ---------------------------------
 
     def _host(self, path: str) -> str:
-        if self.env.root and path.startswith("/"):
-            return os.path.join(self.env.root, path.lstrip("/"))
+        """Where an absolute path of the audited system lives on this machine.
+
+        Under a sysroot every symbolic link met on the way is followed as a
+        chroot would: absolute targets restart at the root and ``..`` never
+        climbs above it, so nothing outside the root is ever opened.
+        """
+        if not self.env.root or not path.startswith("/"):
+            return path
+        hit = self._host_memo.get(path)
+        if hit is None:
+            hit = self._host_memo[path] = _resolve_in_root(self.env.root, path)
+        return hit
+
+    def guest(self, path: str) -> str:
+        """The in-root name of a file given by its path on this machine (unchanged outside the root)."""
+        if not self.env.root:
+            return path
+        root = os.path.abspath(self.env.root)
+        full = os.path.abspath(path)
+        if full.startswith(root.rstrip("/") + "/"):
+            return "/" + full[len(root.rstrip("/")) + 1 :]
         return path
 
     # -- the machine-dependent defaults -----------------------------------
@@ -352,6 +373,8 @@ class Loader:
         nodeflib = bool(req_elf is not None and req_elf.flags_1 & DF_1_NODEFLIB)
         defaults = self.default_dirs(want)
         cached = self._cache_lookup(name, want)
+        if cached is None and self.env.cache_file:
+            steps.append(SearchStep(self.env.cache_file, "ld.so.cache: no entry", FoundVia.CACHE))
         if cached is not None:
             steps.append(SearchStep(os.path.dirname(cached), "ld.so.cache", FoundVia.CACHE))
             if not (nodeflib and any(cached.startswith(d + "/") for d in defaults)):
@@ -408,6 +431,7 @@ class Loader:
     def load(self, path: str, main_elf: ElfObject | None = None) -> LoadResult:
         """Load ``path`` as ld.so --list would, breadth-first, and return the search list."""
         elf = main_elf or self.objects.open(path)
+        path = self.guest(path)
         main = LoadedObject(elf, path, {path}, None, None, path, 0)
         loaded: list[LoadedObject] = [main]
         by_id: dict[tuple[int, int], LoadedObject] = {elf.file_id: main}
@@ -507,6 +531,34 @@ class Loader:
         return obj
 
 
+def _resolve_in_root(root: str, path: str) -> str:
+    """``path`` (absolute, as the audited system names it) resolved inside ``root`` like a chroot."""
+    pending = [p for p in reversed(path.split("/")) if p]
+    done: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        here = os.path.join(root, *done, part)
+        try:
+            target = os.readlink(here)
+        except (OSError, ValueError):
+            done.append(part)
+            continue
+        links += 1
+        if links > 40:  # ELOOP: name a path that cannot exist rather than escape the root
+            return os.path.join(root, ".linkaudit-symlink-loop", *done, part)
+        if target.startswith("/"):
+            done = []
+        pending.extend(p for p in reversed(target.split("/")) if p)
+    return os.path.join(root, *done)
+
+
 def _soname(obj: LoadedObject) -> str | None:
     try:
         return obj.elf.soname if obj.elf else None
@@ -559,6 +611,7 @@ def _index_tree(root: Path, index: dict[str, list[Path]], depth: int) -> None:
             continue
 
 
+@functools.lru_cache(maxsize=1)  # read /proc/cpuinfo once, not once per library searched
 def _x86_64_levels() -> tuple[str, ...]:
     """x86-64 micro-architecture levels this CPU supports, best first (glibc-hwcaps names)."""
     try:

@@ -110,6 +110,9 @@ class NeededEntry:
     drags_bytes: int = 0
     has_initializers: bool = False
     uncertain: str | None = None  # why the verdict may be wrong (damaged tables)
+    # transitive libraries that satisfy the object's references and are loaded only through this entry:
+    # an `unused` entry of this kind cannot simply be dropped (link the provider directly instead)
+    loads_providers: tuple[str, ...] = ()
 
     @property
     def symbols(self) -> tuple[str, ...]:

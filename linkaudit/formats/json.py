@@ -36,6 +36,7 @@ def _needed(n: NeededEntry) -> dict[str, Any]:
         "searched": [{"directory": s.directory, "source": s.source, "via": s.via.value} for s in n.searched],
         "candidates": [str(c) for c in n.candidates],
         "uncertain": n.uncertain,
+        "loads_providers": list(n.loads_providers),
     }
 
 

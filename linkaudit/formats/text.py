@@ -8,6 +8,7 @@ costs.  Colour only when the CLI says the output is a terminal.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Iterable
 
 from rich.console import Console
@@ -31,7 +32,8 @@ FAMILY_STYLE = {
     Category.GLIBC_STUB: "dim",
     Category.PYTHON: "blue",
 }
-EXAMPLES = 3
+EXAMPLES = 2
+EXAMPLE_WIDTH = 48
 
 
 def demangle(name: str) -> str:
@@ -89,7 +91,7 @@ class TextFormat(Format):
         table.add_column("family", no_wrap=True)
         table.add_column("found via", no_wrap=True)
         table.add_column("binds", justify="right")
-        table.add_column("examples / evidence", overflow="fold")
+        table.add_column("examples / evidence", overflow="fold", ratio=1)
         for n in obj.needed:
             table.add_row(
                 n.name,
@@ -100,21 +102,39 @@ class TextFormat(Format):
                 _evidence(n),
             )
         console.print(table)
-        for line in _notes(obj):
-            console.print(Text("  " + line[0], style=line[1]))
-        console.print(Text("  " + _summary(obj), style="bold"))
+        for line, style in _notes(obj):
+            self._line(console, "  " + line, style)
+        self._line(console, "  " + _summary(obj), "bold")
         console.print()
+
+
+    def _line(self, console: Console, line: str, style: str) -> None:
+        """Prose wraps under its own indentation; code lines (style "code") are never wrapped."""
+        if style == "code":
+            console.print(Text(line), soft_wrap=True)
+            return
+        stripped = line.lstrip(" ")
+        indent = " " * (len(line) - len(stripped))
+        width = max(40, self.width - len(indent))
+        for chunk in textwrap.wrap(stripped, width=width, break_on_hyphens=False, break_long_words=False) or [""]:
+            console.print(Text(indent + chunk, style=style), soft_wrap=True)
 
 
 def _evidence(n: NeededEntry) -> str:
     if n.status is Status.MISSING:
         return "not found" + (f"; candidate: {n.candidates[0]}" if n.candidates else "")
+    if n.status is Status.UNUSED and n.loads_providers:
+        return "nothing binds to it, but it alone loads " + ", ".join(n.loads_providers) + ", which does"
     if n.status is Status.UNUSED:
         extra = f"drags in {len(n.drags)} more ({human_size(n.drags_bytes)})" if n.drags else ""
         return "nothing binds to it" + (f"; {extra}" if extra else "")
-    names = [demangle(b.symbol) for b in n.bindings[:EXAMPLES]]
+    names = [_shorten(demangle(b.symbol)) for b in n.bindings[:EXAMPLES]]
     more = f" (+{len(n.bindings) - EXAMPLES} more)" if len(n.bindings) > EXAMPLES else ""
     return ", ".join(names) + more
+
+
+def _shorten(name: str) -> str:
+    return name if len(name) <= EXAMPLE_WIDTH else name[: EXAMPLE_WIDTH - 1] + "…"
 
 
 def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
@@ -134,6 +154,9 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
         if n.found_via is not None and n.found_via.value == "python_package":
             yield (f"{n.name} is found only inside the installed Python package '{n.python_package}': "
                    f"it loads only because '{n.python_package}' is imported first.", "")
+        if n.loads_providers:
+            yield (f"{n.name} binds nothing itself but is the only way {', '.join(n.loads_providers)} gets loaded, "
+                   "and the object binds symbols there: link that library directly before dropping this one.", "yellow")
         if n.drags and n.status is not Status.USED:
             yield (f"{n.name} drags in {len(n.drags)} more libraries ({human_size(n.drags_bytes)}): "
                    + ", ".join(p.name for p in n.drags), "")
@@ -152,7 +175,7 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
     for s in obj.suggestions:
         yield (f"fix: {s.title}", "bold cyan")
         for line in s.text.splitlines():
-            yield (f"    {line}", "")
+            yield (f"    {line}", "code")
         if s.caution:
             yield (f"    caution: {s.caution}", "yellow")
 

@@ -19,7 +19,7 @@ T = str(TORCH)
 def _needed(**fields):
     base = {"name": None, "path": None, "found_via": None, "status": None, "category": None, "symbols": [],
             "bindings": [], "python_package": None, "drags": [], "drags_bytes": 0, "has_initializers": False,
-            "searched": [], "candidates": [], "uncertain": None}
+            "searched": [], "candidates": [], "uncertain": None, "loads_providers": []}
     base.update(fields)
     return base
 

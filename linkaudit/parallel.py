@@ -1,0 +1,99 @@
+"""Auditing many objects at once: a process pool whose workers keep their own parse cache.
+
+Targets are cut into contiguous chunks; every worker process keeps one
+:class:`~linkaudit.loader.Loader` (and so one parse cache) for its lifetime,
+so a library shared by the objects of a chunk is parsed at most once per
+worker.  Results come back in input order whatever order the chunks finish in.
+Processes, not threads: the work is pure-Python parsing, bound by the GIL.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linkaudit.audit import AuditOptions
+    from linkaudit.inputs import Target
+    from linkaudit.report import ErrorEntry, ObjectReport
+
+    Outcome = ObjectReport | ErrorEntry
+
+_WORKER: tuple[object, AuditOptions] | None = None  # (Loader, options) of this worker process
+
+
+def default_jobs() -> int:
+    """All the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def chunked(n: int, jobs: int) -> list[range]:
+    """Contiguous index ranges: about four per worker, so a slow chunk does not idle the others."""
+    size = max(1, -(-n // (jobs * 4)))
+    return [range(i, min(n, i + size)) for i in range(0, n, size)]
+
+
+def run(targets: Sequence[Target], options: AuditOptions, jobs: int,
+        progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
+    """One outcome per target, in input order, audited by ``jobs`` worker processes."""
+    from linkaudit.audit import audit_one
+    from linkaudit.loader import Loader, ObjectCache
+
+    n = len(targets)
+    if jobs <= 1 or n < 2:
+        loader = Loader(options.env, ObjectCache())
+        out = []
+        for k, target in enumerate(targets, 1):
+            out.append(audit_one(target, loader, options))
+            if progress:
+                progress(k, n)
+        return out
+    import multiprocessing  # imported here: a one-file audit must not pay ~10 ms for the pool machinery
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    jobs = min(jobs, n)
+    results: list[Outcome | None] = [None] * n
+    # fork is the cheapest start; from 3.12 on it warns when threads exist, so use forkserver there
+    methods = multiprocessing.get_all_start_methods()
+    if sys.version_info < (3, 12) and "fork" in methods:
+        context = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+    done = 0
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init, initargs=(options,)) as pool:
+        futures = {pool.submit(_work, [targets[i] for i in chunk]): chunk for chunk in chunked(n, jobs)}
+        for future in as_completed(futures):
+            chunk = futures[future]
+            try:
+                outcomes = future.result()
+            except Exception as exc:  # a worker died (killed, out of memory): say so per object
+                from linkaudit.report import ErrorEntry
+
+                outcomes = [ErrorEntry(targets[i].display, f"worker process failed ({type(exc).__name__})")
+                            for i in chunk]
+            for i, outcome in zip(chunk, outcomes):
+                results[i] = outcome
+            done += len(chunk)
+            if progress:
+                progress(done, n)
+    return results  # type: ignore[return-value]
+
+
+def _init(options: AuditOptions) -> None:
+    global _WORKER
+    from linkaudit.loader import Loader, ObjectCache
+
+    _WORKER = (Loader(options.env, ObjectCache()), options)
+
+
+def _work(chunk: list[Target]) -> list[Outcome]:
+    from linkaudit.audit import audit_one
+
+    assert _WORKER is not None
+    loader, options = _WORKER
+    return [audit_one(t, loader, options) for t in chunk]  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+int grand_fn(void) { return 9; }

@@ -1,0 +1,2 @@
+int ifn(void);
+int consumer_ifunc(void) { return ifn(); }

@@ -1,0 +1,2 @@
+int vis_protected(void);
+int consumer_protected(void) { return vis_protected(); }

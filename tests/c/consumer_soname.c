@@ -1,0 +1,2 @@
+int sn_fn(void);
+int consumer_soname(void) { return sn_fn(); }

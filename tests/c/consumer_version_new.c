@@ -1,0 +1,3 @@
+/* References the default version foo@@V2. */
+int foo(void);
+int consumer_version_new(void) { return foo(); }

@@ -1,0 +1,2 @@
+int zero_fn(void);
+int consumer_zero(void) { return zero_fn(); }

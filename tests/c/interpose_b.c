@@ -1,0 +1,1 @@
+int dup_sym(void) { return 20; }

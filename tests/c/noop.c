@@ -1,0 +1,2 @@
+/* A consumer that calls nothing of its libraries. */
+int noop(void) { return 0; }

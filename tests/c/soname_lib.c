@@ -1,0 +1,1 @@
+int sn_fn(void) { return 8; }

@@ -1,0 +1,1 @@
+__thread int tls_var = 3;

@@ -1,0 +1,1 @@
+int inner_fn(void) { return 7; }

@@ -1,0 +1,1 @@
+int weak_present(void) { return 5; }

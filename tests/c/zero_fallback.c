@@ -1,0 +1,1 @@
+int zero_fn(void) { return 40; }

@@ -1,0 +1,140 @@
+"""The audit command's contract: exit codes, stdout vs stderr, one error line per bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.requires_cc
+
+
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory: pytest.TempPathFactory, build_so, build_exe) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("cli")
+    used = build_so("libused.so", "used.c", out_dir=d)
+    unused = build_so("libunused.so", "unused.c", out_dir=d)
+    return {
+        "clean": build_exe("clean", "main_basic.c", out_dir=d, libs=[used], runpath=["$ORIGIN"]),
+        "unused": build_exe("with_unused", "main_basic.c", out_dir=d, libs=[used, unused], runpath=["$ORIGIN"]),
+        "libused": used,
+    }
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def test_clean_exits_0(objs, run_cli) -> None:
+    result = run_cli([objs["clean"]])
+    assert result.exit_code == 0, result.stderr
+    assert str(objs["clean"]) in result.stdout
+    assert result.stderr == ""
+
+
+def test_unused_fails_the_gate(objs, run_cli) -> None:
+    result = run_cli([objs["unused"]])
+    assert result.exit_code == 1
+    assert "libunused.so" in result.stdout
+    assert "gate failed" in result.stderr
+    assert len(_error_lines(result.stderr)) == 1
+
+
+def test_fail_on_none_passes(objs, run_cli) -> None:
+    assert run_cli(["--fail-on", "none", objs["unused"]]).exit_code == 0
+
+
+def test_explicit_audit_subcommand_is_the_default(objs, run_cli) -> None:
+    a = run_cli(["--format", "json", objs["unused"]])
+    b = run_cli(["audit", "--format", "json", objs["unused"]])
+    assert (a.exit_code, json.loads(a.stdout)) == (b.exit_code, json.loads(b.stdout))
+
+
+def test_missing_path_and_good_file(objs, run_cli, tmp_path: Path) -> None:
+    missing = tmp_path / "does-not-exist.so"
+    result = run_cli([missing, objs["clean"]])
+    assert result.exit_code == 2
+    assert str(objs["clean"]) in result.stdout, "the good file is still reported"
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 1 and str(missing) in lines[0]
+
+
+def test_missing_path_in_json_still_reports_good_file(objs, run_cli, tmp_path: Path) -> None:
+    missing = tmp_path / "gone.so"
+    result = run_cli(["--format", "json", missing, objs["clean"]])
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert [o["path"] for o in report["objects"]] == [str(objs["clean"])]
+    assert [e["path"] for e in report["errors"]] == [str(missing)]
+
+
+def test_named_non_elf_file(run_cli, tmp_path: Path) -> None:
+    text = tmp_path / "README.txt"
+    text.write_text("hello\n")
+    result = run_cli([text])
+    assert result.exit_code == 2
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 1 and str(text) in lines[0]
+
+
+def test_truncated_elf(objs, run_cli, tmp_path: Path) -> None:
+    data = objs["libused"].read_bytes()
+    for n, size in enumerate((20, 64, len(data) // 2)):
+        target = tmp_path / f"trunc{n}.so"
+        target.write_bytes(data[:size])
+        result = run_cli([target])
+        assert result.exit_code == 2, (size, result.stdout, result.stderr)
+        lines = _error_lines(result.stderr)
+        assert len(lines) == 1 and str(target) in lines[0], (size, result.stderr)
+
+
+def test_directory_skips_non_elf_silently(objs, run_cli, tmp_path: Path) -> None:
+    d = tmp_path / "tree"
+    (d / "sub").mkdir(parents=True)
+    (d / "notes.txt").write_text("not ELF\n")
+    (d / "sub" / "data.bin").write_bytes(b"\x00\x01\x02" * 100)
+    (d / "sub" / "empty").write_bytes(b"")
+    target = d / "sub" / "libused.so"
+    target.write_bytes(objs["libused"].read_bytes())
+    result = run_cli(["--format", "json", d])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    report = json.loads(result.stdout)
+    assert [o["path"] for o in report["objects"]] == [str(target)]
+    assert report["errors"] == []
+
+
+def test_json_parses(objs, run_cli) -> None:
+    result = run_cli(["--format", "json", objs["clean"], objs["unused"]])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["schema"] == 1
+    assert [o["path"] for o in report["objects"]] == [str(objs["clean"]), str(objs["unused"])]
+    statuses = {n["name"]: n["status"] for n in report["objects"][1]["needed"]}
+    assert statuses["libunused.so"] == "unused" and statuses["libused.so"] == "used"
+
+
+def test_fail_on_bogus_is_a_usage_error(objs, run_cli) -> None:
+    result = run_cli(["--fail-on", "bogus", objs["clean"]])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "--fail-on" in result.stderr
+
+
+def test_no_input_is_a_usage_error(run_cli) -> None:
+    result = run_cli([])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+
+
+def test_python_m_version() -> None:
+    from linkaudit import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "linkaudit", "--version"], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr
+    assert __version__ in proc.stdout
+    assert "linkaudit" in proc.stdout

@@ -1,0 +1,199 @@
+"""linkaudit against glibc's own answer: ``ldd -u -r`` and ``ldd -r``.
+
+ldd runs the dynamic loader on the file, so it is pointed only at trusted
+files: the fixtures these tests compiled, the system's installed libraries
+and torch's own libraries.  linkaudit never runs anything; here it is
+compared with the loader as a black box.
+
+* ``ldd -u -r FILE`` prints "Unused direct dependencies:" and the paths (or,
+  for libraries not found, the names) of the DT_NEEDED entries nothing bound
+  to, and exits 1 when there are any.  That list must equal linkaudit's
+  ``ldd_unused``, and (where no two DT_NEEDED entries name one object) the
+  entries with status ``unused`` plus the ``missing`` ones.
+* ``ldd -r FILE`` prints "undefined symbol: NAME\\t(FILE)" for each
+  non-weak reference of FILE nothing defines; those names must equal
+  linkaudit's ``unresolved`` + ``host_provided``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+
+LDD = shutil.which("ldd")
+IS_GLIBC = os.uname().sysname == "Linux" and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+
+pytestmark = [
+    pytest.mark.oracle,
+    pytest.mark.skipif(not IS_GLIBC or LDD is None, reason="the ldd oracle needs glibc's ldd"),
+]
+
+UNUSED_HEADER = "Unused direct dependencies:"
+UNDEFINED = re.compile(r"^\s*undefined symbol: (\S+?)(?:,.*)?\t\((.*)\)\s*$")
+SYSTEM_SAMPLE = 60
+
+
+def _env(ld_library_path: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+    if ld_library_path is not None:
+        env["LD_LIBRARY_PATH"] = ld_library_path
+    return env
+
+
+def ldd_unused(path: Path | str, ld_library_path: str | None = None, cwd: Path | None = None) -> set[str]:
+    proc = subprocess.run([LDD, "-u", "-r", str(path)], capture_output=True, text=True, check=False,
+                          env=_env(ld_library_path), cwd=cwd, timeout=60)
+    lines = proc.stdout.splitlines()
+    if UNUSED_HEADER not in lines:
+        assert proc.returncode == 0, f"ldd -u -r {path} failed ({proc.returncode}): {proc.stderr}"
+        return set()
+    assert proc.returncode == 1, f"ldd -u -r {path}: exit status {proc.returncode} with an unused list"
+    after = lines[lines.index(UNUSED_HEADER) + 1:]
+    return {os.path.normpath(line.strip()) for line in after if line.strip()}
+
+
+def ldd_undefined(path: Path | str, ld_library_path: str | None = None, cwd: Path | None = None) -> set[str]:
+    proc = subprocess.run([LDD, "-r", str(path)], capture_output=True, text=True, check=False,
+                          env=_env(ld_library_path), cwd=cwd, timeout=60)
+    out = set()
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = UNDEFINED.match(line)
+        if m and os.path.normpath(m.group(2)) == os.path.normpath(str(path)):
+            out.add(m.group(1))
+    return out
+
+
+def linkaudit_objects(run_cli, paths: Sequence[Path | str], ld_library_path: str | None = None) -> dict[str, dict]:
+    """linkaudit --format json over ``paths`` (one run), keyed by path; the Python-package rule off, as ld.so has none."""
+    res = run_cli(["--format", "json", "--no-python-packages", "--fail-on", "none", *map(str, paths)],
+                     env={"LD_LIBRARY_PATH": ld_library_path})
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["errors"] == [], doc["errors"]
+    return {o["path"]: o for o in doc["objects"]}
+
+
+def norm(paths: Iterable[str]) -> set[str]:
+    return {os.path.normpath(p) for p in paths}
+
+
+def status_unused(obj: dict) -> set[str]:
+    """Entries ldd would list: unused ones by resolved path, missing ones by name (incidental ones are used)."""
+    out = set()
+    for n in obj["needed"]:
+        if n["status"] == "unused":
+            out.add(n["path"])
+        elif n["status"] == "missing":
+            out.add(n["name"])
+    return norm(out)
+
+
+def compare(objects: dict[str, dict], paths: Sequence[Path | str], ld_library_path: str | None = None,
+            cwd: Path | None = None, statuses: bool = True) -> list[str]:
+    disagreements = []
+    for p in paths:
+        obj = objects[str(p)]
+        want = ldd_unused(p, ld_library_path, cwd)
+        got = norm(obj["ldd_unused"])
+        if got != want:
+            disagreements.append(f"{p}: ldd -u says {sorted(want)}, linkaudit ldd_unused says {sorted(got)}")
+        elif statuses and status_unused(obj) != want:
+            disagreements.append(f"{p}: ldd -u says {sorted(want)}, linkaudit statuses say {sorted(status_unused(obj))}")
+    return disagreements
+
+
+# -- the compiled fixtures ------------------------------------------------------------------
+
+
+def test_fixture_unused(scenario, monkeypatch, run_cli):
+    if scenario.cwd is not None:
+        monkeypatch.chdir(scenario.cwd)
+    objects = linkaudit_objects(run_cli, [scenario.path], scenario.ld_library_path)
+    assert compare(objects, [scenario.path], scenario.ld_library_path, scenario.cwd,
+                   statuses=not scenario.chain_quirk) == []
+
+
+def test_fixture_undefined(scenario, monkeypatch, run_cli):
+    if scenario.cwd is not None:
+        monkeypatch.chdir(scenario.cwd)
+    (obj,) = linkaudit_objects(run_cli, [scenario.path], scenario.ld_library_path).values()
+    want = ldd_undefined(scenario.path, scenario.ld_library_path, scenario.cwd)
+    assert set(obj["unresolved"]) | set(obj["host_provided"]) == want
+
+
+def test_fixture_expectations_agree_with_ldd(scenario):
+    """The first-principles expectations of the scenario catalogue are what glibc does too."""
+    want = ldd_unused(scenario.path, scenario.ld_library_path, scenario.cwd)
+    names = {os.path.basename(p) for p in want}
+    for name, status in scenario.expect.items():
+        if status == "unused":
+            assert name in names, f"{name} expected unused but ldd uses it"
+        elif status in ("used", "incidental"):
+            assert name not in names, f"{name} expected used but ldd lists it unused"
+
+
+# -- the system's own libraries ------------------------------------------------------------------
+
+
+def system_sample() -> list[Path]:
+    """Every k-th shared object (real files, ET_DYN) of the multiarch library directory, sorted by name."""
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"):
+        if os.path.isdir(d):
+            break
+    else:
+        return []
+    files = []
+    for name in sorted(os.listdir(d)):
+        p = os.path.join(d, name)
+        if ".so" not in name or os.path.islink(p) or not os.path.isfile(p):
+            continue
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(18)
+        except OSError:
+            continue
+        if head[:4] == b"\x7fELF" and head[16] == 3:
+            files.append(Path(p))
+    step = max(1, len(files) // SYSTEM_SAMPLE)
+    return files[::step][:SYSTEM_SAMPLE]
+
+
+def test_system_libraries(run_cli):
+    sample = system_sample()
+    if not sample:
+        pytest.skip("no system library directory found")
+    objects = linkaudit_objects(run_cli, sample)
+    assert compare(objects, sample) == []
+
+
+@pytest.mark.requires_torch
+def test_torch_libraries(torch_lib_dir, run_cli):
+    libs = sorted(p for p in torch_lib_dir.iterdir() if p.is_file() and (p.name.endswith(".so") or ".so." in p.name))
+    assert libs
+    objects = linkaudit_objects(run_cli, libs, str(torch_lib_dir))
+    assert compare(objects, libs, str(torch_lib_dir)) == []
+
+
+# -- the hwcaps levels the loader searches -----------------------------------------------------------
+
+
+def test_x86_64_hwcaps_levels_match_ld_so():
+    from linkaudit.loader import _x86_64_levels
+
+    interp = "/lib64/ld-linux-x86-64.so.2"
+    if not os.path.exists(interp):
+        pytest.skip("not x86-64")
+    out = subprocess.run([interp, "--help"], capture_output=True, text=True, check=False).stdout
+    if "glibc-hwcaps" not in out:
+        pytest.skip("this ld.so does not list its glibc-hwcaps subdirectories")
+    section = out.split("Subdirectories of glibc-hwcaps directories, in priority order:", 1)[1]
+    section = section.split("\n\n", 1)[0]
+    searched = tuple(line.split()[0] for line in section.splitlines() if "searched" in line)
+    assert _x86_64_levels() == searched

@@ -1,0 +1,384 @@
+"""The emulated ld.so search, one rule per test, on fake trees under tmp_path.
+
+Every test passes an explicit ``LoaderEnv`` with no ld.so.cache, no hwcaps
+subdirectories and no Python-package rule unless the rule under test needs
+one, so the answer depends only on the tree the test built.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from linkaudit.elf import ElfObject
+from linkaudit.loader import Loader, LoaderEnv, LoadResult, _is_dst, _LdCache
+from linkaudit.report import FoundVia
+
+pytestmark = pytest.mark.requires_cc
+
+BARE = LoaderEnv(cache_file=None, python_package_rule=False, hwcaps_x86_64=(), glibc_version=(2, 37))
+
+
+def load(path: Path, env: LoaderEnv = BARE) -> LoadResult:
+    return Loader(env).load(str(path))
+
+
+def dep(result: LoadResult, name: str):
+    """The loaded object a DT_NEEDED entry named ``name`` maps to, anywhere in the closure."""
+    for obj in result.searchlist:
+        for d, raw in zip(obj.deps, obj.elf.needed if obj.elf else ()):
+            if raw == name:
+                return d
+    raise AssertionError(f"{name} is in no DT_NEEDED of the closure")
+
+
+@pytest.fixture
+def tree(tmp_path: Path, build_so):
+    """A helper that builds into this test's own tmp_path."""
+
+    def so(rel: str, source: str, **kw) -> Path:
+        p = tmp_path / rel
+        return build_so(p.name, source, out_dir=p.parent, **kw)
+
+    return so
+
+
+def patch_header(src: Path, dst: Path, *, ei_class: int | None = None, e_machine: int | None = None) -> Path:
+    data = bytearray(src.read_bytes())
+    if ei_class is not None:
+        data[4] = ei_class
+    if e_machine is not None:
+        struct.pack_into("<H", data, 18, e_machine)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def wrong_class_copy(tmp_path: Path, good: Path, dst: Path) -> Path:
+    """A library of another class: built with ``cc -m32`` when multilib works, else patched."""
+    src = tmp_path / "m32.c"
+    src.write_text("int used_fn(void) { return 32; }\n")
+    cc = shutil.which("cc")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if cc and subprocess.run([cc, "-m32", "-shared", "-fPIC", "-nostdlib", str(src), "-o", str(dst),
+                              f"-Wl,-soname,{dst.name}"], capture_output=True, check=False).returncode == 0:
+        return dst
+    return patch_header(good, dst, ei_class=1)
+
+
+# -- search order ---------------------------------------------------------------
+
+
+def test_rpath_of_requester(tmp_path, tree):
+    used = tree("a/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used], rpath=[str(used.parent)])
+    r = load(main)
+    (d,) = [x for x in r.direct if x.first_name == "libused.so"]
+    assert d.path == str(used)
+    assert d.found_via is FoundVia.RPATH
+
+
+def test_rpath_of_loader_chain_reaches_grandchildren(tmp_path, tree):
+    grand = tree("b/libchain_grand.so", "chain_grand.c")
+    child = tree("a/libchain_child.so", "chain_child.c", libs=[grand])  # no search path of its own
+    main = tree("m/libmain.so", "consumer_chain.c", libs=[child], rpath=[str(child.parent), str(grand.parent)],
+                extra=[f"-Wl,-rpath-link,{grand.parent}"])
+    g = dep(load(main), "libchain_grand.so")
+    assert g.path == str(grand)
+    assert g.found_via is FoundVia.RPATH
+
+
+def test_runpath_is_not_inherited(tmp_path, tree):
+    grand = tree("b/libchain_grand.so", "chain_grand.c")
+    child = tree("a/libchain_child.so", "chain_child.c", libs=[grand])
+    main = tree("m/libmain.so", "consumer_chain.c", libs=[child], runpath=[str(child.parent), str(grand.parent)],
+                extra=[f"-Wl,-rpath-link,{grand.parent}"])
+    r = load(main)
+    assert dep(r, "libchain_child.so").found_via is FoundVia.RUNPATH
+    g = dep(r, "libchain_grand.so")
+    assert g.elf is None  # not found: the main object's RUNPATH does not apply to its child's lookups
+    assert str(grand.parent) not in [s.directory for s in g.searched]
+    assert {s.via for s in g.searched} == {FoundVia.DEFAULT}
+
+
+def test_requester_runpath_disables_the_rpath_chain(tmp_path, tree):
+    grand = tree("b/libchain_grand.so", "chain_grand.c")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    child = tree("a/libchain_child.so", "chain_child.c", libs=[grand], runpath=[str(empty)])
+    main = tree("m/libmain.so", "consumer_chain.c", libs=[child], rpath=[str(child.parent), str(grand.parent)],
+                extra=[f"-Wl,-rpath-link,{grand.parent}"])
+    g = dep(load(main), "libchain_grand.so")
+    assert g.elf is None
+    assert [s.directory for s in g.searched][0] == str(empty)
+    assert str(grand.parent) not in [s.directory for s in g.searched]
+
+
+def test_rpath_comes_before_ld_library_path(tmp_path, tree):
+    first = tree("rp/libused.so", "used.c")
+    second = tree("ldlp/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[first], rpath=[str(first.parent)])
+    d = load(main, LoaderEnv(**{**BARE.__dict__, "ld_library_path": str(second.parent)})).direct[0]
+    assert (d.path, d.found_via) == (str(first), FoundVia.RPATH)
+
+
+def test_ld_library_path_comes_before_runpath(tmp_path, tree):
+    first = tree("ldlp/libused.so", "used.c")
+    second = tree("rp/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[second], runpath=[str(second.parent)])
+    env = LoaderEnv(**{**BARE.__dict__, "ld_library_path": f"/nonexistent:{first.parent}"})
+    d = load(main, env).direct[0]
+    assert (d.path, d.found_via) == (str(first), FoundVia.LD_LIBRARY_PATH)
+    d = load(main).direct[0]
+    assert (d.path, d.found_via) == (str(second), FoundVia.RUNPATH)
+
+
+def test_ld_library_path_semicolon_and_empty_element_is_cwd(tmp_path, tree, monkeypatch):
+    used = tree("here/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used])
+    monkeypatch.chdir(used.parent)
+    env = LoaderEnv(**{**BARE.__dict__, "ld_library_path": "/nonexistent;"})
+    d = load(main, env).direct[0]
+    assert d.found_via is FoundVia.LD_LIBRARY_PATH
+    assert os.path.samefile(d.path, used)
+
+
+def test_empty_rpath_element_means_cwd(tmp_path, tree, monkeypatch):
+    used = tree("here/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used], rpath=[str(tmp_path / "nonexistent"), ""])
+    assert ElfObject(main).rpath.endswith(":")
+    monkeypatch.chdir(used.parent)
+    d = load(main).direct[0]
+    assert (d.path, d.found_via) == ("libused.so", FoundVia.RPATH)
+    monkeypatch.chdir(tmp_path)
+    assert load(main).direct[0].elf is None
+
+
+@pytest.mark.parametrize("kind", ["rpath", "runpath"])
+def test_origin_expansion(tmp_path, tree, kind):
+    used = tree("m/sub/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used], **{kind: ["$ORIGIN/sub", "${ORIGIN}/../x"]})
+    d = load(main).direct[0]
+    assert d.path == str(used)
+    assert d.found_via is (FoundVia.RPATH if kind == "rpath" else FoundVia.RUNPATH)
+
+
+def test_origin_is_the_directory_opened_not_the_symlink_target(tmp_path, tree):
+    """l_origin comes from the name the object was opened under (a symlinked dir is not resolved)."""
+    used = tree("real/sub/libused.so", "used.c")
+    main = tree("real/libmain.so", "consumer_basic.c", libs=[used], runpath=["$ORIGIN/sub"])
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    d = load(tmp_path / "alias" / "libmain.so").direct[0]
+    assert d.path == str(tmp_path / "alias" / "sub" / "libused.so")
+
+
+def test_default_directories_and_cache(tmp_path, tree):
+    main = tree("m/libmain.so", "consumer_stubs.c", libs=["m"])
+    by_default = {d.first_name: d for d in load(main).direct}
+    assert by_default["libc.so.6"].found_via is FoundVia.DEFAULT
+    assert by_default["libm.so.6"].found_via is FoundVia.DEFAULT
+    if not os.path.exists("/etc/ld.so.cache"):
+        pytest.skip("no /etc/ld.so.cache on this system")
+    cached = {d.first_name: d for d in load(main, LoaderEnv(python_package_rule=False)).direct}
+    assert cached["libc.so.6"].found_via is FoundVia.CACHE
+    assert os.path.samefile(cached["libc.so.6"].path, by_default["libc.so.6"].path)
+
+
+def test_nodefaultlib_skips_cache_and_defaults(tmp_path, tree):
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[tree("a/libused.so", "used.c")],
+                runpath=[str(tmp_path / "a")], extra=["-Wl,-z,nodefaultlib"])
+    direct = {d.first_name: d for d in load(main, LoaderEnv(python_package_rule=False)).direct}
+    assert direct["libused.so"].found_via is FoundVia.RUNPATH
+    assert direct["libc.so.6"].elf is None
+
+
+def test_search_path_comes_last(tmp_path, tree):
+    used = tree("extra/libused.so", "used.c")
+    other = tree("rp/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used])
+    env = LoaderEnv(**{**BARE.__dict__, "search_paths": (str(used.parent),)})
+    d = load(main, env).direct[0]
+    assert (d.path, d.found_via) == (str(used), FoundVia.SEARCH_PATH)
+    main2 = tree("m2/libmain.so", "consumer_basic.c", libs=[other], runpath=[str(other.parent)])
+    assert load(main2, env).direct[0].path == str(other)
+
+
+def test_python_package_rule(tmp_path, tree):
+    site = tmp_path / "site-packages"
+    used = tree("site-packages/fakepkg/lib/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used])
+    assert load(main).direct[0].elf is None
+    env = LoaderEnv(**{**BARE.__dict__, "python_package_rule": True, "python_lib_dirs": (str(site),)})
+    d = load(main, env).direct[0]
+    assert (d.path, d.found_via, d.python_package) == (str(used), FoundVia.PYTHON_PACKAGE, "fakepkg")
+
+
+def test_hwcaps_subdirectory_preferred(tmp_path, tree):
+    plain = tree("a/libused.so", "used.c")
+    v2 = tree("a/glibc-hwcaps/x86-64-v2/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[plain], runpath=[str(plain.parent)])
+    if ElfObject(main).machine != "x86_64":
+        pytest.skip("glibc-hwcaps levels are emulated for x86-64 only")
+    assert load(main).direct[0].path == str(plain)
+    env = LoaderEnv(**{**BARE.__dict__, "hwcaps_x86_64": ("x86-64-v3", "x86-64-v2")})
+    assert load(main, env).direct[0].path == str(v2)
+
+
+def test_legacy_hwcap_subdirectories_before_2_37(tmp_path, tree):
+    plain = tree("a/libused.so", "used.c")
+    legacy = tree("a/tls/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[plain], runpath=[str(plain.parent)])
+    if ElfObject(main).machine != "x86_64":
+        pytest.skip("legacy hwcaps are emulated for x86-64 only")
+    assert load(main).direct[0].path == str(plain)
+    env = LoaderEnv(**{**BARE.__dict__, "glibc_version": (2, 36)})
+    assert load(main, env).direct[0].path == str(legacy)
+
+
+# -- naming -----------------------------------------------------------------------------
+
+
+def test_symlinked_soname_keeps_the_link_path(tmp_path, tree):
+    real = tree("a/libsn_real.so.1.2.3", "soname_lib.c", soname="libsn_real.so.1")
+    (real.parent / "libsn_real.so.1").symlink_to(real.name)
+    main = tree("m/libmain.so", "consumer_soname.c", libs=[real], runpath=[str(real.parent)])
+    d = load(main).direct[0]
+    assert d.first_name == "libsn_real.so.1"
+    assert d.path == str(real.parent / "libsn_real.so.1")
+    assert os.path.realpath(d.path) == str(real)
+
+
+def test_already_loaded_matches_by_soname(tmp_path, tree):
+    link = tmp_path / "link"
+    tree("link/libsn_file.so", "soname_lib.c", soname=False)
+    tree("link/libsn_alias.so", "soname_lib.c")
+    main = tree("m/libmain.so", "consumer_soname.c", lib_dirs=[link], libs=["-l:libsn_file.so", "-l:libsn_alias.so"],
+                runpath=[str(tmp_path / "run")])
+    tree("run/libsn_file.so", "soname_lib.c", soname="libsn_alias.so")
+    assert ElfObject(main).needed[:2] == ("libsn_file.so", "libsn_alias.so")
+    r = load(main)
+    assert r.direct[0] is r.direct[1]
+    assert r.direct[0].path == str(tmp_path / "run" / "libsn_file.so")
+    assert "libsn_alias.so" in r.direct[0].names  # matched by DT_SONAME, not by a search
+
+
+def test_same_file_under_two_names_is_loaded_once(tmp_path, tree):
+    """A second name that opens a file already loaded (same device and inode) reuses that object."""
+    tree("link/libused.so", "used.c")
+    tree("link/libalias.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", lib_dirs=[tmp_path / "link"], libs=["used", "alias"],
+                runpath=[str(tmp_path / "run")])
+    real = tree("run/libused.so", "used.c")
+    (real.parent / "libalias.so").symlink_to(real.name)
+    r = load(main)
+    assert r.direct[0] is r.direct[1]
+    assert r.direct[0].names >= {"libused.so", "libalias.so"}
+
+
+def test_needed_with_slash_is_a_path(tmp_path, tree):
+    used = tree("a/libused.so", "used.c", soname=False)
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used])
+    assert ElfObject(main).needed[0] == str(used)
+    d = load(main).direct[0]
+    assert (d.path, d.found_via) == (str(used), FoundVia.DIRECT)
+
+
+def test_missing_library_records_where_it_looked(tmp_path, tree):
+    gone = tree("a/liblinkaudit_gone.so", "unused.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[gone], runpath=[str(gone.parent), "$ORIGIN"])
+    gone.unlink()
+    d = load(main).direct[0]
+    assert d.elf is None
+    assert [(s.directory, s.via) for s in d.searched][:2] == [(str(gone.parent), FoundVia.RUNPATH),
+                                                             (str(main.parent), FoundVia.RUNPATH)]
+    assert {s.via for s in d.searched[2:]} == {FoundVia.DEFAULT}
+
+
+# -- candidates of the wrong class or machine ------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["class", "machine"])
+def test_wrong_class_or_machine_is_skipped(tmp_path, tree, how):
+    good = tree("good/libused.so", "used.c")
+    bad = tmp_path / "bad" / "libused.so"
+    if how == "class":
+        wrong_class_copy(tmp_path, good, bad)
+        assert bad.read_bytes()[4] == 1  # ELFCLASS32
+    else:
+        patch_header(good, bad, e_machine=183)  # EM_AARCH64: another machine
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[good], runpath=[str(bad.parent), str(good.parent)])
+    d = load(main).direct[0]
+    assert d.path == str(good)
+    main_only_bad = tree("m2/libmain.so", "consumer_basic.c", libs=[good], runpath=[str(bad.parent)])
+    d = load(main_only_bad).direct[0]
+    assert d.elf is None and d.fatal is None
+
+
+def test_non_elf_candidate_stops_the_search(tmp_path, tree):
+    """open_verify: a file that is not ELF is a fatal error, not a reason to look further."""
+    good = tree("good/libused.so", "used.c")
+    bad = tmp_path / "bad" / "libused.so"
+    bad.parent.mkdir()
+    bad.write_bytes(b"GROUP ( libused.so.1 )\n" + b"\0" * 64)
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[good], runpath=[str(bad.parent), str(good.parent)])
+    d = load(main).direct[0]
+    assert d.elf is None
+    assert d.fatal and "invalid ELF header" in d.fatal
+
+
+# -- load order -------------------------------------------------------------------------------
+
+
+def test_searchlist_is_breadth_first(tmp_path, tree):
+    grand = tree("d/libchain_grand.so", "chain_grand.c")
+    child = tree("d/libchain_child.so", "chain_child.c", libs=[grand], runpath=["$ORIGIN"])
+    used = tree("d/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_chain.c", libs=[child, used], runpath=[str(used.parent)],
+                extra=[f"-Wl,-rpath-link,{grand.parent}"])
+    names = [os.path.basename(o.path) for o in load(main).searchlist]
+    assert names.index("libmain.so") == 0
+    assert names.index("libchain_child.so") < names.index("libused.so") < names.index("libc.so.6")
+    assert names.index("libc.so.6") < names.index("libchain_grand.so")
+
+
+# -- small pieces -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rest", "name", "length"), [
+    ("ORIGIN/x", "ORIGIN", 6),
+    ("{ORIGIN}/x", "ORIGIN", 8),
+    ("ORIGINAL", "ORIGIN", 0),
+    ("ORIGIN_", "ORIGIN", 0),
+    ("{ORIGIN", "ORIGIN", 0),
+    ("LIB", "LIB", 3),
+    ("PLATFORM/", "PLATFORM", 8),
+])
+def test_is_dst(rest, name, length):
+    assert _is_dst(rest, name) == length
+
+
+def test_ld_so_cache_agrees_with_ldconfig(tmp_path):
+    """The cache reader finds what ``ldconfig -p`` lists (first entry per name, this machine's flags)."""
+    if not os.path.exists("/etc/ld.so.cache"):
+        pytest.skip("no /etc/ld.so.cache")
+    ldconfig = shutil.which("ldconfig") or ("/sbin/ldconfig" if os.path.exists("/sbin/ldconfig") else None)
+    if ldconfig is None:
+        pytest.skip("no ldconfig to compare with")
+    out = subprocess.run([ldconfig, "-p"], capture_output=True, text=True, check=False).stdout
+    want: dict[str, str] = {}
+    for line in out.splitlines()[1:]:
+        if "=>" not in line or "x86-64" not in line or "hwcap" in line:
+            continue
+        name = line.strip().split(" ", 1)[0]
+        want.setdefault(name, line.rsplit("=> ", 1)[1].strip())
+    if not want:
+        pytest.skip("ldconfig -p listed no x86-64 entries")
+    cache = _LdCache.load("/etc/ld.so.cache", {0x0303})
+    assert cache is not None
+    got = {name: cache.lookup(name, ()) for name in want}
+    assert got == want
