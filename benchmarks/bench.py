@@ -49,15 +49,37 @@ TARGET_PEAK_RSS_MB = 300.0
 # -- running children -------------------------------------------------------
 
 
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 def run_child(cmd: list[str], env: dict[str, str], stdout=subprocess.DEVNULL, cwd: str | None = None,
-              stderr=subprocess.DEVNULL) -> tuple[float, int, float]:
-    """Wall seconds, exit status and peak RSS (MB) of one child process (``wait4``, so per child)."""
+              stderr=subprocess.DEVNULL, rss: bool = False) -> tuple[float, int, float]:
+    """Wall seconds, exit status and, with ``rss``, peak RSS in MB (else NaN) of one child process.
+
+    The peak RSS comes from GNU time, a small C program: a child forked straight
+    from this process inherits this process's high-water mark on Linux (at exec
+    the old mm's peak is kept), so ``wait4``'s ``ru_maxrss`` would report at least
+    the benchmark's own size.  Without /usr/bin/time that upper bound is reported.
+    """
+    out_file = None
+    if rss and GNU_TIME:
+        fd, out_file = tempfile.mkstemp(prefix="rss-")
+        os.close(fd)
+        cmd = [GNU_TIME, "-f", "%M", "-o", out_file, *cmd]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, proc.returncode, usage.ru_maxrss / 1024.0
+    peak = float("nan")
+    if out_file:
+        with open(out_file) as fh:
+            lines = fh.read().split()
+        os.unlink(out_file)
+        peak = int(lines[-1]) / 1024.0 if lines and lines[-1].isdigit() else float("nan")
+    elif rss:
+        peak = usage.ru_maxrss / 1024.0
+    return wall, proc.returncode, peak
 
 
 def median(xs: list[float]) -> float:
@@ -330,7 +352,7 @@ class Bench:
             for _ in range(reps):
                 with open(report_path, "w") as out:
                     runs[label].append(run_child(self.linkaudit_cmd("--format", "json", *extra, *args), self.env,
-                                                 stdout=out, cwd=self.tmp))
+                                                 stdout=out, cwd=self.tmp, rss=True))
         with open(report_path) as fh:
             report = json.load(fh)
 
@@ -419,11 +441,13 @@ class Bench:
                 return
         times: dict[str, list[float]] = {k: [] for k in builds}
         rss: dict[str, list[float]] = {k: [] for k in builds}
-        for _ in range(self.runs):
+        for _ in range(self.runs):  # timing runs, interleaved, nothing in between
             for label, (code, _) in builds.items():
-                wall, _, peak = run_child([self.python, "-c", code], env, cwd=self.tmp)
-                times[label].append(wall)
-                rss[label].append(peak)
+                times[label].append(run_child([self.python, "-c", code], env, cwd=self.tmp)[0])
+        for _ in range(3):  # memory runs, under /usr/bin/time
+            for label, (code, _) in builds.items():
+                rss[label].append(run_child([self.python, "-c", code], env, cwd=self.tmp, rss=True)[2])
+        base_rss = median([run_child([self.python, "-c", "pass"], env, cwd=self.tmp, rss=True)[2] for _ in range(3)])
         loaded: dict[str, tuple[int, int]] = {}
         for label, (_, so) in builds.items():
             out = subprocess.run(self.linkaudit_cmd("--format", "json", so), env=env, capture_output=True,
@@ -441,13 +465,15 @@ class Bench:
         a, b = builds
         print(f"  lean is {median(times[a]) / median(times[b]):.0f}x faster to import and uses "
               f"{median(rss[a]) - median(rss[b]):.0f} MB less memory (median of {self.runs}, fresh interpreters)")
-        print("  (lib bytes: the extension's own load closure per linkaudit; importing torch loads more)")
+        print(f"  (peak RSS: median of 3, `python -c pass` alone: {base_rss:.0f} MB; lib bytes: the extension's own "
+              "load closure per linkaudit; importing torch loads more)")
         self.results["greet"] = {
             label: {"median_s": median(times[label]), "peak_rss_mb": median(rss[label]),
                     "so_bytes": os.path.getsize(so), "libs_loaded": loaded[label][0],
                     "lib_bytes": loaded[label][1]}
             for label, (_, so) in builds.items()
         }
+        self.results["greet"]["python_pass_peak_rss_mb"] = base_rss
 
 
 def main() -> int:

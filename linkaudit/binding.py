@@ -153,15 +153,9 @@ def _check_match(name: bytes, version: Version | None, klass: int, obj: ElfObjec
 
 def lookup_in(obj: ElfObject, name: bytes, version: Version | None, klass: int, ghash: int, shash: list[int]) -> Sym | None:
     """``do_lookup_x`` for one object: the definition it offers, or None to move on."""
-    table = obj.hash_table
-    if table is None or table.nbuckets == 0:
+    candidates = obj.hash_lookup(name, ghash, shash)
+    if not candidates:
         return None
-    if isinstance(table, _GnuHash):
-        candidates = table.candidates(ghash)
-    else:
-        if not shash:
-            shash.append(sysv_hash(name))
-        candidates = table.candidates(shash[0])
     found: Sym | None = None
     versioned: Sym | None = None
     num_versions = 0

@@ -19,6 +19,7 @@ import struct
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from linkaudit.errors import ElfReadError
 
@@ -64,6 +65,12 @@ MACHINE_NAMES = {
 MAX_DYNAMIC_ENTRIES = 1 << 16
 MAX_CHAIN = 1 << 20
 MAX_VERSION_ENTRIES = 1 << 15
+# A library asked more than INDEX_AFTER_LOOKUPS times, and at least INDEX_LOOKUPS_PER_SYMBOL times per
+# symbol its hash chains hold, gets a name index built from those chains (see hash_lookup); building it
+# costs about as much as four lookups per symbol.  Libraries with more symbols are never indexed.
+INDEX_AFTER_LOOKUPS = 256
+INDEX_LOOKUPS_PER_SYMBOL = 0.25
+INDEX_MAX_SYMBOLS = 60_000
 
 
 @lru_cache(maxsize=1 << 16)  # the same names (malloc, free, ...) are hashed for every object audited
@@ -87,9 +94,12 @@ def sysv_hash(name: bytes) -> int:
     return h
 
 
-@dataclass(frozen=True)
-class Sym:
-    """One dynamic symbol, as ``check_match`` sees it."""
+class Sym(NamedTuple):
+    """One dynamic symbol, as ``check_match`` sees it.
+
+    A NamedTuple, not a frozen dataclass: hundreds of thousands are made per
+    directory audit and a frozen dataclass's ``__init__`` is several times slower.
+    """
 
     index: int
     name: bytes
@@ -331,6 +341,79 @@ class ElfObject:
         return off, 16, self.endian + "IIIBBH"
 
     def symbol(self, index: int) -> Sym:
+        sym = self._syms.get(index)
+        if sym is None:
+            sym = self._syms[index] = self._read_symbol(index)
+        return sym
+
+    @cached_property
+    def _syms(self) -> dict[int, Sym]:
+        return {}
+
+    def symbol_name(self, index: int) -> bytes:
+        """Only the name of a dynamic symbol (st_name is the first field in both classes)."""
+        sym = self._syms.get(index)
+        if sym is not None:
+            return sym.name
+        tab = self._symtab
+        if tab is None:
+            raise ElfReadError(f"{self.path}: no dynamic symbol table")
+        pos = tab[0] + index * tab[1]
+        if index < 0 or pos + tab[1] > self.size:
+            raise ElfReadError(f"{self.path}: symbol index {index} outside the file")
+        return self.dynstr(struct.unpack_from(self.endian + "I", self._map, pos)[0])
+
+    def hash_lookup(self, name: bytes, ghash: int, shash: list[int]) -> list[int]:
+        """The symbols named ``name`` that the loader's hash-table walk reaches, in walk order.
+
+        ``check_match`` rejects every other candidate of the walk (by name, or
+        earlier for reasons that make no difference to the outcome), so only
+        these matter.  An object asked many times relative to its size gets an
+        index built from its own hash chains (never one of more than
+        ``INDEX_MAX_SYMBOLS`` symbols): each entry keeps the bucket and chain
+        word it was reached by, so a lookup through the index applies the bloom
+        filter, bucket and chain-hash tests exactly as the walk does.
+        """
+        table = self.hash_table
+        if table is None or table.nbuckets == 0:
+            return []
+        if isinstance(table, _SysvHash):
+            if not shash:
+                shash.append(sysv_hash(name))
+            return [i for i in table.candidates(shash[0]) if self.symbol_name(i) == name]
+        index = self._name_index
+        if index is None:
+            self._lookups += 1
+            if self._lookups > INDEX_AFTER_LOOKUPS and self._lookups >= INDEX_LOOKUPS_PER_SYMBOL * table.hashed_count:
+                index = self._build_index(table)
+        if index:
+            entries = index.get(name)
+            if not entries or not table.bloom_ok(ghash):
+                return []
+            bucket = ghash % table.nbuckets
+            return [i for i, b, word in entries if b == bucket and ((word ^ ghash) >> 1) == 0]
+        return [i for i in table.candidates(ghash) if self.symbol_name(i) == name]
+
+    _lookups = 0  # lookups so far; decides when an index pays off
+    _name_index: dict[bytes, list[tuple[int, int, int]]] | None = None  # None: not built yet; {}: never
+
+    def _build_index(self, table: _GnuHash) -> dict[bytes, list[tuple[int, int, int]]]:
+        """name -> [(symbol index, bucket, chain word)]; {} (walk instead, for good) when too large or damaged."""
+        index: dict[bytes, list[tuple[int, int, int]]] = {}
+        try:
+            walked = table.walk(INDEX_MAX_SYMBOLS)
+            if walked is None:  # too large to index: keep walking its chains, one bucket per lookup
+                self._name_index = {}
+                return {}
+            for idx, bucket, word in walked:
+                index.setdefault(self.symbol_name(idx), []).append((idx, bucket, word))
+        except ElfReadError:
+            self._name_index = {}
+            return {}
+        self._name_index = index
+        return index
+
+    def _read_symbol(self, index: int) -> Sym:
         tab = self._symtab
         if tab is None:
             raise ElfReadError(f"{self.path}: no dynamic symbol table")
@@ -502,10 +585,8 @@ class _GnuHash:
         if self._buckets + nbuckets * 4 > len(m):
             raise ElfReadError(f"{path}: truncated GNU hash table")
 
-    def candidates(self, h: int) -> list[int]:
-        """Symbol indices whose chain hash matches ``h`` (bloom filter first)."""
-        if self.nbuckets == 0:
-            return []
+    def bloom_ok(self, h: int) -> bool:
+        """The bloom-filter test of ``do_lookup_x``: False means the name is certainly absent."""
         m = self._m
         wpos = self._bloom + ((h // self.bits) & self.idxbits) * self._wsize
         if wpos + self._wsize > len(m):
@@ -513,7 +594,54 @@ class _GnuHash:
         word = struct.unpack_from(self._wfmt, m, wpos)[0]
         b1 = h & (self.bits - 1)
         b2 = (h >> (self.shift & 0xFF)) & (self.bits - 1)
-        if not ((word >> b1) & (word >> b2) & 1):
+        return bool((word >> b1) & (word >> b2) & 1)
+
+    @cached_property
+    def hashed_count(self) -> int:
+        """How many symbols the chains hold: from the last chain's start to its end bit."""
+        if self.nbuckets == 0:
+            return 0
+        starts = struct.unpack_from(f"{self._e}{self.nbuckets}I", self._m, self._buckets)
+        idx = max(starts)
+        if idx == 0:
+            return 0
+        fmt, m = self._e + "I", self._m
+        for _ in range(MAX_CHAIN):
+            pos = self._chain0 + idx * 4
+            if pos < 0 or pos + 4 > len(m) or struct.unpack_from(fmt, m, pos)[0] & 1:
+                break
+            idx += 1
+        return max(0, idx + 1 - self.symbias)
+
+    def walk(self, limit: int) -> list[tuple[int, int, int]] | None:
+        """Every (symbol index, bucket, chain word) the chains reach, or None past ``limit`` entries."""
+        m, e = self._m, self._e
+        starts = struct.unpack_from(f"{e}{self.nbuckets}I", m, self._buckets)
+        out: list[tuple[int, int, int]] = []
+        fmt = e + "I"
+        size = len(m)
+        for bucket, idx in enumerate(starts):
+            if idx == 0:
+                continue
+            for _ in range(MAX_CHAIN):
+                pos = self._chain0 + idx * 4
+                if pos < 0 or pos + 4 > size:
+                    raise ElfReadError(f"{self._path}: GNU hash chain outside the file")
+                (word,) = struct.unpack_from(fmt, m, pos)
+                out.append((idx, bucket, word))
+                if len(out) > limit:
+                    return None
+                if word & 1:
+                    break
+                idx += 1
+        return out
+
+    def candidates(self, h: int) -> list[int]:
+        """Symbol indices whose chain hash matches ``h`` (bloom filter first)."""
+        if self.nbuckets == 0:
+            return []
+        m = self._m
+        if not self.bloom_ok(h):
             return []
         (bucket,) = struct.unpack_from(self._e + "I", m, self._buckets + (h % self.nbuckets) * 4)
         if bucket == 0:
