@@ -145,6 +145,13 @@ def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ..
         baseline = load_baseline(baseline_file) if baseline_file else None
     except ConfigError as exc:
         app.error(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        if fmt == OutputFormat.JSON.value:  # machines reading stdout get the error in the contract's shape
+            from linkaudit.formats.json import JsonFormat
+            from linkaudit.report import ErrorEntry, Report
+
+            where = config_file or baseline_file or "pyproject.toml"
+            message = exc.message.removeprefix(f"{where}: ")
+            click.echo(JsonFormat().format(Report((), (ErrorEntry(where, message),))), nl=False)
         sys.exit(ExitCode.ERROR)
     if kinds is None:
         kinds = config.fail_on if config.fail_on is not None else DEFAULT_FAIL_ON

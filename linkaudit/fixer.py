@@ -108,6 +108,7 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
         shutil.copymode(source, tmp)
         after = _audit(tmp, env, display=str(dest))
         _check(before, after, names, source)
+        _second_reader_check(tmp, [n.name for n in before.needed if n.name not in names], names, source)
         backup = None
         if in_place:
             backup = source.with_name(source.name + backup_suffix)
@@ -135,3 +136,36 @@ def _check(before: ObjectReport, after: ObjectReport, removed: set[str], source:
         raise RewriteError(f"{source}: refusing: removing {', '.join(sorted(removed))} would leave "
                            f"{len(new_unresolved)} symbols undefined (e.g. {sorted(new_unresolved)[0]}); "
                            "the library turned out to be used")
+
+
+def _second_reader_check(path: Path, expect_needed: list[str], removed: set[str], source: Path) -> None:
+    """Read the rewritten file with pyelftools, an ELF reader independent of ours, before trusting it.
+
+    It must see exactly the remaining DT_NEEDED entries, and no version
+    requirement (``.gnu.version_r``) may still name a removed library: that is
+    the precondition of glibc's ``find_needed`` assertion.
+    """
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
+    try:
+        with open(path, "rb") as fh:
+            elf = ELFFile(fh)
+            dynamic = next((seg for seg in elf.iter_segments() if seg["p_type"] == "PT_DYNAMIC"), None)
+            if dynamic is None:
+                raise RewriteError(f"{source}: rewrite check failed: no PT_DYNAMIC in the result")
+            tags = list(dynamic.iter_tags())
+            needed = [t.needed for t in tags if t.entry.d_tag == "DT_NEEDED"]
+            if needed != expect_needed:
+                raise RewriteError(f"{source}: rewrite check failed: pyelftools reads DT_NEEDED {needed}, "
+                                   f"expected {expect_needed}")
+            if any(t.entry.d_tag == "DT_VERNEED" for t in tags):
+                for section in elf.iter_sections():
+                    if isinstance(section, GNUVerNeedSection):
+                        for verneed, _aux in section.iter_versions():
+                            if verneed.name in removed:
+                                raise RewriteError(f"{source}: rewrite check failed: .gnu.version_r still names "
+                                                   f"{verneed.name}; ld.so would abort")
+    except (ELFError, ValueError, KeyError, IndexError, OSError) as exc:
+        raise RewriteError(f"{source}: rewrite check failed: pyelftools cannot read the result ({exc})") from None

@@ -32,8 +32,8 @@ FAMILY_STYLE = {
     Category.GLIBC_STUB: "dim",
     Category.PYTHON: "blue",
 }
-EXAMPLES = 2
-EXAMPLE_WIDTH = 48
+EXAMPLES = 3
+EXAMPLE_WIDTH = 60
 
 
 def demangle(name: str) -> str:
@@ -79,19 +79,30 @@ class TextFormat(Format):
 
     def _object(self, console: Console, obj: ObjectReport) -> None:
         kind = "Python extension module" if obj.is_python_extension else "ELF object"
-        console.print(Text.assemble((obj.path, "bold"), f"  ({obj.machine}, {obj.elf_class}-bit {kind})"))
+        console.print(Text.assemble((obj.path, "bold"), f"  ({obj.machine}, {obj.elf_class}-bit {kind})"), soft_wrap=True)
         if not obj.needed:
             for w in obj.warnings:
                 console.print(Text(f"  {w}"))
             console.print()
             return
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-        table.add_column("needed", no_wrap=True)
-        table.add_column("verdict", no_wrap=True)
-        table.add_column("family", no_wrap=True)
-        table.add_column("found via", no_wrap=True)
-        table.add_column("binds", justify="right")
-        table.add_column("examples / evidence", overflow="fold", ratio=1)
+
+        def width(header: str, cells: list[str]) -> int:
+            return max([len(header), *map(len, cells)])
+
+        widths = [
+            width("needed", [n.name for n in obj.needed]),
+            width("verdict", [n.status.value for n in obj.needed]),
+            width("family", [n.category.value for n in obj.needed]),
+            width("found via", [n.found_via.value if n.found_via else "-" for n in obj.needed]),
+            5,
+        ]
+        for header, w in zip(("needed", "verdict", "family", "found via"), widths):
+            table.add_column(header, no_wrap=True, width=w)
+        table.add_column("binds", justify="right", no_wrap=True, width=widths[-1])
+        # rich drops narrow columns when a long one must shrink: give the last column exactly what is left
+        rest = max(8, self.width - sum(widths) - 2 * len(widths))
+        table.add_column("examples / evidence", no_wrap=True, overflow="ellipsis", width=rest)
         for n in obj.needed:
             table.add_row(
                 n.name,

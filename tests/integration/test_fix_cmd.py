@@ -253,3 +253,99 @@ def test_fix_incidental_greet_imports_without_torch(torch_lib_dir: Path, run_cli
     assert GREETING in proc.stdout
     # Without torch/lib anywhere on the search path, the loader needs nothing more.
     assert ldd_unused(out) == []
+
+
+# -- old-style glibc stubs, as manylinux toolchains link them ----------------------------
+
+
+STUBS = {  # soname -> (version, symbol) as glibc < 2.34 defined them there
+    "libpthread.so.0": ("GLIBC_2.2.5", "pthread_join"),
+    "libdl.so.2": ("GLIBC_2.2.5", "dlopen"),
+    "librt.so.1": ("GLIBC_2.2.5", "clock_gettime"),
+}
+
+
+@pytest.fixture(scope="module")
+def stub_linked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An executable linked against old-style stubs that still define the symbols at link time.
+
+    Its .gnu.version_r records pthread_join@GLIBC_2.2.5 against libpthread.so.0 (and likewise for
+    libdl/librt); at run time this glibc's own stub files are found, and they provide nothing.
+    """
+    import subprocess
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc) to build ELF fixtures")
+    d = tmp_path_factory.mktemp("stubs")
+    stubdir = d / "stubs"
+    stubdir.mkdir()
+    for soname, (version, sym) in STUBS.items():
+        src = stubdir / f"{sym}.c"
+        src.write_text(f"int {sym}(void) {{ return 0; }}\n")
+        (stubdir / f"{sym}.map").write_text(f"{version} {{ global: {sym}; local: *; }};\n")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", str(stubdir / soname), str(src), f"-Wl,-soname,{soname}",
+                        f"-Wl,--version-script,{stubdir / (sym + '.map')}"], check=True)
+        (stubdir / (soname.split(".so")[0] + ".so")).symlink_to(soname)
+    main = d / "app.c"
+    main.write_text(
+        "#include <stdio.h>\nextern int pthread_join(); extern void *dlopen(); extern int clock_gettime();\n"
+        "int main(int argc, char **argv) { (void)argv; if (argc > 99) { pthread_join(); dlopen(); clock_gettime(); }\n"
+        '  puts("stub app ran"); return 0; }\n')
+    exe = d / "app"
+    subprocess.run(["cc", "-o", str(exe), str(main), f"-L{stubdir}", "-Wl,--no-as-needed", "-lpthread", "-ldl", "-lrt",
+                    "-Wl,-z,now"], check=True)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True)
+    if proc.returncode != 0 or "stub app ran" not in proc.stdout:
+        pytest.skip(f"this glibc has no loadable old-style stubs: {proc.stderr.strip()}")
+    unused = {os.path.basename(p) for p in ldd_unused(exe)}
+    if not set(STUBS) <= unused:
+        pytest.skip(f"the stubs are used on this glibc (< 2.34?): ldd -u says {sorted(unused)}")
+    return exe
+
+
+@pytest.mark.oracle
+def test_fix_removes_glibc_stubs_and_keeps_versions_loadable(stub_linked: Path, run_cli, tmp_path: Path) -> None:
+    import subprocess
+
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
+    out = tmp_path / "app.fixed"
+    result = run_cli(["fix", stub_linked, "-o", out])
+    assert result.exit_code == 0, result.stderr
+    for soname in STUBS:
+        assert f"version requirements of {soname} re-pointed to libc.so.6" in result.stderr
+    assert dt_needed(out) == tuple(n for n in dt_needed(stub_linked) if n not in STUBS)
+    with open(out, "rb") as fh:
+        files = {vn.name for sec in ELFFile(fh).iter_sections() if isinstance(sec, GNUVerNeedSection)
+                 for vn, _ in sec.iter_versions()}
+    assert not files & set(STUBS), files
+    # The real loader accepts it: ldd -r reports nothing, and it runs.
+    proc = subprocess.run(["ldd", "-r", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "undefined symbol" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert "Assertion" not in proc.stderr
+    ran = subprocess.run([str(out)], capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 0 and "stub app ran" in ran.stdout, ran.stderr
+    assert ldd_unused(out) == []
+
+
+@pytest.mark.oracle
+def test_naive_removal_of_a_stub_breaks_the_loader(stub_linked: Path, tmp_path: Path) -> None:
+    """Why re-pointing matters: dropping only DT_NEEDED (what patchelf --remove-needed does) makes ld.so abort."""
+    import subprocess
+
+    from linkaudit.rewrite import plan_needed_removal
+
+    data = bytearray(stub_linked.read_bytes())
+    plan = plan_needed_removal(bytes(data), ["libpthread.so.0"], {"libpthread.so.0": "libc.so.6"})
+    assert plan.verneed, "the stub must carry a version requirement for this test to mean anything"
+    # Apply only the patch of the dynamic array (DT_NEEDED gone), not the .gnu.version_r re-pointing.
+    for p in plan.patches:
+        if p.what == "dynamic array":
+            data[p.offset:p.offset + len(p.new)] = p.new
+    naive = tmp_path / "app.naive"
+    naive.write_bytes(bytes(data))
+    naive.chmod(0o755)
+    proc = subprocess.run([str(naive)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "needed != NULL" in proc.stderr, proc.stderr
