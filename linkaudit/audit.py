@@ -185,7 +185,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         ) if i not in seen_direct else ()
         seen_direct.add(i)
         uncertain = damaged.get(i)
-        if dep.elf is not None and i not in used and damaged:
+        if uncertain is None and dep.elf is not None and i not in used and damaged:
             uncertain = "; ".join(f"{result.searchlist[k].path}: symbol tables damaged" for k in damaged)
         needed.append(NeededEntry(
             name=raw_name,

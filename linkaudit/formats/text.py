@@ -165,6 +165,8 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
         if n.found_via is not None and n.found_via.value == "python_package":
             yield (f"{n.name} is found only inside the installed Python package '{n.python_package}': "
                    f"it loads only because '{n.python_package}' is imported first.", "")
+        if n.uncertain:
+            yield (f"{n.name}: verdict uncertain: {n.uncertain}", "yellow")
         if n.loads_providers:
             yield (f"{n.name} binds nothing itself but is the only way {', '.join(n.loads_providers)} gets loaded, "
                    "and the object binds symbols there: link that library directly before dropping this one.", "yellow")

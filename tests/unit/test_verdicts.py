@@ -207,3 +207,38 @@ def test_glibc_stubs_are_unused(tmp_path_factory: pytest.TempPathFactory, build_
     oracle = _ldd_unused(main)
     assert {os.path.basename(p) for p in oracle} == stubs
     assert list(obj.ldd_unused) == oracle
+
+
+# -- damaged symbol tables: reported, verdicts marked uncertain --------------------------
+
+
+def test_damaged_dependency_makes_verdicts_uncertain(tmp_path_factory: pytest.TempPathFactory, build_so) -> None:
+    import struct
+
+    from linkaudit.elf import DT_GNU_HASH, ElfObject
+
+    d = tmp_path_factory.mktemp("damaged")
+    prov = build_so("libprov.so", "int prov_fn(void) { return 1; }\n", out_dir=d)
+    other = build_so("libother.so", "int other_fn(void) { return 2; }\n", out_dir=d)
+    top = build_so("libtop.so", "int prov_fn(void);\nint top(void) { return prov_fn(); }\n", out_dir=d,
+                   libs=[prov, other], runpath=["$ORIGIN"])
+    before = _needed(_audit(top))
+    assert before["libprov.so"].status is Status.USED and before["libprov.so"].uncertain is None
+    assert before["libother.so"].status is Status.UNUSED and before["libother.so"].uncertain is None
+
+    # Break libprov's GNU hash table: a bucket count that runs past the end of the file.
+    obj = ElfObject(prov)
+    off = obj.vaddr_to_offset(obj.tags[DT_GNU_HASH])
+    obj.close()
+    data = bytearray(prov.read_bytes())
+    struct.pack_into("<I", data, off, 0x7FFFFFF0)
+    prov.write_bytes(bytes(data))
+
+    report = audit([str(top)], AuditOptions(env=LoaderEnv(python_package_rule=False)))
+    assert not report.errors, "a damaged dependency is a finding about the object, not an unreadable input"
+    (o,) = report.objects
+    after = _needed(o)
+    assert after["libprov.so"].uncertain and "hash" in after["libprov.so"].uncertain
+    assert after["libother.so"].uncertain, "an unused verdict next to a damaged library cannot be certain"
+    assert any("damaged" in w for w in o.warnings)
+    assert "prov_fn" in o.unresolved
