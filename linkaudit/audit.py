@@ -5,8 +5,10 @@ Returns data and prints nothing; the CLI decides what to show.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,7 +48,7 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
     from linkaudit.parallel import default_jobs, run
 
     options = options or AuditOptions()
-    with collect(paths, options.exclude, options.modules) as (targets, errors):
+    with collect(paths, options.exclude, options.modules) as (targets, errors), _few_collections():
         jobs = options.jobs if options.jobs > 0 else default_jobs()
         objects: list[ObjectReport] = []
         for outcome in run(targets, options, jobs, progress):
@@ -55,6 +57,23 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
             else:
                 objects.append(outcome)
     return Report(tuple(objects), tuple(errors))
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Raise the garbage collector's thresholds for the run (forked workers inherit them).
+
+    A directory audit allocates millions of small objects (symbols, memo
+    entries) that live until the run ends; with the default thresholds the
+    collector keeps re-scanning that growing heap and finds next to no
+    garbage: about a fifth of the run's time.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 100_000), max(old[1], 50), max(old[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def audit_one(target: Target, loader: Loader, options: AuditOptions) -> ObjectReport | ErrorEntry:

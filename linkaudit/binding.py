@@ -28,7 +28,7 @@ The rules kept exactly:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from linkaudit.errors import ElfReadError
 from linkaudit.elf import (
@@ -81,9 +81,12 @@ def type_class(machine: int, rtype: int) -> int | None:
     return (CLASS_PLT if rtype in plt else 0) | (CLASS_COPY if rtype in copy else 0)
 
 
-@dataclass(frozen=True)
-class Reference:
-    """One symbol the main object asks the loader for."""
+class Reference(NamedTuple):
+    """One symbol the main object asks the loader for.
+
+    NamedTuples, here and in Resolution: a directory audit makes hundreds of
+    thousands and a frozen dataclass's ``__init__`` is several times slower.
+    """
 
     name: bytes
     version: Version | None
@@ -91,9 +94,21 @@ class Reference:
     protected: bool
     klass: int
 
+    def memo_key(self, klass: int) -> bytes:
+        """Everything ``lookup_in`` reads besides the object: the key of ``ElfObject.lookup_memo``.
 
-@dataclass(frozen=True)
-class Resolution:
+        One bytes object rather than a tuple: a bytes object caches its hash, and
+        each reference's key is probed in every library of the scope.  Names
+        never contain NUL, so the encoding is unambiguous.
+        """
+        v = self.version
+        plt = b"p" if klass & CLASS_PLT else b""
+        if v is None:
+            return self.name + b"\0" + plt
+        return b"%s\0%s\0%d\0%d\0%s" % (self.name, v.name, v.hash, v.hidden, plt)
+
+
+class Resolution(NamedTuple):
     """Where a reference binds: the index in the scope (0 = the main object), or None."""
 
     ref: Reference
@@ -102,33 +117,49 @@ class Resolution:
 
 
 def references(main: ElfObject) -> list[Reference]:
-    """The lookups ``_dl_relocate_object`` makes for ``main`` with eager binding."""
+    """The lookups ``_dl_relocate_object`` makes for ``main`` with eager binding.
+
+    Only defined symbols enter ``main``'s symbol cache (the lookup in ``main``
+    meets them again); undefined ones, most of them, are never asked for again.
+    """
     out: dict[tuple[bytes, bytes | None, int], Reference] = {}
     versyms = main.versyms
     versions = main.versions if versyms is not None else {}
+    words = versyms.words if versyms is not None else None
+    classes: dict[int, int | None] = {}
+    machine = main.e_machine
+    read = main.relocated_symbol
     for symidx, rtype in main.relocations():
-        klass = type_class(main.e_machine, rtype)
+        klass = classes.get(rtype, -1)
+        if klass == -1:
+            klass = classes[rtype] = type_class(machine, rtype)
         if klass is None:
             continue
-        sym = main.symbol(symidx)
-        if sym.bind == STB_LOCAL or sym.visibility in (STV_HIDDEN, STV_INTERNAL):
+        sym = read(symidx)
+        vis = sym.other & 0x3
+        bind = sym.info >> 4
+        if bind == STB_LOCAL or vis == STV_HIDDEN or vis == STV_INTERNAL:
             continue  # RESOLVE_MAP: binds locally, no lookup
         version = None
-        if versyms is not None:
-            v = versions.get(versyms[symidx] & 0x7FFF)
+        if words is not None:
+            try:
+                raw = words[symidx]
+            except IndexError:
+                raw = versyms[symidx]  # type: ignore[index]  # raises the ElfReadError
+            v = versions.get(raw & 0x7FFF)
             if v is not None and v.hash != 0:
                 version = v
         key = (sym.name, version.name if version else None, klass)
         if key not in out:
-            out[key] = Reference(sym.name, version, sym.bind == STB_WEAK and sym.shndx == SHN_UNDEF,
-                                 sym.visibility == STV_PROTECTED, klass)
+            out[key] = Reference(sym.name, version, bind == STB_WEAK and sym.shndx == SHN_UNDEF,
+                                 vis == STV_PROTECTED, klass)
     return list(out.values())
 
 
 def _check_match(name: bytes, version: Version | None, klass: int, obj: ElfObject, idx: int) -> tuple[Sym | None, bool]:
     """``check_match``: (matching symbol, whether it is a versioned candidate for an unversioned lookup)."""
     sym = obj.symbol(idx)
-    stt = sym.type
+    stt = sym.info & 0xF  # sym.type, without a property call: this runs for every candidate
     if (sym.value == 0 and sym.shndx != SHN_ABS and stt != STT_TLS) or (klass & CLASS_PLT and sym.shndx == SHN_UNDEF):
         return None, False
     if not (1 << stt) & _ALLOWED_TYPES:
@@ -138,7 +169,10 @@ def _check_match(name: bytes, version: Version | None, klass: int, obj: ElfObjec
     verstab = obj.versyms
     if verstab is None:
         return sym, False
-    raw = verstab[idx]
+    try:
+        raw = verstab.words[idx]
+    except IndexError:
+        raw = verstab[idx]  # raises the ElfReadError
     if version is not None:
         have = obj.versions.get(raw & 0x7FFF)
         have_hash = have.hash if have else 0
@@ -170,9 +204,9 @@ def lookup_in(obj: ElfObject, name: bytes, version: Version | None, klass: int, 
                 versioned = obj.symbol(idx)
     if found is None and num_versions == 1:
         found = versioned
-    if found is None or found.visibility in (STV_HIDDEN, STV_INTERNAL):
+    if found is None or (found.other & 0x3) in (STV_HIDDEN, STV_INTERNAL):
         return None
-    if found.bind in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE):
+    if (found.info >> 4) in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE):
         return found
     return None
 
@@ -185,24 +219,57 @@ def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = No
     and passed over, so one broken library makes verdicts uncertain instead of
     stopping the audit.
     """
-    klass = ref.klass if klass is None else klass
-    ghash = gnu_hash(ref.name)
+    return _lookup(scope[0], _libraries(scope), ref, ref.klass if klass is None else klass, damaged)
+
+
+def _libraries(scope: list[ElfObject | None]) -> list[tuple[int, ElfObject, dict]]:
+    """(scope index, object, its lookup memo) of every library found, made once per bound object."""
+    return [(i, obj, obj.lookup_memo) for i, obj in enumerate(scope) if i and obj is not None]
+
+
+def _lookup(main: ElfObject | None, libs: list[tuple[int, ElfObject, dict]], ref: Reference, klass: int,
+            damaged: dict[int, str] | None) -> tuple[int | None, Sym | None]:
+    """``lookup`` proper: the main object first, then the libraries through their memos.
+
+    A library's answer depends only on the memo key, so the objects of a run
+    that share libc, libstdc++, ... ask each question of each library once.
+    """
+    name, version = ref.name, ref.version
+    ghash = gnu_hash(name)
     shash: list[int] = []
-    for i, obj in enumerate(scope):
-        if obj is None or (i == 0 and klass & CLASS_COPY):
-            continue
-        if damaged is not None and i in damaged:
-            continue
-        try:
-            sym = lookup_in(obj, ref.name, ref.version, klass, ghash, shash)
+    if main is not None and not klass & CLASS_COPY and not (damaged and 0 in damaged):
+        try:  # not memoized: these questions are the main object's own, seldom asked again
+            sym = lookup_in(main, name, version, klass, ghash, shash)
         except ElfReadError as exc:
             if damaged is None:
                 raise
-            damaged[i] = str(exc)
+            damaged[0] = str(exc)
+        else:
+            if sym is not None:
+                return 0, sym
+    key = ref.memo_key(klass)
+    for i, obj, memo in libs:
+        if damaged and i in damaged:
             continue
-        if sym is not None:
-            return i, sym
+        sym = memo.get(key, _UNKNOWN)
+        if sym is None:
+            continue
+        if sym is _UNKNOWN:
+            try:
+                sym = lookup_in(obj, name, version, klass, ghash, shash)
+            except ElfReadError as exc:
+                if damaged is None:
+                    raise
+                damaged[i] = str(exc)
+                continue
+            memo[key] = sym
+            if sym is None:
+                continue
+        return i, sym
     return None, None
+
+
+_UNKNOWN = object()  # not in ElfObject.lookup_memo yet (None there means "not found")
 
 
 def bind(scope: list[ElfObject | None], damaged: dict[int, str] | None = None) -> list[Resolution]:
@@ -210,13 +277,14 @@ def bind(scope: list[ElfObject | None], damaged: dict[int, str] | None = None) -
     main = scope[0]
     assert main is not None
     out = []
+    libs = _libraries(scope)
     for ref in references(main):
-        provider, sym = lookup(scope, ref, damaged=damaged)
+        provider, sym = _lookup(main, libs, ref, ref.klass, damaged)
         if provider is not None and provider != 0 and ref.protected:
             if ref.klass == CLASS_PLT:
                 provider = 0
             else:
-                again, _ = lookup(scope, ref, CLASS_PLT, damaged)
+                again, _ = _lookup(main, libs, ref, CLASS_PLT, damaged)
                 if again is not None and again != 0:
                     provider = 0
         out.append(Resolution(ref, provider, sym))

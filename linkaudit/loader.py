@@ -150,6 +150,10 @@ class Loader:
         self._ldcache: dict[tuple[str, int], _LdCache | None] = {}
         self._pyindex: dict[str, list[Path]] | None = None
         self._host_memo: dict[str, str] = {}
+        self._verify_memo: dict[tuple[str, int, str, int], str] = {}
+        self._dir_memo: dict[tuple[str, str, int, str, int], tuple[str | None, str | None]] = {}
+        self._cache_memo: dict[tuple[str, tuple[str, int]], str | None] = {}
+        self._dirs_memo: dict[tuple[str, int], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     # -- paths under an optional sysroot ---------------------------------
 
@@ -280,7 +284,14 @@ class Loader:
     # -- the search --------------------------------------------------------
 
     def _try_dir(self, directory: str, name: str, want: ElfObject, subdirs: tuple[str, ...]) -> tuple[str | None, str | None]:
-        """``open_path`` for one directory: (path found, fatal error)."""
+        """``open_path`` for one directory: (path found, fatal error); remembered like ``_verify``."""
+        key = (directory, name, want.bits, want.endian, want.e_machine)  # subdirs follow from the machine
+        hit = self._dir_memo.get(key)
+        if hit is None:
+            hit = self._dir_memo[key] = self._try_dir_uncached(directory, name, want, subdirs)
+        return hit
+
+    def _try_dir_uncached(self, directory: str, name: str, want: ElfObject, subdirs: tuple[str, ...]) -> tuple[str | None, str | None]:
         seen: set[str] = set()
         for sub in subdirs + ("",):
             base = os.path.join(directory, sub) if sub else directory
@@ -296,7 +307,19 @@ class Loader:
         return None, None
 
     def _verify(self, candidate: str, want: ElfObject) -> str:
-        """``open_verify``: 'ok', 'absent', 'skip' (other class/machine) or a fatal message."""
+        """``open_verify``: 'ok', 'absent', 'skip' (other class/machine) or a fatal message.
+
+        Remembered for the run: the objects of a directory search the same
+        directories for the same names (the files are taken not to change
+        during a run, as the parse cache takes them).
+        """
+        key = (candidate, want.bits, want.endian, want.e_machine)
+        verdict = self._verify_memo.get(key)
+        if verdict is None:
+            verdict = self._verify_memo[key] = self._verify_file(candidate, want)
+        return verdict
+
+    def _verify_file(self, candidate: str, want: ElfObject) -> str:
         host = self._host(candidate)
         try:
             with open(host, "rb") as fh:
@@ -332,7 +355,11 @@ class Loader:
         want = requester.elf or main.elf
         assert want is not None
         steps: list[SearchStep] = []
-        subdirs = self.hwcap_subdirs(want)
+        key = self._key(want)
+        dirs = self._dirs_memo.get(key)
+        if dirs is None:  # they depend on the machine only; each costs a stat or two
+            dirs = self._dirs_memo[key] = (self.hwcap_subdirs(want), self.default_dirs(want))
+        subdirs, defaults = dirs
 
         def scan(dirs: list[str], via: FoundVia, source: str) -> str | None:
             nonlocal fatal
@@ -371,8 +398,9 @@ class Loader:
             if found or fatal:
                 return found, FoundVia.RUNPATH, tuple(steps), None, fatal
         nodeflib = bool(req_elf is not None and req_elf.flags_1 & DF_1_NODEFLIB)
-        defaults = self.default_dirs(want)
-        cached = self._cache_lookup(name, want)
+        cached = self._cache_memo.get((name, key), "")
+        if cached == "":  # a binary search with a pure-Python compare: worth remembering
+            cached = self._cache_memo[(name, key)] = self._cache_lookup(name, want)
         if cached is None and self.env.cache_file:
             steps.append(SearchStep(self.env.cache_file, "ld.so.cache: no entry", FoundVia.CACHE))
         if cached is not None:
