@@ -787,17 +787,3 @@ def _is_regular(mode: int) -> bool:
     import stat
 
     return stat.S_ISREG(mode)
-
-
-def read_elf(path: str | os.PathLike[str]) -> ElfObject:
-    """Open ``path`` as an ELF object or raise :class:`ElfReadError`."""
-    return ElfObject(path)
-
-
-def peek_is_elf(path: str | os.PathLike[str]) -> bool:
-    """Cheap check used when scanning directories: does the file start with the ELF magic?"""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == b"\x7fELF"
-    except OSError:
-        return False

@@ -22,7 +22,6 @@ from linkaudit.elf import (
     _GnuHash,
     _SysvHash,
     gnu_hash,
-    peek_is_elf,
     sysv_hash,
 )
 from linkaudit.errors import ElfReadError
@@ -165,12 +164,6 @@ def test_directory_and_missing_raise(tmp_path):
     with pytest.raises(ElfReadError):
         ElfObject(tmp_path / "nope.so")
 
-
-def test_peek_is_elf(build_so, tmp_path):
-    assert peek_is_elf(build_so("libused.so", "used.c", out_dir=tmp_path))
-    (tmp_path / "t.txt").write_text("hello")
-    assert not peek_is_elf(tmp_path / "t.txt")
-    assert not peek_is_elf(tmp_path / "absent")
 
 
 def test_hash_functions_against_the_linker(build_so, tmp_path):
