@@ -446,7 +446,12 @@ class Loader:
         return tuple(p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p))
 
     def python_candidates(self, name: str) -> list[Path]:
-        """Files named ``name`` inside installed packages (three levels deep at most)."""
+        """Files named ``name`` inside installed packages (three levels deep at most).
+
+        None under a sysroot: this interpreter's packages are not the image's.
+        """
+        if self.env.root:
+            return []
         if self._pyindex is None:
             index: dict[str, list[Path]] = {}
             for root in self.python_lib_dirs():
