@@ -34,7 +34,7 @@ def _lines(obj: ObjectReport) -> list[str]:
         status = status_by_path.get(str(lib.path))
         mark = ""
         if lib.only_for_unneeded or status in (Status.UNUSED, Status.INCIDENTAL):
-            why = f" ({status.value})" if status in (Status.UNUSED, Status.INCIDENTAL) else ""
+            why = " (incidental)" if status is Status.INCIDENTAL else ""
             mark = f" {MARK}{why}"
         if lib.name.startswith("/"):
             lines.append(f"\t{lib.path}{mark}")

@@ -75,7 +75,7 @@ class TextFormat(Format):
             self._object(console, obj)
         if report.objects and len(report.objects) > 1:
             console.print(_totals(report.objects))
-        return buf.getvalue()
+        return "".join(line.rstrip(" ") + "\n" for line in buf.getvalue().splitlines())
 
     def _object(self, console: Console, obj: ObjectReport) -> None:
         kind = "Python extension module" if obj.is_python_extension else "ELF object"

@@ -12,7 +12,7 @@ def test_sample_listing(sample_report: Report) -> None:
     assert LddFormat().format(sample_report).splitlines() == [
         f"{EXT}:",
         f"\tlibc10.so => {TORCH}/libc10.so",
-        f"\tlibtorch.so => {TORCH}/libtorch.so {MARK} (unused)",
+        f"\tlibtorch.so => {TORCH}/libtorch.so {MARK}",
         f"\tlibgomp.so.1 => /usr/lib/libgomp.so.1 {MARK} (incidental)",
         f"\tlibtorch_cpu.so => {TORCH}/libtorch_cpu.so {MARK}",
         "\tlibmissing.so.2 => not found",
