@@ -56,15 +56,38 @@ def _caution(n: NeededEntry) -> str | None:
 
 
 def _savings(obj: ObjectReport, names: set[str]) -> tuple[int, int]:
-    """Libraries and bytes no longer loaded when ``names`` are dropped (shared ones are not counted)."""
-    entries = [n for n in obj.needed if n.name in names and n.path is not None]
-    paths = {str(n.path) for n in entries}
-    for n in entries:
-        paths |= {str(p) for p in n.drags}
-    kept_paths = {str(n.path) for n in obj.needed if n.name not in names and n.path is not None}
-    paths -= kept_paths
-    sizes = {str(lib.path): lib.size for lib in obj.loaded}
-    return len(paths), sum(sizes.get(p, 0) for p in paths)
+    """Libraries and bytes no longer loaded once the DT_NEEDED entries ``names`` are gone.
+
+    Recomputed from the load graph (``LoadedLibrary.needed_by``): what the
+    remaining entries still reach stays loaded, whichever entry brought it in first.
+    """
+    children: dict[str, list[str]] = {}
+    for lib in obj.loaded:
+        for parent in lib.needed_by:
+            children.setdefault(parent, []).append(str(lib.path))
+    stack = [str(n.path) for n in obj.needed if n.name not in names and n.path is not None]
+    still = set(stack)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in still:
+                still.add(child)
+                stack.append(child)
+    gone = [lib for lib in obj.loaded if str(lib.path) not in still]
+    return len(gone), sum(lib.size for lib in gone)
+
+
+def _cautions(entries: list[NeededEntry]) -> str | None:
+    """One caution for several entries: load-bearing ones named, initialisers said once."""
+    bearing = [n.name for n in entries if is_load_bearing(n.name)]
+    init = [n.name for n in entries if not is_load_bearing(n.name) and n.has_initializers and n.category not in _RUNTIME]
+    parts = []
+    if bearing:
+        parts.append(f"{', '.join(bearing)}: linked for what their static constructors do at load time; "
+                     "not removed by default")
+    if init:
+        parts.append(f"{', '.join(init)} run code when loaded (DT_INIT/DT_INIT_ARRAY); removing them also skips "
+                     "that code — check that the object does not rely on it")
+    return "; ".join(parts) or None
 
 
 def _lflag(name: str) -> str:
@@ -133,12 +156,14 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
                 saves_libraries=_savings(obj, set(names))[0],
                 saves_bytes=_savings(obj, set(names))[1],
             ))
-        used_libs = [_lflag(n.name) for n in obj.needed if n.status is Status.USED]
+        # the compiler driver adds the C/C++ runtime itself: name only the libraries a build file names
+        used_libs = [_lflag(n.name) for n in obj.needed if n.status is Status.USED and n.category not in _RUNTIME]
         used_libs += [_lflag(p) for n in unused for p in n.loads_providers]
         out.append(Suggestion(
             kind="cmake",
             title="CMake: link exactly what is used",
-            text="target_link_libraries(<target> PRIVATE " + " ".join(used_libs) + ")",
+            text=("target_link_libraries(<target> PRIVATE " + " ".join(used_libs) + ")" if used_libs else
+                  "# nothing beyond the compiler's own C/C++ runtime is used: no target_link_libraries needed"),
         ))
 
     for n in unused:
@@ -184,13 +209,11 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
             removes=tuple(n.name for n in drop),
             saves_libraries=libs,
             saves_bytes=nbytes,
-            caution="; ".join(c for c in (_caution(n) for n in drop) if c) or None,
+            caution=_cautions(drop),
         ))
 
     out.extend(_missing_groups(obj))
-    for n in obj.needed:
-        if n.found_via is FoundVia.PYTHON_PACKAGE:
-            out.extend(_python_package(obj, n))
+    out.extend(_python_packages(obj))
     return tuple(out)
 
 
@@ -255,16 +278,22 @@ def _missing_groups(obj: ObjectReport) -> list[Suggestion]:
     return out
 
 
-def _python_package(obj: ObjectReport, n: NeededEntry) -> list[Suggestion]:
-    if n.path is None or not n.python_package:
-        return []
-    rp = _runpath_for(obj, str(n.path.parent))
-    return [Suggestion(
-        kind="import-order",
-        title=f"{n.name} loads only after `import {n.python_package}`",
-        text=(f"import {n.python_package}  # must come before importing this module (or the package's __init__ does it)\n"
-              f"# to import it on its own: extra_link_args=[\"-Wl,-rpath,{rp}\"]"),
-    )]
+def _python_packages(obj: ObjectReport) -> list[Suggestion]:
+    """One import-order note per Python package whose libraries the object finds only that way."""
+    by_pkg: dict[tuple[str, str], list[str]] = {}
+    for n in obj.needed:
+        if n.found_via is FoundVia.PYTHON_PACKAGE and n.path is not None and n.python_package:
+            by_pkg.setdefault((n.python_package, str(n.path.parent)), []).append(n.name)
+    out = []
+    for (pkg, directory), names in by_pkg.items():
+        rp = _runpath_for(obj, directory)
+        out.append(Suggestion(
+            kind="import-order",
+            title=f"{', '.join(names)} load only after `import {pkg}`",
+            text=(f"import {pkg}  # must come before importing this module (or the package's __init__ does it)\n"
+                  f"# to import it on its own: extra_link_args=[\"-Wl,-rpath,{rp}\"]"),
+        ))
+    return out
 
 
 def _package(path) -> str | None:

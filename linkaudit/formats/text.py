@@ -189,6 +189,12 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
         yield (f"fix: {s.title}", "bold cyan")
         for line in s.text.splitlines():
             yield (f"    {line}", "code")
+        if s.removes and s.saves_libraries:
+            yield (f"    removes {', '.join(s.removes)}: {s.saves_libraries} "
+                   f"librar{'y' if s.saves_libraries == 1 else 'ies'} ({human_size(s.saves_bytes)}) no longer loaded", "green")
+        elif s.removes:
+            yield (f"    removes {', '.join(s.removes)}: saves nothing by itself (other dependencies still load "
+                   "what it loads)", "")
         if s.caution:
             yield (f"    caution: {s.caution}", "yellow")
 

@@ -216,3 +216,24 @@ def test_suggestions_do_not_remove_a_library_that_loads_a_provider(tmp_path_fact
     for s in o.suggestions:
         assert "libouter.so" not in s.removes, s
     assert any(s.kind == "link-provider" and "-linner" in s.text for s in o.suggestions)
+
+
+@pytest.mark.requires_cc
+def test_savings_count_only_what_really_unloads(tmp_path_factory: pytest.TempPathFactory, build_so) -> None:
+    """main -> liba (unused) -> libshared, main -> libb (used) -> libshared, liba -> libonly.
+
+    Dropping liba unloads liba and libonly; libshared stays (libb still needs it).
+    """
+    d = tmp_path_factory.mktemp("savings")
+    shared = build_so("libshared.so", "int shared_fn(void) { return 1; }\n", out_dir=d)
+    only = build_so("libonly.so", "int only_fn(void) { return 2; }\n", out_dir=d)
+    a = build_so("liba.so", "int a_fn(void) { return 3; }\n", out_dir=d, libs=[shared, only], runpath=["$ORIGIN"])
+    b = build_so("libb.so", "int b_fn(void) { return 4; }\n", out_dir=d, libs=[shared], runpath=["$ORIGIN"])
+    main = build_so("libmain.so", "int b_fn(void);\nint main_fn(void) { return b_fn(); }\n", out_dir=d,
+                    libs=[a, b], runpath=["$ORIGIN"])
+    [o] = with_suggestions(audit([str(main)], AuditOptions(env=LoaderEnv(python_package_rule=False)))).objects
+    by = {s.kind: s for s in o.suggestions}
+    fix = by["linkaudit-fix"]
+    assert fix.removes == ("liba.so",)
+    assert fix.saves_libraries == 2
+    assert fix.saves_bytes == os.path.getsize(a) + os.path.getsize(only)
