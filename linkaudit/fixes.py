@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from linkaudit.families import base_name
+from linkaudit.loader import python_package_of
 from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, Status, Suggestion
 
 _RUNTIME = (Category.C_RUNTIME, Category.CXX_RUNTIME, Category.GLIBC_STUB)
@@ -259,7 +260,7 @@ def _missing_groups(obj: ObjectReport) -> list[Suggestion]:
             nowhere.append(n.name)
     for directory, names in by_dir.items():
         libs = ", ".join(names)
-        pkg = _package(Path(directory))
+        pkg = python_package_of(Path(directory))
         if pkg:
             out.append(Suggestion(kind="import-first", title=f"import {pkg} before this module",
                                   text=f"import {pkg}  # loads {libs} into the process; the module then finds them by soname"))
@@ -294,15 +295,6 @@ def _python_packages(obj: ObjectReport) -> list[Suggestion]:
                   f"# to import it on its own: extra_link_args=[\"-Wl,-rpath,{rp}\"]"),
         ))
     return out
-
-
-def _package(path) -> str | None:
-    parts = list(path.parts)
-    for i, part in enumerate(parts):
-        if part in ("site-packages", "dist-packages") and i + 1 < len(parts):
-            top = parts[i + 1]
-            return top[: -len(".libs")] if top.endswith(".libs") else top
-    return None
 
 
 def missing_fixes(obj: ObjectReport) -> tuple[Suggestion, ...]:

@@ -424,7 +424,7 @@ class Loader:
             hits = self.python_candidates(name)
             for hit in hits:
                 if self._verify(str(hit), want) == "ok":
-                    return str(hit), FoundVia.PYTHON_PACKAGE, tuple(steps), _package_of(hit), None
+                    return str(hit), FoundVia.PYTHON_PACKAGE, tuple(steps), python_package_of(hit.parent) or hit.parent.name, None
         return None, None, tuple(steps), None, None
 
     # -- ld.so.cache --------------------------------------------------------
@@ -618,14 +618,14 @@ def _origin_of(path: str) -> str:
     return head or "/"
 
 
-def _package_of(path: Path) -> str:
-    """The top-level importable name a library inside site-packages belongs to."""
-    parts = path.parts
+def python_package_of(directory: Path) -> str | None:
+    """The top-level importable name a directory inside site-packages belongs to (``torch.libs`` -> torch)."""
+    parts = directory.parts
     for i, part in enumerate(parts):
-        if part in ("site-packages", "dist-packages") and i + 1 < len(parts) - 1:
+        if part in ("site-packages", "dist-packages") and i + 1 < len(parts):
             top = parts[i + 1]
             return top[: -len(".libs")] if top.endswith(".libs") else top
-    return path.parent.name
+    return None
 
 
 def _index_tree(root: Path, index: dict[str, list[Path]], depth: int) -> None:
