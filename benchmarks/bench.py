@@ -330,7 +330,7 @@ class Bench:
               f"(torch/lib: {'yes' if self.torch_lib else 'missing'}; first {self.args.system_libs} of "
               f"{SYSTEM_LIBDIR}/*.so*, first {self.args.nested_libs} of its subdirectories, /usr/lib/python3*)")
         if len(files) < 700:
-            print(f"  note: fewer than 700 objects on this machine")
+            print("  note: fewer than 700 objects on this machine")
         reps = 1 if self.args.quick else 3
         jobs_opt = self.has_jobs_option()
         argfile = os.path.join(self.tmp, "corpus.txt")

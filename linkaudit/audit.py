@@ -32,7 +32,6 @@ from linkaudit.report import (
 @dataclass(frozen=True)
 class AuditOptions:
     env: LoaderEnv = LoaderEnv()
-    fix_suggestions: bool = False
     jobs: int = 1  # worker processes; 0 = one per core
     exclude: tuple[str, ...] = ()  # path globs the inputs skip ([tool.linkaudit] exclude)
     modules: tuple[str, ...] = ()  # installed modules/packages to audit (found without importing them)

@@ -157,7 +157,7 @@ def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ..
         kinds = config.fail_on if config.fail_on is not None else DEFAULT_FAIL_ON
     options = AuditOptions(env=default_env(search_paths or config.search_path, python_packages=not no_python_packages,
                                            root=root),
-                           fix_suggestions=fix_suggestions, exclude=config.exclude, modules=modules, jobs=jobs)
+                           exclude=config.exclude, modules=modules, jobs=jobs)
     with _progress_bar() as progress:
         report = audit(paths, options, progress=progress)
     import gc

@@ -100,7 +100,6 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
     out: list[Suggestion] = []
     unused = [n for n in obj.needed if n.status is Status.UNUSED]
     incidental = [n for n in obj.needed if n.status is Status.INCIDENTAL]
-    missing = [n for n in obj.needed if n.status is Status.MISSING]
     torch = [n for n in obj.needed if n.category is Category.TORCH]
     drop = [n for n in unused + incidental if removable(n, include_incidental=True)]
     drop_names = {n.name for n in drop}
