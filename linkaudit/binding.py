@@ -50,9 +50,7 @@ from linkaudit.elf import (
     ElfObject,
     Sym,
     Version,
-    _GnuHash,
     gnu_hash,
-    sysv_hash,
 )
 
 CLASS_PLT = 1
@@ -303,19 +301,12 @@ def owner_of(name: bytes, scope: list[ElfObject | None], exclude: int) -> tuple[
     for i, obj in enumerate(scope):
         if i in (0, exclude) or obj is None:
             continue
-        table = obj.hash_table
         verstab = obj.versyms
-        if table is None or verstab is None:
+        if verstab is None:
             continue
-        if isinstance(table, _GnuHash):
-            candidates = table.candidates(ghash)
-        else:
-            if not shash:
-                shash.append(sysv_hash(name))
-            candidates = table.candidates(shash[0])
-        for idx in candidates:
+        for idx in obj.hash_lookup(name, ghash, shash):  # the definitions named `name`, in walk order
             sym = obj.symbol(idx)
-            if sym.name != name or sym.shndx == SHN_UNDEF or sym.bind == STB_LOCAL:
+            if sym.shndx == SHN_UNDEF or sym.bind == STB_LOCAL:
                 continue
             if sym.visibility in (STV_HIDDEN, STV_INTERNAL):
                 continue
