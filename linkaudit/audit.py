@@ -137,12 +137,11 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     damaged: dict[int, str] = {}
     resolutions = bind(scope, damaged)
     index_of = {id(o): i for i, o in enumerate(result.searchlist)}
-    used = {r.provider for r in resolutions if r.provider not in (None, 0)}
-
     by_provider: dict[int, list[Resolution]] = {}
     for r in resolutions:
         if r.provider not in (None, 0):
             by_provider.setdefault(r.provider, []).append(r)
+    used = set(by_provider)
 
     is_ext = _is_python_extension(elf, Path(target.display.rsplit('!', 1)[-1]))
     unresolved: list[str] = []
@@ -153,6 +152,9 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
             (host if is_ext and name.startswith(("Py", "_Py")) else unresolved).append(name)
 
     reach = _reachability(result)
+    direct_idx = {index_of[id(dep)] for dep in result.direct}
+    # what the other direct dependencies keep loaded: what stays if entry i is dropped
+    via_others = {i: set().union(*(reach.get(j, set()) for j in direct_idx if j != i)) for i in direct_idx}
     direct_status: dict[int, Status] = {}
     owners: dict[int, dict[bytes, tuple[str, str]]] = {}
     for dep in result.direct:
@@ -160,7 +162,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         if dep.elf is None:
             direct_status[i] = Status.MISSING
         elif i in used:
-            owned = _incidental_owners(i, by_provider[i], scope, result, reach)
+            owned = _incidental_owners(i, by_provider[i], scope, result, via_others[i] | {0})
             if owned is not None:
                 owners[i] = owned
                 direct_status[i] = Status.INCIDENTAL
@@ -169,12 +171,10 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         else:
             direct_status[i] = Status.UNUSED
 
-    direct_idx = set(direct_status)
     transitive_used = {p for p in used if p not in direct_idx}
     exclusive_providers: dict[int, tuple[str, ...]] = {}
     for i in direct_idx:
-        via_others = set().union(*(reach.get(j, set()) for j in direct_idx if j != i))
-        hits = sorted(p for p in transitive_used if p in reach.get(i, set()) and p not in via_others)
+        hits = sorted(p for p in transitive_used if p in reach.get(i, set()) and p not in via_others[i])
         if hits:
             exclusive_providers[i] = tuple(_soname_or(result.searchlist[p], result.searchlist[p].path) or ""
                                            for p in hits)
@@ -192,8 +192,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         for j, st in direct_status.items():
             if j != i and st is Status.USED:
                 others |= reach[j]
-        drags = tuple(sorted((k for k in reach.get(i, set()) - others - {i} if result.searchlist[k].elf is not None),
-                             key=lambda k: k))
+        drags = tuple(sorted(k for k in reach.get(i, set()) - others - {i} if result.searchlist[k].elf is not None))
         drag_paths = tuple(Path(result.searchlist[k].path) for k in drags)
         drag_bytes = sum(result.searchlist[k].elf.size for k in drags)  # type: ignore[union-attr]
         bindings = tuple(
@@ -279,7 +278,7 @@ def _reachability(result: LoadResult) -> dict[int, set[int]]:
 
 
 def _incidental_owners(i: int, bound: list[Resolution], scope: list[ElfObject | None], result: LoadResult,
-                       reach: dict[int, set[int]]) -> dict[bytes, tuple[str, str]] | None:
+                       without: set[int]) -> dict[bytes, tuple[str, str]] | None:
     """Owners of every symbol bound to ``scope[i]``, or None if any symbol is really its own.
 
     The rule: a binding is incidental when the definition in ``scope[i]`` is
@@ -287,14 +286,10 @@ def _incidental_owners(i: int, bound: list[Resolution], scope: list[ElfObject | 
     loaded without ``scope[i]``, exports the same name under a version
     definition of its own.  A library all of whose bindings are incidental is
     linked only because it happens to re-export someone else's symbols.
+    ``without`` is what stays loaded if ``scope[i]`` is dropped (the main object included).
     """
     obj = scope[i]
     assert obj is not None
-    without: set[int] = {0}
-    for dep in result.direct:
-        j = result.searchlist.index(dep)
-        if j != i:
-            without |= reach.get(j, set())
     out: dict[bytes, tuple[str, str]] = {}
     for r in bound:
         if r.sym is None or not is_unversioned_definition(obj, r.sym):
