@@ -44,7 +44,7 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
              include_incidental: bool = False, include_load_bearing: bool = False,
              backup_suffix: str = ".orig") -> FixResult:
     """Remove the unused (optionally incidental) DT_NEEDED entries of ``source``."""
-    from linkaudit.rewrite import plan_needed_removal, apply_plan, versions_required_from
+    from linkaudit.rewrite import apply_plan, plan_needed_removal, versions_required_from
 
     if (output is None) == (not in_place):
         raise RewriteError("choose exactly one of -o OUT or --in-place")
@@ -70,7 +70,21 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
         raise RewriteError(f"{source}: cannot read: {exc.strerror}") from None
     names = {n.name for n in remove}
     repoint: dict[str, str] = {}
-    from linkaudit.elf import ElfObject
+    defined_by: dict[Path, set[str]] = {}  # each remaining library's version definitions, read once (mmap)
+
+    def defined(path: Path) -> set[str]:
+        if path not in defined_by:
+            from linkaudit.elf import ElfObject
+
+            try:
+                lib = ElfObject(path)
+                try:
+                    defined_by[path] = {v.decode("utf-8", "surrogateescape") for v in lib.defined_versions}
+                finally:
+                    lib.close()
+            except LinkauditError:
+                defined_by[path] = set()
+        return defined_by[path]
 
     for n in remove:
         wanted = set(versions_required_from(data, n.name))
@@ -79,11 +93,7 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
         for other in before.needed:
             if other.name in names or other.path is None:
                 continue
-            try:
-                defined = {v.decode("utf-8", "surrogateescape") for v in ElfObject(other.path).defined_versions}
-            except LinkauditError:
-                continue
-            if wanted <= defined:
+            if wanted <= defined(other.path):
                 repoint[n.name] = other.name
                 break
         else:
