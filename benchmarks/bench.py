@@ -107,7 +107,7 @@ class Bench:
         # even where PYTHONDONTWRITEBYTECODE is set, and the tree stays untouched.
         self.base_env = {k: v for k, v in os.environ.items()
                          if k not in ("PYTHONDONTWRITEBYTECODE", "LD_LIBRARY_PATH", "PYTHONPATH")}
-        self.base_env["PYTHONPATH"] = str(ROOT)
+        self.base_env["PYTHONPATH"] = os.pathsep.join((str(ROOT), str(ROOT / "demo")))
         self.base_env["NO_COLOR"] = "1"
         if not args.no_pyc_cache:
             self.base_env["PYTHONPYCACHEPREFIX"] = os.path.join(self.tmp, "pycache")
@@ -125,7 +125,7 @@ class Bench:
 
     def _child_python(self, code: str) -> str | None:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = os.pathsep.join((str(ROOT), str(ROOT / "demo")))
         try:
             out = subprocess.run([self.python, "-c", code], env=env, capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired):
@@ -140,8 +140,9 @@ class Bench:
         return found if found and os.path.isdir(found) else None
 
     def greet_extension(self, name: str) -> str | None:
-        """``pybind_torch/<name>*.so``: in the checkout, under build/, or wherever it is installed."""
-        patterns = [ROOT / "pybind_torch" / f"{name}.*.so", ROOT / "build" / "lib*" / "pybind_torch" / f"{name}.*.so"]
+        """``demo/pybind_torch/<name>*.so``: in the checkout, under demo/build/, or wherever it is installed."""
+        patterns = [ROOT / "demo" / "pybind_torch" / f"{name}.*.so",
+                    ROOT / "demo" / "build" / "lib*" / "pybind_torch" / f"{name}.*.so"]
         for pattern in patterns:
             hits = sorted(glob.glob(str(pattern)))
             if hits:
@@ -164,7 +165,7 @@ class Bench:
         print("\n== a. one file: linkaudit vs ldd -u -r ==")
         ext = self.greet_extension("_C")
         if ext is None:
-            print("SKIPPED: pybind_torch/_C*.so not found; build it first: pip install --no-build-isolation .")
+            print("SKIPPED: pybind_torch/_C*.so not found; build it first: pip install --no-build-isolation ./demo")
             return
         if not self.torch_lib:
             print("SKIPPED: torch is not importable by", self.python)
@@ -431,7 +432,7 @@ class Bench:
         print("\n== c. importing greet: pybind_torch (links torch) vs pybind_torch.lean ==")
         c_ext, lean_ext = self.greet_extension("_C"), self.greet_extension("_lean")
         if c_ext is None or lean_ext is None:
-            print("SKIPPED: pybind_torch/_C*.so or _lean*.so not found; build first: pip install --no-build-isolation .")
+            print("SKIPPED: pybind_torch/_C*.so or _lean*.so not found; build first: pip install --no-build-isolation ./demo")
             return
         env = dict(self.base_env)  # a user's shell: no LD_LIBRARY_PATH
         builds = {

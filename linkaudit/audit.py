@@ -16,7 +16,7 @@ from linkaudit.binding import Resolution, bind, is_unversioned_definition, looku
 from linkaudit.elf import ET_REL, ElfObject, gnu_hash
 from linkaudit.errors import ElfReadError, LinkauditError
 from linkaudit.families import classify
-from linkaudit.inputs import Target, collect
+from linkaudit.inputs import BUILD_SCRATCH_DIRS, Target, collect
 from linkaudit.loader import LoadedObject, Loader, LoaderEnv, LoadResult
 from linkaudit.report import (
     Binding,
@@ -35,6 +35,7 @@ class AuditOptions:
     jobs: int = 1  # worker processes; 0 = one per core
     exclude: tuple[str, ...] = ()  # path globs the inputs skip ([tool.linkaudit] exclude)
     modules: tuple[str, ...] = ()  # installed modules/packages to audit (found without importing them)
+    skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS  # directory-name globs skipped while walking
 
 
 def audit(paths: Iterable[str], options: AuditOptions | None = None,
@@ -47,7 +48,8 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
     from linkaudit.parallel import default_jobs, run
 
     options = options or AuditOptions()
-    with collect(paths, options.exclude, options.modules) as (targets, errors), _few_collections():
+    with collect(paths, options.exclude, options.modules, options.skip_dirs) as (targets, errors), \
+            _few_collections():
         jobs = options.jobs if options.jobs > 0 else default_jobs()
         objects: list[ObjectReport] = []
         for outcome in run(targets, options, jobs, progress):

@@ -7,9 +7,12 @@ found as fixed.  The file is small, sorted JSON meant to be committed::
     {"schema": 1, "findings": [{"object": "pybind_torch/_C.so", "kind": "unused", "library": "libtorch.so"}]}
 
 Objects are keyed by their path relative to the input directory they were found
-under, with setuptools' build directories (``build/``, ``lib.linux-x86_64-cpython-311/``,
-``temp.*``) dropped, so the key survives a rebuild in another tree; an object
-named directly on the command line is keyed by its file name.
+under, with build directories (``build/``, ``lib.linux-x86_64-cpython-311/``,
+``temp.*``, ``_skbuild/``, ``cmake-build-*``) dropped and the Python ABI tag taken
+out of extension file names (``m.cpython-311-x86_64-linux-gnu.so`` -> ``m.so``), so
+the key survives a rebuild in another tree or for another Python version; an
+object named directly on the command line is keyed by its file name.  Keys read
+from a baseline file are normalised the same way, so older files still match.
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from linkaudit.errors import ConfigError
 from linkaudit.report import FindingKind, Report
 
 BASELINE_SCHEMA = 1
-_BUILD_DIR = re.compile(r"^(build|dist|lib\..+|temp\..+|bdist\..+)$")
+_BUILD_DIR = re.compile(r"^(build|dist|_skbuild|cmake-build.*|lib\..+|temp\..+|bdist\..+"
+                        r"|(linux|macosx|freebsd|win)-[a-z0-9_.]+-\d+\.\d+)$")  # the last: scikit-build's linux-x86_64-3.11
+#: PEP 3149 / PEP 384 extension suffixes: .cpython-311-x86_64-linux-gnu.so, .cpython-313t-....so, .abi3.so,
+#: .pypy310-pp73-x86_64-linux-gnu.so
+_ABI_TAG = re.compile(r"\.(cpython-\d+[a-z]*(-[^.]+)?|abi3|pypy\d+-pp\d+(-[^.]+)?)(?=\.so$)")
 
 
 @dataclass(frozen=True, order=True)
@@ -64,9 +71,21 @@ def object_key(path: str, roots: Iterable[str] = ()) -> str:
         if best is None or len(rel) < len(best):
             best = rel
     if best is None:
-        return os.path.basename(absolute)
-    parts = [p for p in Path(best).parts if not _BUILD_DIR.match(p)]
-    return "/".join(parts) if parts else os.path.basename(absolute)
+        return _without_abi_tag(os.path.basename(absolute))
+    return normalize_key(best)
+
+
+def normalize_key(key: str) -> str:
+    """Build directories dropped and the ABI tag taken out of the file name: ``pkg/m.so``."""
+    parts = [p for p in key.replace(os.sep, "/").split("/") if p not in ("", ".")]
+    if not parts:
+        return key
+    kept = [p for p in parts[:-1] if not _BUILD_DIR.match(p)]
+    return "/".join([*kept, _without_abi_tag(parts[-1])])
+
+
+def _without_abi_tag(name: str) -> str:
+    return _ABI_TAG.sub("", name)
 
 
 def report_entries(report: Report, roots: Iterable[str] = ()) -> frozenset[BaselineEntry]:
@@ -133,5 +152,5 @@ def parse_baseline(data: object, where: str = "baseline") -> Baseline:
             kind = FindingKind(item["kind"])
         except ValueError:
             raise bad(f"findings[{i}].kind: unknown finding kind {item['kind']!r}") from None
-        entries.add(BaselineEntry(item["object"], kind, item["library"]))
+        entries.add(BaselineEntry(normalize_key(item["object"]), kind, item["library"]))
     return Baseline(frozenset(entries))

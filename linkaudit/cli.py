@@ -16,6 +16,7 @@ import click
 
 from linkaudit import __version__
 from linkaudit.formats import OutputFormat
+from linkaudit.report import FindingKind
 
 
 @dataclass
@@ -68,38 +69,73 @@ def _progress_bar(threshold: int = 50):
             bar[0].stop()
 
 
-class DefaultGroup(click.Group):
-    """A group whose default subcommand is ``audit``: ``linkaudit build/`` == ``linkaudit audit build/``."""
+class Linkaudit(click.Command):
+    """``linkaudit [OPTIONS] PATHS...`` audits: the audit is the command itself, so its options are
+    the top-level ones (``linkaudit --help`` shows them, usage errors say ``Usage: linkaudit``).
 
-    default = "audit"
+    Subcommands (``linkaudit fix ...``) are dispatched on their name before the audit options are
+    parsed; ``linkaudit audit PATHS...`` is still accepted as an alias of the audit.  To audit a
+    file whose name is a subcommand's, write it as ``./fix``.
+    """
+
+    ALIASES = ("audit",)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.subcommands: dict[str, click.Command] = {}
+
+    def command(self, name: str, **kwargs):
+        """Decorator: register a subcommand (a plain click command)."""
+        def decorator(f) -> click.Command:
+            cmd = click.command(name, context_settings=CONTEXT_SETTINGS, **kwargs)(f)
+            self.subcommands[name] = cmd
+            return cmd
+        return decorator
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        extra.setdefault("obj", App(color=_want_color(sys.stdout),
+                                    width=int(os.environ.get("COLUMNS", "0") or 0) or 100))
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
-            args = [self.default, *args]
+        if args and args[0] in self.ALIASES:
+            args = args[1:]
+        elif args and args[0] in self.subcommands:
+            ctx.meta["linkaudit.subcommand"] = (args[0], args[1:])
+            return super().parse_args(ctx, [])
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context):
+        sub = ctx.meta.get("linkaudit.subcommand")
+        if sub is None:
+            return super().invoke(ctx)
+        name, args = sub
+        cmd = self.subcommands[name]
+        # no parent context: the usage line reads "linkaudit fix [OPTIONS] FILE", not the audit's arguments
+        with cmd.make_context(f"{ctx.info_name} {name}", args, obj=ctx.obj) as sub_ctx:
+            return cmd.invoke(sub_ctx)
 
-@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="linkaudit")
-@click.pass_context
-def main(ctx: click.Context) -> None:
-    """Tell which linked libraries an ELF object really uses, statically.
-
-    \b
-    linkaudit build/                      audit every ELF object under build/
-    linkaudit --fix-suggestions x.so      ... with remedies ready to paste
-    linkaudit --format ldd x.so           the classic ldd listing, annotated
-    linkaudit fix x.so -o x.fixed.so      drop unused DT_NEEDED entries
-    """
-    ctx.obj = App(color=_want_color(sys.stdout), width=int(os.environ.get("COLUMNS", "0") or 0) or 100)
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        rows = [(name, cmd.get_short_help_str(limit=200)) for name, cmd in self.subcommands.items()]
+        if rows:
+            with formatter.section("Commands (linkaudit COMMAND --help)"):
+                formatter.write_dl(rows)
 
 
-@main.command("audit")
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+FAIL_ON_HELP = ("Findings that fail the gate, comma-separated or repeated: "
+                + ", ".join(k.value for k in FindingKind) + ", or none.  [default: unused]")
+
+
+@click.command("linkaudit", cls=Linkaudit, context_settings=CONTEXT_SETTINGS)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default="text",
               show_default=True, help="Report format.")
-@click.option("--fail-on", "fail_on", multiple=True, metavar="KINDS",
-              help="Findings that fail the gate, comma-separated: unused, incidental, missing, unresolved, or none. [default: unused]")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="KINDS", help=FAIL_ON_HELP)
+@click.option("--allow-empty", is_flag=True,
+              help="Exit 0 when no ELF object is found under the inputs (by default that is an error, exit 2, "
+                   "so a wrong path cannot pass the gate).")
 @click.option("--search-path", "search_paths", multiple=True, type=click.Path(file_okay=False, path_type=str),
               help="Extra directory to find libraries in, after the loader's own rules (repeatable).")
 @click.option("--no-python-packages", is_flag=True,
@@ -119,27 +155,47 @@ def main(ctx: click.Context) -> None:
 @click.option("--root", "root", type=click.Path(exists=True, file_okay=False, path_type=str), metavar="DIR",
               help="Audit a sysroot or unpacked image: ld.so.cache, default directories and absolute "
                    "RPATH/RUNPATH entries are all looked up under DIR.")
+@click.option("--no-default-excludes", is_flag=True,
+              help="Also walk build-system scratch directories (CMakeFiles/, temp.*), which directory "
+                   "walks skip by default.")
 @click.option("--jobs", "-j", "jobs", type=click.IntRange(min=0), default=0, metavar="N",
               help="Audit N objects in parallel (worker processes). [default: all cores]")
+@click.version_option(__version__, "--version", prog_name="linkaudit")
 @click.pass_obj
-def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], search_paths: tuple[str, ...],
-              no_python_packages: bool, fix_suggestions: bool, output: str | None, config_file: str | None,
-              baseline_file: str | None, write_baseline_file: str | None, modules: tuple[str, ...] = (),
-              root: str | None = None, jobs: int = 0) -> None:
-    """Audit ELF files and directories (searched recursively)."""
+def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], allow_empty: bool,
+         search_paths: tuple[str, ...], no_python_packages: bool, fix_suggestions: bool, output: str | None,
+         config_file: str | None, baseline_file: str | None, write_baseline_file: str | None,
+         modules: tuple[str, ...] = (), root: str | None = None, no_default_excludes: bool = False,
+         jobs: int = 0) -> None:
+    """Tell which linked libraries ELF objects really use, statically.
+
+    Audits ELF files and directories (searched recursively; non-ELF files and .o files are skipped,
+    and so are build-system scratch directories: CMakeFiles/, temp.*).
+
+    \b
+    linkaudit build/                      audit every ELF object under build/
+    linkaudit --fix-suggestions x.so      ... with remedies ready to paste
+    linkaudit --format ldd x.so           the classic ldd listing, annotated
+    linkaudit fix x.so -o x.fixed.so      drop unused DT_NEEDED entries
+
+    Exit codes: 0 nothing fails the gate, 1 the gate failed, 2 some input could not be audited,
+    no ELF object was found, or a usage or configuration error.
+    """
     from linkaudit.audit import AuditOptions, audit, default_env
     from linkaudit.baseline import Baseline, load_baseline, report_entries, write_baseline
-    from linkaudit.config import GatePolicy, annotate, load_config
+    from linkaudit.config import load_config
+    from linkaudit.display import plural
     from linkaudit.errors import ConfigError
     from linkaudit.formats import make_format
-    from linkaudit.gate import DEFAULT_FAIL_ON, ExitCode, exit_code, failing, parse_fail_on
+    from linkaudit.gate import DEFAULT_FAIL_ON, NO_OBJECTS, ExitCode, GatePolicy, evaluate, parse_fail_on
+    from linkaudit.inputs import BUILD_SCRATCH_DIRS
 
     if not paths and not modules:
         raise click.UsageError("no input: name ELF files or directories to audit")
     try:
         kinds = parse_fail_on(fail_on) if fail_on else None
     except ValueError as exc:
-        raise click.BadParameter(str(exc).replace("FindingKind", "finding kind"), param_hint="--fail-on") from None
+        raise click.BadParameter(str(exc), param_hint="--fail-on") from None
     try:
         config = load_config(config_file)
         baseline = load_baseline(baseline_file) if baseline_file else None
@@ -151,13 +207,14 @@ def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ..
 
             where = config_file or baseline_file or "pyproject.toml"
             message = exc.message.removeprefix(f"{where}: ")
-            click.echo(JsonFormat().format(Report((), (ErrorEntry(where, message),))), nl=False)
+            click.echo(JsonFormat().format(evaluate(Report((), (ErrorEntry(where, message),)))), nl=False)
         sys.exit(ExitCode.ERROR)
     if kinds is None:
         kinds = config.fail_on if config.fail_on is not None else DEFAULT_FAIL_ON
     options = AuditOptions(env=default_env(search_paths or config.search_path, python_packages=not no_python_packages,
                                            root=root),
-                           exclude=config.exclude, modules=modules, jobs=jobs)
+                           exclude=config.exclude, modules=modules, jobs=jobs,
+                           skip_dirs=() if no_default_excludes else BUILD_SCRATCH_DIRS)
     with _progress_bar() as progress:
         report = audit(paths, options, progress=progress)
     import gc
@@ -172,22 +229,24 @@ def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ..
         except ConfigError as exc:
             app.error(exc.message)
             sys.exit(ExitCode.ERROR)
-        click.echo(f"linkaudit: baseline written to {write_baseline_file} ({count} findings)", err=True)
+        click.echo(f"linkaudit: baseline written to {write_baseline_file} ({plural(count, 'finding')})", err=True)
         baseline = Baseline(report_entries(report, paths))  # this run passes the gate it just recorded
     elif baseline is not None:
         fixed = baseline.fixed(report, paths)
         if fixed:
-            click.echo(f"linkaudit: baseline: {len(fixed)} finding(s) fixed since the baseline "
+            click.echo(f"linkaudit: baseline: {plural(len(fixed), 'finding')} fixed since the baseline "
                        f"(refresh it with --write-baseline): "
                        + "; ".join(f"{e.object}: {e.kind.value} {e.library}" for e in fixed), err=True)
-    policy = GatePolicy(kinds, config.allow, baseline, tuple(paths))
-    report = annotate(report, policy)
+    # The gate, computed once: every format and the exit code read report.gate.
+    report = evaluate(report, GatePolicy(kinds, config.allow, baseline, tuple(paths), allow_empty=allow_empty))
+    gate = report.gate
+    assert gate is not None
     from linkaudit.fixes import with_suggestions
 
     report = with_suggestions(report, full=fix_suggestions)  # missing libraries always get their fixes
     chosen = OutputFormat(fmt)
     to_file = output is not None
-    formatter = make_format(chosen, color=app.color and not to_file, width=app.width, policy=policy)
+    formatter = make_format(chosen, color=app.color and not to_file, width=app.width)
     text = formatter.format(report)
     if to_file:
         try:
@@ -196,23 +255,24 @@ def audit_cmd(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ..
         except OSError as exc:
             app.error(f"{output}: cannot write report: {exc.strerror}")
             sys.exit(ExitCode.ERROR)
-        click.echo(f"report written to {output} ({chosen.value}); "
-                   f"{len(report.objects)} objects audited, {len(failing(report, kinds, policy.suppressed))} failing findings", err=True)
+        click.echo(f"report written to {output} ({chosen.value}); {plural(len(report.objects), 'object')} audited, "
+                   f"{plural(len(gate.failing), 'failing finding')}", err=True)
     else:
         click.echo(text, nl=False)
     for err in report.errors:
         app.error(f"{err.path}: {err.message}")
-    code = exit_code(report, kinds, policy.suppressed)
-    if code is ExitCode.FINDINGS and chosen is OutputFormat.TEXT and not to_file:
-        bad = failing(report, kinds, policy.suppressed)
-        click.echo(f"linkaudit: gate failed: {len(bad)} finding(s) of kind "
-                   f"{', '.join(sorted({k.value for _, k, _ in bad}))}", err=True)
-    sys.exit(int(code))
+    if gate.no_objects:
+        app.error(NO_OBJECTS)
+    if gate.exit_code == ExitCode.FINDINGS and chosen is OutputFormat.TEXT and not to_file:
+        kinds_failing = sorted({f.kind.value for f in gate.failing})
+        click.echo(f"linkaudit: gate failed: {plural(len(gate.failing), 'finding')} of "
+                   f"{'kind' if len(kinds_failing) == 1 else 'kinds'} {', '.join(kinds_failing)}", err=True)
+    sys.exit(gate.exit_code)
 
 
-@main.command("fix")
+@main.command("fix", short_help="Remove unused DT_NEEDED entries from a built file.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the fixed file here.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the fixed file here (always: a byte-identical copy when nothing is removed).")
 @click.option("--in-place", is_flag=True, help="Replace FILE atomically, keeping FILE.orig as a backup.")
 @click.option("--incidental", is_flag=True, help="Also remove incidental dependencies.")
 @click.option("--include-load-bearing", is_flag=True,
@@ -251,7 +311,10 @@ def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental:
         app.error(f"{exc.message}; {file} left unchanged" if file in exc.message else f"{file}: {exc.message}; left unchanged")
         sys.exit(ExitCode.ERROR)
     if result.destination is None:
-        click.echo(f"{file}: nothing to remove", err=True)
+        click.echo(f"{file}: nothing to remove; left unchanged", err=True)
+        sys.exit(ExitCode.OK)
+    if result.copied:
+        click.echo(f"{file}: nothing to remove; {result.destination} is a byte-identical copy", err=True)
         sys.exit(ExitCode.OK)
     for name in result.kept:
         click.echo(f"{file}: kept {name}: it alone loads a library the object binds symbols from", err=True)

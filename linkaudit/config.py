@@ -15,6 +15,7 @@ override it.  Keys::
     reason = "needed for torch's static initialisers"
 
 Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
+The gate that applies these settings is :mod:`linkaudit.gate`.
 """
 
 from __future__ import annotations
@@ -22,16 +23,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from linkaudit.errors import ConfigError
-from linkaudit.report import FindingKind, Report
-
-if TYPE_CHECKING:
-    from linkaudit.baseline import Baseline
+from linkaudit.gate import parse_fail_on
+from linkaudit.report import FindingKind
 
 PYPROJECT = "pyproject.toml"
 TOP_KEYS = ("fail-on", "allow", "exclude", "search-path")
@@ -158,16 +157,10 @@ def parse_config(table: object, source: Path | None = None, prefix: str = "tool.
     fail_on: frozenset[FindingKind] | None = None
     if "fail-on" in table:
         values = _str_list(table["fail-on"], key("fail-on"), fail)
-        kinds: set[FindingKind] = set()
-        for value in values:
-            if value == "none":
-                continue
-            try:
-                kinds.add(FindingKind(value))
-            except ValueError:
-                raise fail(f"{key('fail-on')}: unknown finding kind {value!r}",
-                           "use unused, incidental, missing, unresolved or none") from None
-        fail_on = frozenset(kinds)
+        try:
+            fail_on = parse_fail_on(values)
+        except ValueError as exc:
+            raise fail(f"{key('fail-on')}: {exc}") from None
 
     allow: list[AllowRule] = []
     raw_allow = table.get("allow", [])
@@ -207,47 +200,3 @@ def _type_name(value: object) -> str:
         return "a list containing " + ", ".join(sorted({_type_name(v) for v in value if not isinstance(v, str)}))
     return {bool: "a boolean", int: "an integer", float: "a float", str: "a string", dict: "a table"}.get(
         type(value), type(value).__name__)
-
-
-# -- the gate policy -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GatePolicy:
-    """Which findings fail the gate: ``fail_on`` kinds, minus the allow-list and the baseline."""
-
-    fail_on: frozenset[FindingKind]
-    allow: tuple[AllowRule, ...] = ()
-    baseline: Baseline | None = None
-    roots: tuple[str, ...] = field(default=())  # the command-line inputs, for baseline object keys
-
-    def allowed(self, object_path: str, kind: FindingKind, name: str) -> AllowRule | None:
-        return next((r for r in self.allow if r.matches(object_path, name)), None)
-
-    def suppressed(self, object_path: str, kind: FindingKind, name: str) -> bool:
-        """The ``suppressed`` callable :func:`linkaudit.gate.failing` takes."""
-        if self.allowed(object_path, kind, name) is not None:
-            return True
-        return self.baseline is not None and self.baseline.contains(object_path, kind, name, self.roots)
-
-    def fails(self, object_path: str, kind: FindingKind, name: str) -> bool:
-        return kind in self.fail_on and not self.suppressed(object_path, kind, name)
-
-
-def annotate(report: Report, policy: GatePolicy) -> Report:
-    """Add one warning per allowed finding, with its reason, so every format shows why it passed."""
-    from linkaudit.gate import findings
-
-    objects = []
-    changed = False
-    for obj in report.objects:
-        notes = []
-        for kind, name in findings(obj):
-            rule = policy.allowed(obj.path, kind, name)
-            if rule is not None:
-                notes.append(f"allowed: {name} is {kind.value} ({rule.reason})")
-        if notes:
-            changed = True
-            obj = replace(obj, warnings=obj.warnings + tuple(notes))
-        objects.append(obj)
-    return replace(report, objects=tuple(objects)) if changed else report

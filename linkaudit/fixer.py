@@ -26,18 +26,44 @@ from linkaudit.report import ObjectReport, Status
 @dataclass(frozen=True)
 class FixResult:
     source: Path
-    destination: Path | None  # None when nothing needed removing
+    destination: Path | None  # None when nothing needed removing in place
     removed: tuple[str, ...]
     repointed: tuple[tuple[str, str], ...]
     backup: Path | None
     before: ObjectReport
     after: ObjectReport | None
     kept: tuple[str, ...] = ()  # unused entries kept because they alone load a library the object uses
+    copied: bool = False  # nothing to remove: the destination is a byte-identical copy of the source
 
 
 def _audit(path: Path, env: LoaderEnv, display: str | None = None) -> ObjectReport:
     loader = Loader(env, ObjectCache())
     return audit_object(Target(path, display or str(path)), loader, AuditOptions(env=env))
+
+
+def _copy(source: Path, dest: Path) -> None:
+    """Write ``dest`` as a byte-identical copy of ``source`` (same mode), atomically; nothing when they are one file."""
+    try:
+        if dest.exists() and os.path.samefile(source, dest):
+            return
+    except OSError:
+        pass
+    dest_dir = dest.parent if str(dest.parent) else Path(".")
+    if not os.access(dest_dir, os.W_OK):
+        raise RewriteError(f"{dest_dir}: directory is not writable")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".linkaudit", dir=dest_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out)
+        shutil.copymode(source, tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RewriteError(f"{dest}: cannot write: {exc.strerror}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place: bool = False,
@@ -61,7 +87,10 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
             f"{', '.join(n.loads_providers)}, which the object binds symbols from; the library turns out to be "
             f"used (link {', '.join(n.loads_providers)} directly first)")
     if not remove:
-        return FixResult(source, None, (), (), None, before, None)
+        if output is None:
+            return FixResult(source, None, (), (), None, before, None)
+        _copy(source, output)  # `fix a.so -o b.so && cp b.so ...` works whether or not anything was removed
+        return FixResult(source, output, (), (), None, before, before, copied=True)
     if len({n.name for n in before.needed}) != len(before.needed):
         raise RewriteError(f"{source}: duplicate DT_NEEDED entries; refusing to guess which to remove")
     try:

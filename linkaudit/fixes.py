@@ -19,6 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from linkaudit.display import verb
 from linkaudit.families import base_name
 from linkaudit.loader import python_package_of
 from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, Status, Suggestion
@@ -86,8 +87,10 @@ def _cautions(entries: list[NeededEntry]) -> str | None:
         parts.append(f"{', '.join(bearing)}: linked for what their static constructors do at load time; "
                      "not removed by default")
     if init:
-        parts.append(f"{', '.join(init)} run code when loaded (DT_INIT/DT_INIT_ARRAY); removing them also skips "
-                     "that code — check that the object does not rely on it")
+        one = len(init) == 1
+        parts.append(f"{', '.join(init)} {verb(len(init), 'runs', 'run')} code when loaded (DT_INIT/DT_INIT_ARRAY); "
+                     f"removing {'it' if one else 'them'} also skips that code — check that the object does not "
+                     "rely on it")
     return "; ".join(parts) or None
 
 
@@ -232,14 +235,39 @@ def _install_relative(path: str) -> list[str] | None:
     return None
 
 
+def _package_relative(path: str) -> list[str]:
+    """Where an object that is not installed yet will sit in site-packages: under its package directories.
+
+    ``demo/pybind_torch/_C.so`` (``pybind_torch/`` has an ``__init__.py``, ``demo/`` has not) ->
+    ``[pybind_torch, _C.so]``; a file outside any package is a top-level module: ``[m.so]``.
+    """
+    here = Path(os.path.abspath(path))
+    parts = [here.name]
+    directory = here.parent
+    while directory != directory.parent and (directory / "__init__.py").is_file():
+        parts.insert(0, directory.name)
+        directory = directory.parent
+    return parts
+
+
 def _runpath_for(obj: ObjectReport, directory: str) -> str:
-    """A RUNPATH that finds ``directory`` from the object once both are installed side by side."""
-    mine = _install_relative(obj.path.rsplit("!", 1)[-1])
+    """A RUNPATH that finds ``directory`` from the object once both are installed side by side.
+
+    Computed from where the object *will be installed* (its package path inside
+    site-packages), never from where it happens to be audited: an in-tree build
+    of a top-level package's extension gets ``$ORIGIN/../torch/lib``, not the route
+    from the source tree to this machine's virtualenv.
+    """
     theirs = _install_relative(os.path.join(directory, "x"))
-    if mine is not None and theirs is not None:
-        up = [".."] * (len(mine) - 1)
-        rel = "/".join(up + theirs[:-1])
+    if theirs is not None:
+        path, _, member = obj.path.rpartition("!")
+        if path:  # a wheel member: its name inside the wheel is its installed path
+            mine = [p for p in member.split("/") if p]
+        else:
+            mine = _install_relative(obj.path) or _package_relative(obj.path)
+        rel = "/".join([".."] * (len(mine) - 1) + theirs[:-1])
         return "$ORIGIN/" + rel if rel else "$ORIGIN"
+    # a directory outside any site-packages (the project's own tree): the route between the two
     here = os.path.dirname(os.path.abspath(obj.path))
     rel = os.path.relpath(directory, here)
     return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"

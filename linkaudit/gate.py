@@ -1,11 +1,25 @@
-"""The gate: which findings fail the run, and the exit-code contract."""
+"""The gate, in one place: which findings fail the run, and the exit code.
+
+:func:`evaluate` turns a report and a :class:`GatePolicy` (``--fail-on`` kinds,
+the allow-list, the baseline, ``--allow-empty``) into a :class:`~linkaudit.report.Gate`
+stored on the report: every finding with its verdict (fails, allowed and why,
+baselined, or of a kind not gated) and the exit code.  Every format and the CLI
+read that one result, so the exit code, the JSON, SARIF and the annotations
+never disagree.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from linkaudit.report import FindingKind, ObjectReport, Report, Status
+from linkaudit.report import Finding, FindingKind, Gate, ObjectReport, Report, Status
+
+if TYPE_CHECKING:
+    from linkaudit.baseline import Baseline
+    from linkaudit.config import AllowRule
 
 
 class ExitCode(IntEnum):
@@ -17,19 +31,32 @@ class ExitCode(IntEnum):
 
 
 DEFAULT_FAIL_ON = frozenset({FindingKind.UNUSED})
+NONE = "none"  # --fail-on none: nothing fails the gate
+NO_OBJECTS = ("no ELF object found under the inputs (non-ELF files, .o files and excluded directories are "
+              "skipped); check the path, or pass --allow-empty if that is expected")
+
+
+def fail_on_choices() -> tuple[str, ...]:
+    """Every value ``--fail-on`` and ``fail-on`` accept, in the order they are documented."""
+    return (*(k.value for k in FindingKind), NONE)
 
 
 def parse_fail_on(values: Iterable[str]) -> frozenset[FindingKind]:
-    """``--fail-on unused,incidental`` (repeatable, comma-separated) -> kinds; raises ValueError."""
+    """``unused,incidental`` (comma-separated, repeatable) -> kinds; ValueError names the valid ones.
+
+    The one parser of finding kinds: the command line and ``[tool.linkaudit] fail-on`` both use it.
+    """
     kinds: set[FindingKind] = set()
     for value in values:
         for part in value.split(","):
             part = part.strip()
-            if not part:
+            if not part or part == NONE:
                 continue
-            if part == "none":
-                continue
-            kinds.add(FindingKind(part))
+            try:
+                kinds.add(FindingKind(part))
+            except ValueError:
+                raise ValueError(f"unknown finding kind {part!r}; valid kinds: {', '.join(fail_on_choices())}") \
+                    from None
     return frozenset(kinds)
 
 
@@ -47,17 +74,52 @@ def findings(obj: ObjectReport) -> list[tuple[FindingKind, str]]:
     return out
 
 
-#: ``suppressed(object_path, kind, name)``: the allow-list or the baseline accepts this finding
-Suppressed = Callable[[str, FindingKind, str], bool]
+@dataclass(frozen=True)
+class GatePolicy:
+    """Which findings fail the gate: ``fail_on`` kinds, minus the allow-list and the baseline."""
+
+    fail_on: frozenset[FindingKind] = DEFAULT_FAIL_ON
+    allow: tuple[AllowRule, ...] = ()
+    baseline: Baseline | None = None
+    roots: tuple[str, ...] = field(default=())  # the command-line inputs, for baseline object keys
+    allow_empty: bool = False  # no ELF object under the inputs is not an error
+
+    def allowed(self, object_path: str, name: str) -> AllowRule | None:
+        return next((r for r in self.allow if r.matches(object_path, name)), None)
+
+    def baselined(self, object_path: str, kind: FindingKind, name: str) -> bool:
+        return self.baseline is not None and self.baseline.contains(object_path, kind, name, self.roots)
+
+    def judge(self, object_path: str, kind: FindingKind, name: str) -> Finding:
+        rule = self.allowed(object_path, name)
+        return Finding(object_path, kind, name, gated=kind in self.fail_on,
+                       allowed=rule.reason if rule is not None else None,
+                       baselined=rule is None and self.baselined(object_path, kind, name))
 
 
-def failing(report: Report, fail_on: frozenset[FindingKind],
-            suppressed: Suppressed | None = None) -> list[tuple[str, FindingKind, str]]:
-    return [(o.path, k, name) for o in report.objects for k, name in findings(o)
-            if k in fail_on and not (suppressed is not None and suppressed(o.path, k, name))]
+def evaluate(report: Report, policy: GatePolicy | None = None) -> Report:
+    """The report with its :class:`~linkaudit.report.Gate` computed under ``policy``."""
+    policy = policy or GatePolicy()
+    judged = tuple(policy.judge(obj.path, kind, name) for obj in report.objects for kind, name in findings(obj))
+    no_objects = not report.objects and not policy.allow_empty
+    if report.errors or no_objects:
+        code = ExitCode.ERROR
+    elif any(f.fails for f in judged):
+        code = ExitCode.FINDINGS
+    else:
+        code = ExitCode.OK
+    fail_on = tuple(k for k in FindingKind if k in policy.fail_on)
+    return replace(report, gate=Gate(fail_on, judged, int(code), no_objects=no_objects and not report.errors))
 
 
-def exit_code(report: Report, fail_on: frozenset[FindingKind], suppressed: Suppressed | None = None) -> ExitCode:
-    if report.errors:
-        return ExitCode.ERROR
-    return ExitCode.FINDINGS if failing(report, fail_on, suppressed) else ExitCode.OK
+def gate_of(report: Report) -> Gate:
+    """The report's gate; a report nobody evaluated is judged under the default policy.
+
+    (An unevaluated report did not come from command-line inputs, so having no
+    object is not held against it.)
+    """
+    if report.gate is not None:
+        return report.gate
+    gate = evaluate(report, GatePolicy(allow_empty=True)).gate
+    assert gate is not None
+    return gate

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -68,14 +69,19 @@ def _is_linked_elf(path: str) -> bool:
     return e_type != 1
 
 
+#: Build-system scratch directories skipped while walking a directory (not when named as an input):
+#: CMake's probe executables (CMakeFiles/) and setuptools' object files (build/temp.*).
+BUILD_SCRATCH_DIRS = ("CMakeFiles", "temp.*")
+
+
 @contextmanager
-def collect(paths: Iterable[str], exclude: tuple[str, ...] = (),
-            modules: Iterable[str] = ()) -> Iterator[tuple[list[Target], list[ErrorEntry]]]:
+def collect(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterable[str] = (),
+            skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS) -> Iterator[tuple[list[Target], list[ErrorEntry]]]:
     """Expand every input; wheel members live in a work directory removed on exit."""
     with tempfile.TemporaryDirectory(prefix="linkaudit-") as workdir:
         targets: list[Target] = []
         errors: list[ErrorEntry] = []
-        for item in iter_targets(paths, exclude, modules=modules, workdir=workdir):
+        for item in iter_targets(paths, exclude, modules=modules, workdir=workdir, skip_dirs=skip_dirs):
             if isinstance(item, ErrorEntry):
                 errors.append(item)
             else:
@@ -84,10 +90,12 @@ def collect(paths: Iterable[str], exclude: tuple[str, ...] = (),
 
 
 def iter_targets(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterable[str] = (),
-                 workdir: str | None = None) -> Iterator[Target | ErrorEntry]:
+                 workdir: str | None = None,
+                 skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS) -> Iterator[Target | ErrorEntry]:
     """Expand command-line inputs in order, then ``modules``; errors are yielded, never raised.
 
-    Paths matching an ``exclude`` glob (``[tool.linkaudit] exclude``) are skipped silently.
+    Paths matching an ``exclude`` glob (``[tool.linkaudit] exclude``) are skipped silently,
+    and so are subdirectories whose name matches a ``skip_dirs`` glob while walking.
     Wheels are extracted under ``workdir``, which the caller removes (see :func:`collect`).
     """
     seen: set[tuple[int, int]] = set()
@@ -100,7 +108,7 @@ def iter_targets(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: I
             yield ErrorEntry(path, "no such file or directory")
             continue
         if os.path.isdir(path):
-            yield from _walk(path, seen, exclude, wheels)
+            yield from _walk(path, seen, exclude, wheels, skip_dirs)
             continue
         if not os.path.exists(path):
             yield ErrorEntry(path, "broken symbolic link")
@@ -129,7 +137,7 @@ def iter_targets(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: I
 
 
 def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
-          wheels: _Wheels | None = None) -> Iterator[Target | ErrorEntry]:
+          wheels: _Wheels | None = None, skip_dirs: tuple[str, ...] = ()) -> Iterator[Target | ErrorEntry]:
     """Depth-first, sorted, following directory symlinks once.
 
     A symlink back to one of its own ancestors is a loop and is reported; one
@@ -163,7 +171,8 @@ def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
                 continue
             try:
                 if entry.is_dir():
-                    subdirs.append(entry.path)
+                    if not any(fnmatchcase(entry.name, pattern) for pattern in skip_dirs):
+                        subdirs.append(entry.path)
                     continue
                 if not entry.is_file():
                     continue

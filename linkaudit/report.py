@@ -162,8 +162,44 @@ class ErrorEntry:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One finding and the gate's verdict on it (see :func:`linkaudit.gate.evaluate`)."""
+
+    object: str  # the audited object's path, as in ObjectReport.path
+    kind: FindingKind
+    name: str  # the DT_NEEDED name, or the symbol for unresolved findings
+    gated: bool  # its kind is one that --fail-on names
+    allowed: str | None = None  # the reason of the [[tool.linkaudit.allow]] rule that accepts it
+    baselined: bool = False  # recorded in the --baseline file
+
+    @property
+    def suppressed(self) -> bool:
+        """Accepted by the allow-list or the baseline."""
+        return self.allowed is not None or self.baselined
+
+    @property
+    def fails(self) -> bool:
+        return self.gated and not self.suppressed
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The gate's verdict on a whole run: every finding, and the exit code they add up to."""
+
+    fail_on: tuple[FindingKind, ...]
+    findings: tuple[Finding, ...]
+    exit_code: int  # a linkaudit.gate.ExitCode
+    no_objects: bool = False  # no ELF object was found under the inputs (and that was not allowed)
+
+    @property
+    def failing(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.fails)
+
+
+@dataclass(frozen=True)
 class Report:
-    """The whole run: audited objects and the inputs that failed."""
+    """The whole run: audited objects, the inputs that failed, and (once evaluated) the gate."""
 
     objects: tuple[ObjectReport, ...] = ()
     errors: tuple[ErrorEntry, ...] = field(default=())
+    gate: Gate | None = None  # set by linkaudit.gate.evaluate

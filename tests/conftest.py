@@ -23,6 +23,11 @@ CC = shutil.which("cc")
 CXX = shutil.which("c++") or shutil.which("g++")
 IS_GLIBC = sys.platform.startswith("linux") and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 NO_CC_REASON = "no C compiler (cc) on PATH to build ELF fixtures"
+DEMO = Path(__file__).resolve().parents[1] / "demo"
+# The greet demo is its own distribution (demo/): its source tree, where its build copies the
+# extensions, comes first, as the repository root does for linkaudit.
+if str(DEMO) not in sys.path:
+    sys.path.insert(0, str(DEMO))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
 from linkaudit.formats.interface import Format, FormatError
-
-if TYPE_CHECKING:
-    from linkaudit.config import GatePolicy
 
 __all__ = ["Format", "FormatError", "OutputFormat", "make_format"]
 
@@ -26,12 +23,11 @@ class OutputFormat(str, Enum):
         return self.value
 
 
-def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100,
-                policy: GatePolicy | None = None) -> Format:
+def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100) -> Format:
     """The formatter for ``--format``; heavy modules are imported only when chosen.
 
-    ``policy`` (fail-on kinds, allow-list, baseline) lets the CI formats tell
-    findings that fail the gate from the others.
+    Every format reads the gate's verdicts from the report itself
+    (:func:`linkaudit.gate.evaluate` stores them there), never recomputes them.
     """
     if choice is OutputFormat.TEXT:
         from linkaudit.formats.text import TextFormat
@@ -48,11 +44,11 @@ def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100,
     if choice is OutputFormat.SARIF:
         from linkaudit.formats.sarif import SarifFormat
 
-        return SarifFormat(policy)
+        return SarifFormat()
     if choice is OutputFormat.GITHUB:
         from linkaudit.formats.github import GithubFormat
 
-        return GithubFormat(policy)
+        return GithubFormat()
     if choice is OutputFormat.DOT:
         from linkaudit.formats.graph import DotFormat
 

@@ -1,79 +1,131 @@
-"""Findings as the CI formats (sarif, github) show them: one per finding, with its gate verdict.
+"""Findings as the CI formats (sarif, github) show them: the rule of each kind, and one message per finding.
 
-Shared by :mod:`~linkaudit.formats.sarif` and :mod:`~linkaudit.formats.github`;
-the list of findings itself comes from :func:`linkaudit.gate.findings`, so the
-formats and the exit code never disagree.
+The findings and their gate verdicts come from :func:`linkaudit.gate.gate_of`
+(computed once, by :func:`linkaudit.gate.evaluate`), so the formats and the exit
+code never disagree.  Nothing here imports another format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from linkaudit.gate import DEFAULT_FAIL_ON, findings
-from linkaudit.report import FindingKind, NeededEntry, ObjectReport, Report
+from linkaudit.display import demangle, human_size, plural
+from linkaudit.gate import gate_of
+from linkaudit.report import Finding, FindingKind, NeededEntry, ObjectReport, Report
 
-if TYPE_CHECKING:
-    from linkaudit.config import GatePolicy
+#: This project's repository.  Its public address is not fixed yet: OWNER is the placeholder
+#: the README documents (replace it in one place here when the repository is published).
+REPOSITORY_URI = "https://github.com/OWNER/linkaudit"
+#: Where the finding kinds are explained: the README section "Finding kinds".
+DOCS_URI = f"{REPOSITORY_URI}/blob/main/README.md#finding-kinds"
 
-RULES: dict[FindingKind, tuple[str, str, str]] = {
-    # kind: (rule id, short description, full description)
-    FindingKind.UNUSED: ("LA001-unused", "Linked library is unused",
-                         "A DT_NEEDED library to which no undefined reference of the object binds: the loader "
-                         "loads it (and everything it needs) for nothing. `ldd -u -r` lists it as unused."),
-    FindingKind.INCIDENTAL: ("LA002-incidental", "Linked library is used only incidentally",
-                             "Every symbol this DT_NEEDED library satisfies really belongs to another library it "
-                             "loads; --as-needed cannot drop it."),
-    FindingKind.MISSING: ("LA003-missing", "Linked library is not found",
-                          "The emulated loader does not find this DT_NEEDED library: loading the object fails."),
-    FindingKind.UNRESOLVED: ("LA004-unresolved", "Undefined symbol is not defined in scope",
-                             "No object in the load scope defines this undefined symbol."),
+
+@dataclass(frozen=True)
+class Rule:
+    """How one finding kind is explained to code-scanning dashboards (a SARIF reportingDescriptor)."""
+
+    id: str
+    short: str
+    full: str
+    help: str  # plain text: what to do about it
+    help_markdown: str
+
+
+RULES: dict[FindingKind, Rule] = {
+    FindingKind.UNUSED: Rule(
+        "LA001-unused", "Linked library is unused",
+        "A DT_NEEDED library to which no undefined reference of the object binds: the loader loads it (and "
+        "everything it needs) for nothing. `ldd -u -r` lists it as unused.",
+        "Drop the library from the link (setuptools `libraries=`, CMake `target_link_libraries`), link with "
+        "-Wl,--as-needed, or remove the entry from the built file with `linkaudit fix FILE -o OUT`. "
+        "`linkaudit --fix-suggestions FILE` prints the exact change.",
+        "Nothing in the object binds to this library, yet the loader loads it and everything it depends on.\n\n"
+        "* drop it from the link (setuptools `libraries=[...]`, CMake `target_link_libraries`), or link with "
+        "`-Wl,--as-needed`;\n"
+        "* or remove the entry from the built file: `linkaudit fix FILE -o OUT`;\n"
+        "* `linkaudit --fix-suggestions FILE` prints the exact change;\n"
+        "* if it is linked for what it does when it loads, accept it with a `[[tool.linkaudit.allow]]` rule "
+        "and a reason.",
+    ),
+    FindingKind.INCIDENTAL: Rule(
+        "LA002-incidental", "Linked library is used only incidentally",
+        "Every symbol this DT_NEEDED library satisfies really belongs to another library the object loads "
+        "anyway (an unversioned re-export); -Wl,--as-needed cannot drop it.",
+        "Drop the library from the link, or link the library that owns the symbols before it; "
+        "`linkaudit fix --incidental FILE -o OUT` removes the entry from a built file.",
+        "The library satisfies references only with copies of symbols that another library of the load "
+        "closure owns (for example libc10 re-exporting a libstdc++ symbol), so `-Wl,--as-needed` keeps it.\n\n"
+        "* drop it from the link, or link the owner of those symbols before it;\n"
+        "* or `linkaudit fix --incidental FILE -o OUT` on the built file.",
+    ),
+    FindingKind.MISSING: Rule(
+        "LA003-missing", "Linked library is not found",
+        "The emulated loader does not find this DT_NEEDED library by any of its rules: loading the object fails "
+        "unless something else loads the library first.",
+        "Install the library, give the object a RUNPATH relative to where it is installed ($ORIGIN/...), or import "
+        "the Python package that provides it first; the text report lists where the loader looked.",
+        "The loader searched RPATH, `LD_LIBRARY_PATH`, RUNPATH, `ld.so.cache` and the default directories and "
+        "found no file of that name.\n\n"
+        "* install the library, or\n"
+        "* give the object a RUNPATH relative to where it is installed (`-Wl,-rpath,$ORIGIN/...`), or\n"
+        "* import the Python package that provides it before importing the object.\n\n"
+        "The text report lists every directory searched and same-named files found elsewhere.",
+    ),
+    FindingKind.UNRESOLVED: Rule(
+        "LA004-unresolved", "Undefined symbol is not defined in scope",
+        "No object in the load scope defines this undefined symbol: a lazy call to it fails at run time, "
+        "an eager binding fails at load time.",
+        "Link the library that defines the symbol, or check for a missing library or a version mismatch.",
+        "No library the object loads defines this symbol.\n\n"
+        "* link the library that defines it;\n"
+        "* a missing library or a library of another version is the usual cause.",
+    ),
 }
 
 
 @dataclass(frozen=True)
-class Finding:
+class Shown:
+    """A finding with what its message needs: the object report and the DT_NEEDED entry."""
+
+    finding: Finding
     object: ObjectReport
-    kind: FindingKind
-    name: str  # the library (DT_NEEDED name), or the symbol for unresolved findings
     entry: NeededEntry | None
-    fails: bool  # fails the gate
-    note: str | None  # why it does not fail although its kind is gated: allow-list reason or baseline
 
     @property
-    def rule_id(self) -> str:
-        return RULES[self.kind][0]
+    def rule(self) -> Rule:
+        return RULES[self.finding.kind]
+
+    @property
+    def note(self) -> str | None:
+        """Why it does not fail although its kind is gated: the allow rule's reason, or the baseline."""
+        f = self.finding
+        if f.allowed is not None:
+            return f"allowed: {f.allowed}"
+        if f.baselined:
+            return "in the baseline"
+        return None
 
     @property
     def message(self) -> str:
         return message(self)
 
 
-def iter_findings(report: Report, policy: GatePolicy | None = None) -> Iterator[Finding]:
-    fail_on = policy.fail_on if policy is not None else DEFAULT_FAIL_ON
-    for obj in report.objects:
-        by_name = {n.name: n for n in obj.needed}
-        for kind, name in findings(obj):
-            note = None
-            if policy is not None:
-                rule = policy.allowed(obj.path, kind, name)
-                if rule is not None:
-                    note = f"allowed: {rule.reason}"
-                elif policy.suppressed(obj.path, kind, name):
-                    note = "in the baseline"
-            entry = by_name.get(name) if kind is not FindingKind.UNRESOLVED else None
-            yield Finding(obj, kind, name, entry, kind in fail_on and note is None, note)
+def iter_findings(report: Report) -> Iterator[Shown]:
+    objects = {o.path: o for o in report.objects}
+    for f in gate_of(report).findings:
+        obj = objects[f.object]
+        entry = next((n for n in obj.needed if n.name == f.name), None) if f.kind is not FindingKind.UNRESOLVED else None
+        yield Shown(f, obj, entry)
 
 
-def message(f: Finding) -> str:
-    from linkaudit.formats.text import demangle, human_size
-
-    n = f.entry
+def message(s: Shown) -> str:
+    f, n = s.finding, s.entry
     if f.kind is FindingKind.UNUSED:
-        text = f"{f.name} is linked but unused: nothing in {f.object.path} binds to it"
+        text = f"{f.name} is linked but unused: nothing in {f.object} binds to it"
         if n is not None and n.drags:
-            text += f"; it drags in {len(n.drags)} more libraries ({human_size(n.drags_bytes)})"
+            text += (f"; it drags in {plural(len(n.drags), 'more library', 'more libraries')} "
+                     f"({human_size(n.drags_bytes)})")
     elif f.kind is FindingKind.INCIDENTAL:
         owners = sorted({b.owner for b in n.bindings if b.owner}) if n is not None else []
         text = f"{f.name} is used only incidentally: every symbol it satisfies belongs to another library"
@@ -85,6 +137,6 @@ def message(f: Finding) -> str:
             text += f"; a file of that name exists at {n.candidates[0]}"
     else:
         text = f"undefined symbol {demangle(f.name)} is not defined by any library in scope"
-    if f.note:
-        text += f" [{f.note}]"
+    if s.note:
+        text += f" [{s.note}]"
     return text

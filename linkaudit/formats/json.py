@@ -3,19 +3,42 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from linkaudit.formats.interface import Format
-from linkaudit.report import SCHEMA_VERSION, NeededEntry, ObjectReport, Report
+from linkaudit.gate import gate_of
+from linkaudit.report import SCHEMA_VERSION, Finding, Gate, NeededEntry, ObjectReport, Report
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
+    gate = gate_of(report)
+    by_object: dict[str, list[Finding]] = {}
+    for f in gate.findings:
+        by_object.setdefault(f.object, []).append(f)
     return {
         "schema": SCHEMA_VERSION,
-        "objects": [_object(o) for o in report.objects],
+        "gate": _gate(gate),
+        "objects": [_object(o, by_object.get(o.path, ())) for o in report.objects],
         "errors": [{"path": e.path, "message": e.message} for e in report.errors],
     }
+
+
+def _gate(gate: Gate) -> dict[str, Any]:
+    """The verdict: what the exit code is and which findings make it so."""
+    return {
+        "exit_code": gate.exit_code,
+        "passed": gate.exit_code == 0,
+        "fail_on": [k.value for k in gate.fail_on],
+        "failing": [{"object": f.object, "kind": f.kind.value, "name": f.name} for f in gate.failing],
+        "no_objects": gate.no_objects,
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {"kind": f.kind.value, "name": f.name, "gated": f.gated, "fails": f.fails,
+            "allowed": f.allowed, "baselined": f.baselined}
 
 
 def _needed(n: NeededEntry) -> dict[str, Any]:
@@ -40,7 +63,7 @@ def _needed(n: NeededEntry) -> dict[str, Any]:
     }
 
 
-def _object(o: ObjectReport) -> dict[str, Any]:
+def _object(o: ObjectReport, findings: Iterable[Finding]) -> dict[str, Any]:
     unneeded = [lib for lib in o.loaded if lib.only_for_unneeded]
     return {
         "path": o.path,
@@ -89,6 +112,7 @@ def _object(o: ObjectReport) -> dict[str, Any]:
             }
             for s in o.suggestions
         ],
+        "findings": [_finding(f) for f in findings],
         "warnings": list(o.warnings),
     }
 

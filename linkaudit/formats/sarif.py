@@ -1,31 +1,34 @@
 """``--format sarif``: SARIF 2.1.0 for code-scanning dashboards (GitHub, GitLab, Azure DevOps).
 
-One result per finding, one rule per finding kind (``LA001-unused`` ...).
-Findings that fail the gate are ``error``; gated findings accepted by the
-allow-list or the baseline carry a ``suppressions`` entry; kinds the gate does
-not fail on are ``warning``.  Inputs that could not be audited become
-tool-execution notifications.
+One result per finding, one rule per finding kind (``LA001-unused`` ...), each
+rule with a short and full description, help (text and Markdown) and a
+``helpUri`` to the README's section on finding kinds.  Levels follow the gate
+(:func:`linkaudit.gate.gate_of`): findings that fail it are ``error``; kinds the
+gate does not fail on are ``warning``; findings the allow-list or the baseline
+accepts are ``note`` with a ``suppressions`` entry saying why, so dashboards
+show them as dismissed.  Inputs that could not be audited, and a run that found
+no ELF object, become tool-execution notifications.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from linkaudit import __version__
-from linkaudit.formats.findings import RULES, Finding, iter_findings
+from linkaudit.formats.findings import DOCS_URI, REPOSITORY_URI, RULES, Shown, iter_findings
 from linkaudit.formats.interface import Format
+from linkaudit.gate import NO_OBJECTS, gate_of
 from linkaudit.report import FindingKind, Report
-
-if TYPE_CHECKING:
-    from linkaudit.config import GatePolicy
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/linkaudit/linkaudit"
+INFORMATION_URI = REPOSITORY_URI
 RULE_ORDER = tuple(FindingKind)
+#: runAutomationDetails.id: "category/" — GitHub keeps one analysis per category, the run id is its own
+AUTOMATION_ID = "linkaudit/"
 
 
 def artifact_uri(path: str) -> str:
@@ -37,46 +40,59 @@ def artifact_uri(path: str) -> str:
 
 
 def _rules() -> list[dict[str, Any]]:
-    return [
-        {
-            "id": RULES[kind][0],
+    out = []
+    for kind in RULE_ORDER:
+        rule = RULES[kind]
+        out.append({
+            "id": rule.id,
             "name": kind.value,
-            "shortDescription": {"text": RULES[kind][1]},
-            "fullDescription": {"text": RULES[kind][2]},
+            "shortDescription": {"text": rule.short},
+            "fullDescription": {"text": rule.full},
+            "help": {"text": rule.help, "markdown": rule.help_markdown},
+            "helpUri": DOCS_URI,
             "defaultConfiguration": {"level": "error" if kind is FindingKind.UNUSED else "warning"},
-            "helpUri": f"{INFORMATION_URI}#{kind.value}",
-        }
-        for kind in RULE_ORDER
-    ]
+            "properties": {"tags": ["linking", "dependencies"]},
+        })
+    return out
 
 
-def _result(f: Finding) -> dict[str, Any]:
+def _level(s: Shown) -> str:
+    if s.finding.fails:
+        return "error"
+    return "note" if s.finding.suppressed else "warning"
+
+
+def _result(s: Shown) -> dict[str, Any]:
+    f = s.finding
     result: dict[str, Any] = {
-        "ruleId": f.rule_id,
+        "ruleId": s.rule.id,
         "ruleIndex": RULE_ORDER.index(f.kind),
-        "level": "error" if f.fails or f.note else "warning",
-        "message": {"text": f.message},
+        "level": _level(s),
+        "message": {"text": s.message},
         "locations": [
             {
-                "physicalLocation": {"artifactLocation": {"uri": artifact_uri(f.object.path)}},
-                "logicalLocations": [{"name": f.name, "kind": "module" if f.entry is not None else "function"}],
+                "physicalLocation": {"artifactLocation": {"uri": artifact_uri(f.object)}},
+                "logicalLocations": [{"name": f.name, "kind": "module" if s.entry is not None else "function"}],
             }
         ],
-        "partialFingerprints": {"linkaudit/v1": f"{f.object.path}|{f.kind.value}|{f.name}"},
-        "properties": {"kind": f.kind.value, "library" if f.entry is not None else "symbol": f.name},
+        "partialFingerprints": {"linkaudit/v1": f"{f.object}|{f.kind.value}|{f.name}"},
+        "properties": {"kind": f.kind.value, "library" if s.entry is not None else "symbol": f.name,
+                       "fails": f.fails},
     }
-    if f.entry is not None:
-        result["properties"]["category"] = f.entry.category.value
-    if f.note:
-        result["suppressions"] = [{"kind": "external", "justification": f.note}]
+    if s.entry is not None:
+        result["properties"]["category"] = s.entry.category.value
+    if f.allowed is not None:
+        result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                   "justification": f"allowed by [tool.linkaudit] allow: {f.allowed}"}]
+    elif f.baselined:
+        result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                   "justification": "recorded in the baseline (--baseline)"}]
     return result
 
 
 class SarifFormat(Format):
-    def __init__(self, policy: GatePolicy | None = None) -> None:
-        self.policy = policy
-
     def to_dict(self, report: Report) -> dict[str, Any]:
+        gate = gate_of(report)
         notifications = [
             {
                 "level": "error",
@@ -85,6 +101,8 @@ class SarifFormat(Format):
             }
             for e in report.errors
         ]
+        if gate.no_objects:
+            notifications.append({"level": "error", "message": {"text": NO_OBJECTS}})
         run: dict[str, Any] = {
             "tool": {
                 "driver": {
@@ -94,8 +112,11 @@ class SarifFormat(Format):
                     "rules": _rules(),
                 }
             },
-            "invocations": [{"executionSuccessful": not report.errors, "toolExecutionNotifications": notifications}],
-            "results": [_result(f) for f in iter_findings(report, self.policy)],
+            "automationDetails": {"id": AUTOMATION_ID},
+            "invocations": [{"executionSuccessful": not report.errors and not gate.no_objects,
+                             "exitCode": gate.exit_code,
+                             "toolExecutionNotifications": notifications}],
+            "results": [_result(s) for s in iter_findings(report)],
         }
         return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 

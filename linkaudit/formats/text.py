@@ -15,9 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from linkaudit.display import demangle, human_size, plural, verb
 from linkaudit.families import cost_note
 from linkaudit.formats.interface import Format
-from linkaudit.report import Category, NeededEntry, ObjectReport, Report, Status
+from linkaudit.gate import gate_of
+from linkaudit.report import Category, Finding, NeededEntry, ObjectReport, Report, Status
 
 STATUS_STYLE = {
     Status.USED: "green",
@@ -36,29 +38,6 @@ EXAMPLES = 3
 EXAMPLE_WIDTH = 60
 
 
-def demangle(name: str) -> str:
-    """Readable C++ names through libstdc++'s ``__cxa_demangle`` (the cxxfilt package)."""
-    if not name.startswith("_Z"):
-        return name
-    try:
-        import cxxfilt
-    except ImportError:  # pragma: no cover - cxxfilt is a dependency
-        return name
-    try:
-        return cxxfilt.demangle(name)
-    except Exception:  # noqa: BLE001 - cxxfilt raises its own InvalidName and OSError subclasses
-        return name
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
 class TextFormat(Format):
     is_human = True
 
@@ -71,13 +50,17 @@ class TextFormat(Format):
         buf = io.StringIO()
         console = Console(file=buf, force_terminal=self.color, no_color=not self.color, color_system="standard" if self.color else None,
                           width=self.width, markup=False, highlight=False, emoji=False)
+        by_object: dict[str, list[Finding]] = {}
+        for f in gate_of(report).findings:
+            if f.suppressed:
+                by_object.setdefault(f.object, []).append(f)
         for obj in report.objects:
-            self._object(console, obj)
+            self._object(console, obj, by_object.get(obj.path, ()))
         if report.objects and len(report.objects) > 1:
             console.print(_totals(report.objects))
         return "".join(line.rstrip(" ") + "\n" for line in buf.getvalue().splitlines())
 
-    def _object(self, console: Console, obj: ObjectReport) -> None:
+    def _object(self, console: Console, obj: ObjectReport, accepted: Iterable[Finding] = ()) -> None:
         kind = "Python extension module" if obj.is_python_extension else "ELF object"
         console.print(Text.assemble((obj.path, "bold"), f"  ({obj.machine}, {obj.elf_class}-bit {kind})"), soft_wrap=True)
         if not obj.needed:
@@ -113,7 +96,7 @@ class TextFormat(Format):
                 _evidence(n),
             )
         console.print(table)
-        for line, style in _notes(obj):
+        for line, style in (*_notes(obj), *_accepted(accepted)):
             self._line(console, "  " + line, style)
         self._line(console, "  " + _summary(obj), "bold")
         console.print()
@@ -171,7 +154,8 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
             yield (f"{n.name} binds nothing itself but is the only way {', '.join(n.loads_providers)} gets loaded, "
                    "and the object binds symbols there: link that library directly before dropping this one.", "yellow")
         if n.drags and n.status is not Status.USED:
-            yield (f"{n.name} drags in {len(n.drags)} more libraries ({human_size(n.drags_bytes)}): "
+            yield (f"{n.name} drags in {plural(len(n.drags), 'more library', 'more libraries')} "
+                   f"({human_size(n.drags_bytes)}): "
                    + ", ".join(p.name for p in n.drags), "")
     families = {n.category for n in obj.needed if n.status in (Status.UNUSED, Status.INCIDENTAL)}
     for fam in sorted(families, key=lambda c: c.value):
@@ -179,9 +163,10 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
         if note:
             yield (f"[{fam.value}] {note}", "dim")
     if obj.host_provided:
-        yield (f"{len(obj.host_provided)} Python C API symbols come from the interpreter that imports the module.", "dim")
+        yield (f"{plural(len(obj.host_provided), 'Python C API symbol')} "
+               f"{verb(len(obj.host_provided), 'comes', 'come')} from the interpreter that imports the module.", "dim")
     if obj.unresolved:
-        yield (f"{len(obj.unresolved)} undefined symbols nothing in scope defines: "
+        yield (f"{plural(len(obj.unresolved), 'undefined symbol')} nothing in scope defines: "
                + ", ".join(demangle(s) for s in obj.unresolved[:5]) + (" ..." if len(obj.unresolved) > 5 else ""), "red")
     for w in obj.warnings:
         yield (f"warning: {w}", "yellow")
@@ -190,13 +175,22 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
         for line in s.text.splitlines():
             yield (f"    {line}", "code")
         if s.removes and s.saves_libraries:
-            yield (f"    removes {', '.join(s.removes)}: {s.saves_libraries} "
-                   f"librar{'y' if s.saves_libraries == 1 else 'ies'} ({human_size(s.saves_bytes)}) no longer loaded", "green")
+            yield (f"    removes {', '.join(s.removes)}: {plural(s.saves_libraries, 'library', 'libraries')} "
+                   f"({human_size(s.saves_bytes)}) no longer loaded", "green")
         elif s.removes:
             yield (f"    removes {', '.join(s.removes)}: saves nothing by itself (other dependencies still load "
                    "what it loads)", "")
         if s.caution:
             yield (f"    caution: {s.caution}", "yellow")
+
+
+def _accepted(findings: Iterable[Finding]) -> Iterable[tuple[str, str]]:
+    """Findings the allow-list or the baseline accepts: shown, with why they do not fail the gate."""
+    for f in findings:
+        if f.allowed is not None:
+            yield (f"allowed: {demangle(f.name)} is {f.kind.value} ({f.allowed})", "dim")
+        elif f.baselined:
+            yield (f"baselined: {demangle(f.name)} is {f.kind.value} (recorded in the baseline)", "dim")
 
 
 def _summary(obj: ObjectReport) -> str:
@@ -205,7 +199,7 @@ def _summary(obj: ObjectReport) -> str:
     unneeded = [lib for lib in obj.loaded if lib.only_for_unneeded]
     text = (f"{len(obj.needed)} needed: {counts[Status.USED]} used, {counts[Status.INCIDENTAL]} incidental, "
             f"{counts[Status.UNUSED]} unused, {counts[Status.MISSING]} missing; "
-            f"{len(obj.loaded)} libraries loaded ({human_size(loaded)})")
+            f"{plural(len(obj.loaded), 'library', 'libraries')} loaded ({human_size(loaded)})")
     if unneeded:
         text += f", {len(unneeded)} of them ({human_size(sum(lib.size for lib in unneeded))}) only for unused or incidental dependencies"
     return text + "."
@@ -214,5 +208,5 @@ def _summary(obj: ObjectReport) -> str:
 def _totals(objects: Iterable[ObjectReport]) -> Text:
     objs = list(objects)
     c = {s: sum(len(o.entries(s)) for o in objs) for s in Status}
-    return Text(f"{len(objs)} objects: {c[Status.USED]} used, {c[Status.INCIDENTAL]} incidental, "
+    return Text(f"{plural(len(objs), 'object')}: {c[Status.USED]} used, {c[Status.INCIDENTAL]} incidental, "
                 f"{c[Status.UNUSED]} unused, {c[Status.MISSING]} missing dependencies.", style="bold")

@@ -1,9 +1,12 @@
-"""``--format github``: workflow commands, error for findings failing the gate, warning for the others."""
+"""``--format github``: workflow commands: error for findings failing the gate, notice for accepted ones,
+warning for kinds not gated."""
 
 from __future__ import annotations
 
-from linkaudit.config import AllowRule, GatePolicy
+from linkaudit.baseline import Baseline, BaselineEntry
+from linkaudit.config import AllowRule
 from linkaudit.formats.github import GithubFormat, command, escape_data, escape_property
+from linkaudit.gate import GatePolicy, evaluate
 from linkaudit.report import FindingKind, Report
 
 from .conftest import EXT
@@ -21,12 +24,25 @@ def test_sample_report_default_gate(sample_report: Report) -> None:
     assert lines[4] == "::error file=notes.txt,title=linkaudit error::not an ELF file"
 
 
-def test_allowed_finding_is_a_warning_with_its_reason(sample_report: Report) -> None:
+def test_allowed_finding_is_a_notice_with_its_reason(sample_report: Report) -> None:
     policy = GatePolicy(frozenset(FindingKind), allow=(AllowRule("libtorch.so", "load-time registration"),))
-    lines = GithubFormat(policy).format(sample_report).splitlines()
-    assert lines[0].startswith("::warning ")
+    lines = GithubFormat().format(evaluate(sample_report, policy)).splitlines()
+    assert lines[0].startswith("::notice ")
     assert "load-time registration" in lines[0]
     assert all(line.startswith("::error ") for line in lines[1:])
+
+
+def test_baselined_finding_is_a_notice(sample_report: Report) -> None:
+    baseline = Baseline(frozenset({BaselineEntry("_C.so", FindingKind.UNUSED, "libtorch.so")}))
+    policy = GatePolicy(frozenset({FindingKind.UNUSED}), baseline=baseline)  # keyed by file name
+    (first, *_) = GithubFormat().format(evaluate(sample_report, policy)).splitlines()
+    assert first.startswith(f"::notice file={EXT},title=linkaudit unused::libtorch.so ")
+    assert first.endswith("[in the baseline]")
+
+
+def test_no_objects_is_an_error_annotation(empty_report: Report) -> None:
+    assert GithubFormat().format(evaluate(empty_report)).startswith("::error title=linkaudit error::no ELF object found")
+    assert GithubFormat().format(evaluate(empty_report, GatePolicy(allow_empty=True))) == ""
 
 
 def test_clean_report_prints_nothing(clean_report: Report) -> None:

@@ -8,8 +8,13 @@ import json
 import jsonschema
 import pytest
 
+from dataclasses import replace
+
+from linkaudit.baseline import Baseline, BaselineEntry
+from linkaudit.config import AllowRule
 from linkaudit.formats.json import JsonFormat
-from linkaudit.report import Report
+from linkaudit.gate import GatePolicy, evaluate
+from linkaudit.report import FindingKind, Report
 
 from .conftest import EXT, STATIC, TORCH
 
@@ -67,6 +72,15 @@ EXPECTED_EXT = {
                 "loaded_bytes": 434_003_300, "unneeded_libraries": 1, "unneeded_bytes": 434_000_000},
     "suggestions": [{"kind": "libraries", "title": "link only c10", "text": "libraries=['c10']",
                      "removes": ["libtorch.so"], "saves_libraries": 1, "saves_bytes": 434_002_000, "caution": None}],
+    # one finding of each kind; only "unused" is gated by default
+    "findings": [
+        {"kind": "unused", "name": "libtorch.so", "gated": True, "fails": True, "allowed": None, "baselined": False},
+        {"kind": "incidental", "name": "libgomp.so.1", "gated": False, "fails": False, "allowed": None,
+         "baselined": False},
+        {"kind": "missing", "name": "libmissing.so.2", "gated": False, "fails": False, "allowed": None,
+         "baselined": False},
+        {"kind": "unresolved", "name": "_Z3foov", "gated": False, "fails": False, "allowed": None, "baselined": False},
+    ],
     "warnings": ["example warning"],
 }
 
@@ -75,18 +89,54 @@ EXPECTED_STATIC = {
     "needed": [], "unresolved": [], "host_provided": [], "ldd_unused": [], "loaded": [],
     "summary": {"needed": 0, "used": 0, "unused": 0, "incidental": 0, "missing": 0, "loaded": 0, "loaded_bytes": 0,
                 "unneeded_libraries": 0, "unneeded_bytes": 0},
-    "suggestions": [], "warnings": ["statically linked: no dynamic dependencies"],
+    "suggestions": [], "findings": [], "warnings": ["statically linked: no dynamic dependencies"],
 }
+
+# the default gate (--fail-on unused): libtorch.so fails it, and the input error makes the exit code 2
+EXPECTED_GATE = {"exit_code": 2, "passed": False, "fail_on": ["unused"],
+                 "failing": [{"object": EXT, "kind": "unused", "name": "libtorch.so"}], "no_objects": False}
 
 
 def test_sample_report_matches_hand_written_dict(sample_report: Report) -> None:
     data = json.loads(JsonFormat().format(sample_report))
-    assert data == {"schema": 1, "objects": [EXPECTED_EXT, EXPECTED_STATIC],
+    assert data == {"schema": 1, "gate": EXPECTED_GATE, "objects": [EXPECTED_EXT, EXPECTED_STATIC],
                     "errors": [{"path": "notes.txt", "message": "not an ELF file"}]}
 
 
 def test_empty_report(empty_report: Report) -> None:
-    assert json.loads(JsonFormat().format(empty_report)) == {"schema": 1, "objects": [], "errors": []}
+    # a report nobody evaluated is not held to --allow-empty
+    gate = {"exit_code": 0, "passed": True, "fail_on": ["unused"], "failing": [], "no_objects": False}
+    assert json.loads(JsonFormat().format(empty_report)) == {"schema": 1, "gate": gate, "objects": [], "errors": []}
+
+
+def test_no_objects_fails_the_gate(empty_report: Report, report_schema: dict) -> None:
+    data = json.loads(JsonFormat().format(evaluate(empty_report)))
+    jsonschema.Draft202012Validator(report_schema).validate(data)
+    assert data["gate"] == {"exit_code": 2, "passed": False, "fail_on": ["unused"], "failing": [], "no_objects": True}
+    allowed = json.loads(JsonFormat().format(evaluate(empty_report, GatePolicy(allow_empty=True))))
+    assert allowed["gate"]["exit_code"] == 0 and allowed["gate"]["no_objects"] is False
+
+
+def test_gate_verdicts_per_finding(sample_report: Report, report_schema: dict) -> None:
+    """Allowed (with the reason) and baselined findings are marked; only the rest fail, and the gate lists them."""
+    policy = GatePolicy(frozenset({FindingKind.UNUSED, FindingKind.MISSING, FindingKind.INCIDENTAL}),
+                        allow=(AllowRule("libgomp*", "OpenMP comes with torch"),),
+                        baseline=Baseline(frozenset({BaselineEntry("_C.so", FindingKind.UNUSED, "libtorch.so")})))
+    data = json.loads(JsonFormat().format(evaluate(replace(sample_report, errors=()), policy)))
+    jsonschema.Draft202012Validator(report_schema).validate(data)
+    findings = {f["name"]: f for f in data["objects"][0]["findings"]}
+    assert findings["libgomp.so.1"] == {"kind": "incidental", "name": "libgomp.so.1", "gated": True, "fails": False,
+                                        "allowed": "OpenMP comes with torch", "baselined": False}
+    assert findings["libtorch.so"] == {"kind": "unused", "name": "libtorch.so", "gated": True, "fails": False,
+                                       "allowed": None, "baselined": True}
+    assert findings["libmissing.so.2"]["fails"] is True
+    assert data["gate"] == {"exit_code": 1, "passed": False, "fail_on": ["unused", "incidental", "missing"],
+                            "failing": [{"object": EXT, "kind": "missing", "name": "libmissing.so.2"}],
+                            "no_objects": False}
+
+
+def test_schema_names_every_finding_kind(report_schema: dict) -> None:
+    assert report_schema["$defs"]["finding_kind"]["enum"] == [k.value for k in FindingKind]
 
 
 def test_output_is_one_json_document_ending_in_newline(sample_report: Report) -> None:
@@ -105,12 +155,15 @@ def test_validates_against_shipped_schema(fixture: str, request: pytest.FixtureR
 def test_schema_requires_every_emitted_field(report_schema: dict) -> None:
     """The schema is closed: it names exactly the keys json.py emits (no more, no fewer)."""
     defs = report_schema["$defs"]
-    assert set(report_schema["required"]) == {"schema", "objects", "errors"}
+    assert set(report_schema["required"]) == {"schema", "gate", "objects", "errors"}
+    assert set(defs["gate"]["required"]) == set(EXPECTED_GATE)
+    assert set(defs["finding"]["required"]) == set(EXPECTED_EXT["findings"][0])
     assert set(defs["object"]["required"]) == set(EXPECTED_EXT)
     assert set(defs["needed"]["required"]) == set(EXPECTED_EXT["needed"][0])
     assert set(defs["loaded"]["required"]) == set(EXPECTED_EXT["loaded"][0])
     assert set(defs["summary"]["required"]) == set(EXPECTED_EXT["summary"])
-    for name in ("object", "needed", "loaded", "summary", "binding", "search_step", "suggestion", "error"):
+    for name in ("object", "needed", "loaded", "summary", "binding", "search_step", "suggestion", "error", "gate",
+                 "finding"):
         assert defs[name]["additionalProperties"] is False, name
 
 

@@ -8,15 +8,18 @@ import jsonschema
 import pytest
 
 from linkaudit import __version__
-from linkaudit.config import AllowRule, GatePolicy
+from linkaudit.baseline import Baseline, BaselineEntry
+from linkaudit.config import AllowRule
+from linkaudit.formats.findings import RULES
 from linkaudit.formats.sarif import SarifFormat, artifact_uri
+from linkaudit.gate import GatePolicy, evaluate
 from linkaudit.report import FindingKind, Report
 
 from .conftest import EXT
 
 
 def _sarif(report: Report, policy: GatePolicy | None = None) -> dict:
-    return json.loads(SarifFormat(policy).format(report))
+    return json.loads(SarifFormat().format(evaluate(report, policy) if policy is not None else report))
 
 
 @pytest.mark.parametrize("fixture", ["sample_report", "clean_report", "empty_report"])
@@ -66,11 +69,63 @@ def test_levels_follow_the_gate(sample_report: Report) -> None:
     assert levels["LA001-unused"] == "warning"
 
 
-def test_allow_list_becomes_a_suppression(sample_report: Report) -> None:
+def test_allow_list_becomes_a_suppression_not_an_error(sample_report: Report) -> None:
     policy = GatePolicy(frozenset({FindingKind.UNUSED}), allow=(AllowRule("libtorch*.so", "torch ops register at load"),))
     (unused,) = [r for r in _sarif(sample_report, policy)["runs"][0]["results"] if r["ruleId"] == "LA001-unused"]
-    assert unused["suppressions"] == [{"kind": "external", "justification": "allowed: torch ops register at load"}]
+    assert unused["suppressions"] == [{"kind": "external", "status": "accepted",
+                                       "justification": "allowed by [tool.linkaudit] allow: torch ops register at load"}]
+    assert unused["level"] == "note"
+    assert unused["properties"]["fails"] is False
     assert "torch ops register at load" in unused["message"]["text"]
+
+
+def test_baselined_finding_becomes_a_suppression(sample_report: Report, sarif_schema: dict) -> None:
+    baseline = Baseline(frozenset({BaselineEntry("_C.so", FindingKind.UNUSED, "libtorch.so")}))
+    data = _sarif(sample_report, GatePolicy(frozenset({FindingKind.UNUSED}), baseline=baseline))
+    jsonschema.Draft4Validator(sarif_schema).validate(data)
+    (unused,) = [r for r in data["runs"][0]["results"] if r["ruleId"] == "LA001-unused"]
+    assert unused["level"] == "note"
+    assert unused["suppressions"][0]["kind"] == "external"
+    assert "baseline" in unused["suppressions"][0]["justification"]
+    assert not any("suppressions" in r for r in data["runs"][0]["results"] if r is not unused)
+    assert data["runs"][0]["invocations"][0]["exitCode"] == 2  # the sample has an input error
+
+
+def test_rules_carry_help_for_code_scanning(sample_report: Report) -> None:
+    """GitHub's SARIF rules want shortDescription, fullDescription, help (text + markdown) and a helpUri."""
+    rules = _sarif(sample_report)["runs"][0]["tool"]["driver"]["rules"]
+    assert len(rules) == len(FindingKind) == len(RULES)
+    for rule, kind in zip(rules, FindingKind):
+        assert rule["name"] == kind.value
+        for key in ("shortDescription", "fullDescription"):
+            assert rule[key]["text"].strip()
+        assert rule["help"]["text"].strip() and rule["help"]["markdown"].strip()
+        assert rule["help"]["text"] != rule["fullDescription"]["text"]
+        # this project's README, not someone else's repository
+        assert rule["helpUri"].endswith("README.md#finding-kinds")
+        assert "github.com/linkaudit/linkaudit" not in rule["helpUri"]
+
+
+def test_help_uri_anchor_exists_in_the_readme() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    assert "\n### Finding kinds\n" in readme or "\n#### Finding kinds\n" in readme
+    for rule in RULES.values():
+        assert rule.id in readme
+
+
+def test_automation_details(sample_report: Report) -> None:
+    run = _sarif(sample_report)["runs"][0]
+    assert run["automationDetails"] == {"id": "linkaudit/"}
+
+
+def test_no_objects_is_a_failed_execution(empty_report: Report, sarif_schema: dict) -> None:
+    data = _sarif(empty_report, GatePolicy())
+    jsonschema.Draft4Validator(sarif_schema).validate(data)
+    inv = data["runs"][0]["invocations"][0]
+    assert inv["executionSuccessful"] is False and inv["exitCode"] == 2
+    assert "no ELF object found" in inv["toolExecutionNotifications"][0]["message"]["text"]
 
 
 def test_input_errors_are_notifications(sample_report: Report) -> None:

@@ -2,7 +2,7 @@
 
 Nothing here names a path of the machine: the built extensions are found
 through ``importlib.util.find_spec("pybind_torch")`` and the repository's own
-``pybind_torch/`` and ``build/`` directories, torch through the
+``demo/pybind_torch/`` and ``demo/build/`` directories, torch through the
 ``torch_lib_dir`` fixture of ``tests/conftest.py``.
 
 The oracles (``ldd -u -r``, ``LD_DEBUG=bindings ldd -r``, running the module
@@ -26,10 +26,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "demo"  # the greet demo's own distribution (pybind_torch, csrc/, setup.py)
 GREETING = "Hello Pytorch from C++"
 IS_GLIBC = sys.platform.startswith("linux") and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-NOT_BUILT = ("pybind_torch.{name} is not built: run `pip install --no-build-isolation .` in the repository "
-             "(it builds the extensions into build/lib.*/pybind_torch/ and copies them into pybind_torch/)")
+NOT_BUILT = ("pybind_torch.{name} is not built: run `pip install --no-build-isolation ./demo` in the repository "
+             "(it builds the extensions into demo/build/lib.*/pybind_torch/ and copies them into demo/pybind_torch/)")
 
 
 # -- locating the built extensions ----------------------------------------------
@@ -43,8 +44,8 @@ def _package_dirs() -> list[Path]:
         spec = None
     if spec is not None and spec.submodule_search_locations:
         dirs.extend(Path(p) for p in spec.submodule_search_locations)
-    dirs.append(REPO / "pybind_torch")
-    dirs.extend(sorted((REPO / "build").glob("lib.*/pybind_torch")))
+    dirs.append(DEMO / "pybind_torch")
+    dirs.extend(sorted((DEMO / "build").glob("lib.*/pybind_torch")))
     seen: set[Path] = set()
     out = []
     for d in dirs:
@@ -81,7 +82,7 @@ def extension_filename(name: str) -> str:
 
 
 def _greet_object() -> Path | None:
-    hits = sorted((REPO / "build").glob("temp.*/csrc/greet.o"))
+    hits = sorted((DEMO / "build").glob("temp.*/csrc/greet.o"))
     return hits[0] if hits else None
 
 
@@ -114,8 +115,8 @@ def relinked_once(tmp_path_factory: pytest.TempPathFactory, torch_lib: Path) -> 
 def relink_classic(out_dir: Path, torch_lib: Path) -> Path:
     """``_C`` linked the way CppExtension asks, but with ``--no-as-needed``: every torch library stays.
 
-    Reuses ``build/temp.*/csrc/greet.o`` when the project was built; otherwise
-    compiles ``csrc/greet.cpp`` with torch's include paths and flags (slow).
+    Reuses ``demo/build/temp.*/csrc/greet.o`` when the demo was built; otherwise
+    compiles ``demo/csrc/greet.cpp`` with torch's include paths and flags (slow).
     """
     cxx = shutil.which("c++") or shutil.which("g++")
     if cxx is None:
@@ -124,7 +125,7 @@ def relink_classic(out_dir: Path, torch_lib: Path) -> Path:
     obj = _greet_object()
     if obj is None:
         obj = out_dir / "greet.o"
-        cmd = [cxx, "-O1", "-fPIC", *_compile_flags(sys.executable), "-c", str(REPO / "csrc" / "greet.cpp"),
+        cmd = [cxx, "-O1", "-fPIC", *_compile_flags(sys.executable), "-c", str(DEMO / "csrc" / "greet.cpp"),
                "-o", str(obj)]
         subprocess.run(cmd, check=True, capture_output=True, timeout=600)
     out = out_dir / extension_filename("_C")

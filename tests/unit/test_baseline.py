@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from linkaudit.baseline import Baseline, BaselineEntry, dumps, load_baseline, object_key, parse_baseline
-from linkaudit.config import GatePolicy
 from linkaudit.errors import ConfigError
-from linkaudit.gate import failing
+from linkaudit.gate import GatePolicy, evaluate
 from linkaudit.report import Category, FindingKind, FoundVia, NeededEntry, ObjectReport, Report, Status
 
 
@@ -54,7 +53,10 @@ def test_round_trip_and_gate(tmp_path: Path) -> None:
     assert baseline == Baseline(frozenset({BaselineEntry("x.so", FindingKind.UNUSED, "libz.so.1")}))
     today = _report("libz.so.1", "libnew.so")
     policy = GatePolicy(frozenset({FindingKind.UNUSED}), baseline=baseline)
-    assert failing(today, policy.fail_on, policy.suppressed) == [("x.so", FindingKind.UNUSED, "libnew.so")]
+    (new,) = evaluate(today, policy).gate.failing
+    assert (new.object, new.kind, new.name) == ("x.so", FindingKind.UNUSED, "libnew.so")
+    (old,) = [f for f in evaluate(today, policy).gate.findings if f.name == "libz.so.1"]
+    assert old.baselined and not old.fails
     assert baseline.fixed(today) == []
     assert baseline.fixed(_report()) == [BaselineEntry("x.so", FindingKind.UNUSED, "libz.so.1")]
 
@@ -123,7 +125,7 @@ def test_cli_baseline_round_trip(tree: Path, build_so, run_cli, tmp_path: Path) 
     assert result.exit_code == 1
     errors = [line for line in result.stdout.splitlines() if line.startswith("::error")]
     assert len(errors) == 1 and "libbnew.so" in errors[0]
-    assert any(line.startswith("::warning") and "libbold.so" in line for line in result.stdout.splitlines())
+    assert any(line.startswith("::notice") and "libbold.so" in line for line in result.stdout.splitlines())
 
     # relink without the old one: the baseline entry is reported as fixed
     build_so("libbtarget.so", "int used_fn(void);\nint f(void) { return used_fn(); }", out_dir=lib,

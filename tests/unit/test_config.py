@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from linkaudit.config import AllowRule, Config, GatePolicy, annotate, find_pyproject, is_excluded, load_config, parse_config
+from linkaudit.config import AllowRule, Config, find_pyproject, is_excluded, load_config, parse_config
 from linkaudit.errors import ConfigError
-from linkaudit.gate import exit_code, failing
+from linkaudit.gate import GatePolicy, evaluate
 from linkaudit.report import Category, FindingKind, FoundVia, NeededEntry, ObjectReport, Report, Status
 
 
@@ -138,16 +138,20 @@ def test_gate_respects_allow_list() -> None:
     report = _report()
     kinds = frozenset({FindingKind.UNUSED, FindingKind.MISSING})
     policy = GatePolicy(kinds, allow=(AllowRule("libtorch*.so", "registration", "*/pybind_torch/_C*.so"),))
-    assert {name for _, _, name in failing(report, kinds, policy.suppressed)} == {"libz.so.1", "libgone.so"}
+    gate = evaluate(report, policy).gate
+    assert {f.name for f in gate.failing} == {"libz.so.1", "libgone.so"}
     everything = GatePolicy(kinds, allow=(AllowRule("lib*", "all accepted"),))
-    assert exit_code(report, kinds, everything.suppressed) == 0
-    assert exit_code(report, kinds) == 1
+    assert evaluate(report, everything).gate.exit_code == 0
+    assert evaluate(report, GatePolicy(kinds)).gate.exit_code == 1
 
 
-def test_annotate_shows_the_reason() -> None:
+def test_gate_records_the_allow_reason() -> None:
     policy = GatePolicy(frozenset({FindingKind.UNUSED}), allow=(AllowRule("libtorch.so", "registration"),))
-    (obj,) = annotate(_report(), policy).objects
-    assert obj.warnings == ("allowed: libtorch.so is unused (registration)",)
+    gate = evaluate(_report(), policy).gate
+    (torch,) = [f for f in gate.findings if f.name == "libtorch.so"]
+    assert (torch.allowed, torch.baselined, torch.gated, torch.fails) == ("registration", False, True, False)
+    (gone,) = [f for f in gate.findings if f.name == "libgone.so"]
+    assert (gone.gated, gone.fails) == (False, False)  # missing is not gated here
 
 
 # -- the CLI ------------------------------------------------------------------------------------------------------

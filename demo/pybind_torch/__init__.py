@@ -9,19 +9,29 @@ the extension's dependencies by soname.  So ``greet`` is resolved lazily:
 accessing it imports torch, then ``._C``.  ``import pybind_torch`` alone stays
 cheap and does not import torch.
 
+Importing torch without numpy installed makes torch warn ``UserWarning: Failed
+to initialize NumPy``.  This package imports torch only so that its libraries
+load; it never converts a tensor to or from numpy, so exactly that warning is
+silenced here (rather than installing numpy, ~20 MB, only to keep it quiet).
+Any other warning torch gives still shows.
+
 For a build that does not need torch at all see ``pybind_torch.lean``.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 
 __all__ = ["greet"]
 
 
 def __getattr__(name: str):
     if name == "greet":
-        import torch  # noqa: F401  -- loads libc10.so etc. so _C's DT_NEEDED resolve
+        with warnings.catch_warnings():
+            # torch without numpy: irrelevant here, torch is imported only to load its libraries
+            warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
+            import torch  # noqa: F401  -- loads libc10.so etc. so _C's DT_NEEDED resolve
 
         _C = importlib.import_module("._C", __name__)
         return _C.greet

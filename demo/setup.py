@@ -1,7 +1,7 @@
-"""Build script for the two C++ extensions; metadata lives in pyproject.toml.
+"""Build script for the greet demo's two C++ extensions; metadata lives in pyproject.toml.
 
-Build with the already-installed torch: ``pip install --no-build-isolation .``
-(an isolated build env would fetch another torch).
+Build with the already-installed torch: ``pip install --no-build-isolation ./demo``
+from the repository root (an isolated build env would fetch another torch).
 """
 
 import importlib.util
@@ -33,16 +33,14 @@ ext_modules = [
 ]
 
 
-
 class BuildExtensionAndCopyInplace(BuildExtension):
     """torch's BuildExtension, plus a copy of each built extension into the source tree.
 
-    A non-editable ``pip install .`` builds in-tree, leaving the extensions in
-    ``build/lib.*/pybind_torch/`` (what ``linkaudit build/`` audits) and in the
-    wheel.  Code run from the repo root (``python -m pytest``) imports the
-    ``pybind_torch`` *source* directory, not site-packages, so the extensions
-    are also copied next to the .py files there, as ``build_ext --inplace`` and
-    editable installs do.
+    A non-editable ``pip install ./demo`` builds in-tree, leaving the extensions in
+    ``demo/build/lib.*/pybind_torch/`` (what ``linkaudit demo/build/`` audits) and in
+    the wheel.  The tests import the ``demo/pybind_torch`` *source* directory, not
+    site-packages, so the extensions are also copied next to the .py files there,
+    as ``build_ext --inplace`` and editable installs do.
     """
 
     def run(self):
