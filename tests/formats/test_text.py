@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dataclasses import replace
+
 from linkaudit.formats.text import TextFormat
 from linkaudit.report import Report
 
@@ -51,3 +53,36 @@ def test_piped_output_has_no_ansi(fmt: str, env: dict, build_so, run_cli, tmp_pa
     assert result.stdout
     assert ESC not in result.stdout
     assert ESC not in result.stderr
+
+
+# -- wording: one thing is singular -----------------------------------------------------------------
+
+
+def test_singular_and_plural_counts(sample_report: Report) -> None:
+    """The sample has 1 unresolved symbol, 1 host-provided symbol, 1 dragged library: no "1 ... symbols"."""
+    text = TextFormat(width=200).format(sample_report)
+    assert "1 undefined symbol nothing in scope defines" in text
+    assert "1 Python C API symbol comes from the interpreter" in text
+    assert "libtorch.so drags in 1 more library (434.0 MB)" in text
+    assert "2 objects:" in text
+    assert "removes libtorch.so: 1 library (434.0 MB) no longer loaded" in text
+    for wrong in ("1 undefined symbols", "1 Python C API symbols", "1 more libraries", "1 librarys"):
+        assert wrong not in text
+    obj = sample_report.objects[0]
+    two = replace(obj, unresolved=("_Z3foov", "_Z3barv"), host_provided=("PyA", "PyB"))
+    text = TextFormat(width=200).format(Report(objects=(two,)))
+    assert "2 undefined symbols nothing in scope defines" in text
+    assert "2 Python C API symbols come from the interpreter" in text
+
+
+def test_accepted_findings_are_shown_with_why(sample_report: Report) -> None:
+    from linkaudit.baseline import Baseline, BaselineEntry
+    from linkaudit.config import AllowRule
+    from linkaudit.gate import GatePolicy, evaluate
+    from linkaudit.report import FindingKind
+
+    policy = GatePolicy(frozenset(FindingKind), allow=(AllowRule("libgomp*", "OpenMP comes with torch"),),
+                        baseline=Baseline(frozenset({BaselineEntry("_C.so", FindingKind.UNUSED, "libtorch.so")})))
+    text = TextFormat(width=200).format(evaluate(sample_report, policy))
+    assert "allowed: libgomp.so.1 is incidental (OpenMP comes with torch)" in text
+    assert "baselined: libtorch.so is unused (recorded in the baseline)" in text

@@ -119,11 +119,26 @@ def test_fix_in_place_keeps_a_backup(fixdir: Path, run_cli, tmp_path: Path) -> N
 def test_fix_nothing_to_remove(fixdir: Path, run_cli, tmp_path: Path) -> None:
     lib = fixdir / "libused.so"
     before = lib.read_bytes()
-    result = run_cli(["fix", lib, "-o", tmp_path / "out.so"])
+    out = tmp_path / "out.so"
+    result = run_cli(["fix", lib, "-o", out])
     assert result.exit_code == 0
-    assert "nothing to remove" in result.stderr
-    assert not (tmp_path / "out.so").exists()
+    # `fix a.so -o out.so && cp out.so ...` must work whether or not anything was removed
+    assert "nothing to remove" in result.stderr and "byte-identical copy" in result.stderr
+    assert out.read_bytes() == before
+    assert out.stat().st_mode & 0o777 == lib.stat().st_mode & 0o777
     assert lib.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.so"]  # no temporary file left behind
+
+
+def test_fix_nothing_to_remove_in_place(fixdir: Path, run_cli, tmp_path: Path) -> None:
+    lib = tmp_path / "libused.so"
+    lib.write_bytes((fixdir / "libused.so").read_bytes())
+    before = lib.read_bytes()
+    result = run_cli(["fix", "--in-place", lib])
+    assert result.exit_code == 0
+    assert "nothing to remove; left unchanged" in result.stderr
+    assert lib.read_bytes() == before
+    assert not lib.with_name(lib.name + ".orig").exists()
 
 
 # -- refusals: exit 2, one line on stderr naming the file, bytes unchanged ----------------------

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from _greet import (
+    DEMO,
+    GREETING,
     audit_json,
     by_name,
     dt_needed,
@@ -24,6 +26,7 @@ from _greet import (
     ldd_unused,
     relinked_once,
     require_extension,
+    run_python,
     same_file,
     versioned_definition,
 )
@@ -268,3 +271,46 @@ def test_relinked_ldd_format_marks(relinked: Path, run_cli, torch_lib_dir: Path)
                 if os.path.realpath(lib["path"]) not in reachable} | not_used_direct
     assert {name for name, marked in listed.items() if marked} == expected
     assert {"libgomp.so.1", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libshm.so"} <= expected
+
+
+# -- the demo as users run it ----------------------------------------------------------------------
+
+
+def test_greet_prints_only_the_greeting_without_numpy(c_ext: Path) -> None:
+    """torch warns "Failed to initialize NumPy" when numpy is missing; the demo silences exactly that one."""
+    # numpy made unimportable whether or not it is installed, so the warning would be raised for sure
+    code = ("import sys, warnings\n"
+            "sys.modules['numpy'] = None\n"
+            "warnings.simplefilter('default')\n"
+            "from pybind_torch import greet\n"
+            "greet()\n")
+    proc = run_python(code, sys_path=DEMO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == GREETING + "\n"
+    assert proc.stderr == ""
+
+
+def test_other_torch_warnings_still_show(c_ext: Path) -> None:
+    code = ("import sys, warnings\n"
+            "sys.modules['numpy'] = None\n"
+            "import pybind_torch\n"
+            "with warnings.catch_warnings(record=True) as seen:\n"
+            "    warnings.simplefilter('always')\n"
+            "    pybind_torch.greet\n"
+            "    warnings.warn('another warning', UserWarning)\n"
+            "print([str(w.message) for w in seen])\n")
+    proc = run_python(code, sys_path=DEMO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['another warning']"
+
+
+def test_in_tree_extension_runpath_suggestion_names_no_machine_path(run_cli, torch_lib_dir: Path) -> None:
+    """The source-tree copy (demo/pybind_torch/_C*.so) gets the install-relative $ORIGIN/../torch/lib."""
+    in_tree = next((DEMO / "pybind_torch").glob("_C.*.so"), None)
+    if in_tree is None:
+        pytest.skip("demo/pybind_torch/_C*.so is not built")
+    _, report = audit_json(run_cli, ["--fix-suggestions", in_tree])
+    texts = "\n".join(s["text"] for s in report["objects"][0]["suggestions"])
+    rpaths = set(re.findall(r"-rpath,([^\"' ]+)", texts))
+    assert rpaths == {"$ORIGIN/../torch/lib"}, texts
+    assert "site-packages" not in texts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,64 @@ def test_savings_count_only_what_really_unloads(tmp_path_factory: pytest.TempPat
     assert fix.removes == ("liba.so",)
     assert fix.saves_libraries == 2
     assert fix.saves_bytes == os.path.getsize(a) + os.path.getsize(only)
+
+
+def test_initialiser_caution_agrees_in_number() -> None:
+    """One library "runs" code when loaded; two "run" it."""
+    one = obj(entry("libz.so.1", Status.UNUSED, has_initializers=True))
+    (caution,) = {s.caution for s in suggest(one) if s.caution}
+    assert "libz.so.1 runs code when loaded" in caution and "removing it also skips" in caution
+    two = obj(entry("libz.so.1", Status.UNUSED, has_initializers=True),
+              entry("libpng16.so.16", Status.UNUSED, has_initializers=True))
+    cautions = {s.caution for s in suggest(two) if s.caution}
+    assert any("libz.so.1, libpng16.so.16 run code when loaded" in c and "removing them" in c for c in cautions)
+
+
+# -- RUNPATH suggestions are relative to where the object will be installed -------------------------------
+
+
+def _runpaths(o: ObjectReport) -> list[str]:
+    import re
+
+    return [m for s in suggest(o) for m in re.findall(r"-rpath,([^\"' ]+)", s.text)]
+
+
+@pytest.mark.parametrize("layout", ["source-tree", "build-lib", "site-packages", "elsewhere"])
+def test_runpath_is_relative_to_the_install_location(layout: str, tmp_path: Path) -> None:
+    """A top-level package's extension gets $ORIGIN/../torch/lib wherever it is audited (issue: a route from
+    the source tree to this machine's venv was suggested)."""
+    torch_lib = tmp_path / "venv" / "lib" / "python3.11" / "site-packages" / "torch" / "lib"
+    torch_lib.mkdir(parents=True)
+    if layout == "source-tree":
+        pkg = tmp_path / "project" / "demo" / "mypkg"
+    elif layout == "build-lib":
+        pkg = tmp_path / "project" / "build" / "lib.linux-x86_64-cpython-311" / "mypkg"
+    elif layout == "site-packages":
+        pkg = tmp_path / "other-venv" / "lib" / "python3.11" / "site-packages" / "mypkg"
+    else:
+        pkg = tmp_path / "deep" / "down" / "somewhere" / "mypkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    c10 = replace(entry("libc10.so", Status.USED, path=torch_lib / "libc10.so", python_package="torch"),
+                  found_via=FoundVia.PYTHON_PACKAGE)
+    missing = entry("libtorch_cpu.so", Status.MISSING, candidates=(torch_lib / "libtorch_cpu.so",))
+    o = obj(c10, missing, path=str(pkg / "_C.cpython-311-x86_64-linux-gnu.so"))
+    runpaths = _runpaths(o)
+    assert runpaths and set(runpaths) == {"$ORIGIN/../torch/lib"}, runpaths
+
+
+def test_runpath_for_a_top_level_module_and_a_subpackage(tmp_path: Path) -> None:
+    site = tmp_path / "site-packages"
+    torch_lib = site / "torch" / "lib"
+    torch_lib.mkdir(parents=True)
+    loose = tmp_path / "src" / "m.so"  # no package: installed at the top of site-packages
+    loose.parent.mkdir()
+    sub = tmp_path / "src2" / "pkg" / "sub"
+    sub.mkdir(parents=True)
+    for d in (sub, sub.parent):
+        (d / "__init__.py").write_text("")
+    missing = entry("libc10.so", Status.MISSING, candidates=(torch_lib / "libc10.so",))
+    assert set(_runpaths(obj(missing, path=str(loose)))) == {"$ORIGIN/torch/lib"}
+    assert set(_runpaths(obj(missing, path=str(sub / "_ext.so")))) == {"$ORIGIN/../../torch/lib"}
+    wheel_member = obj(missing, path="dist/pkg-1.0-cp311-cp311-linux_x86_64.whl!pkg/_ext.so")
+    assert set(_runpaths(wheel_member)) == {"$ORIGIN/../torch/lib"}
