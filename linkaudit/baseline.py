@@ -28,8 +28,9 @@ from linkaudit.errors import ConfigError
 from linkaudit.report import FindingKind, Report
 
 BASELINE_SCHEMA = 1
+# build directories; the last alternative is scikit-build's platform directory (linux-x86_64-3.11)
 _BUILD_DIR = re.compile(r"^(build|dist|_skbuild|cmake-build.*|lib\..+|temp\..+|bdist\..+"
-                        r"|(linux|macosx|freebsd|win)-[a-z0-9_.]+-\d+\.\d+)$")  # the last: scikit-build's linux-x86_64-3.11
+                        r"|(linux|macosx|freebsd|win)-[a-z0-9_.]+-\d+\.\d+)$")
 #: PEP 3149 / PEP 384 extension suffixes: .cpython-311-x86_64-linux-gnu.so, .cpython-313t-....so, .abi3.so,
 #: .pypy310-pp73-x86_64-linux-gnu.so
 _ABI_TAG = re.compile(r"\.(cpython-\d+[a-z]*(-[^.]+)?|abi3|pypy\d+-pp\d+(-[^.]+)?)(?=\.so$)")

@@ -272,7 +272,8 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
 
 @main.command("fix", short_help="Remove unused DT_NEEDED entries from a built file.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the fixed file here (always: a byte-identical copy when nothing is removed).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the fixed file here (always: a byte-identical copy when nothing is removed).")
 @click.option("--in-place", is_flag=True, help="Replace FILE atomically, keeping FILE.orig as a backup.")
 @click.option("--incidental", is_flag=True, help="Also remove incidental dependencies.")
 @click.option("--include-load-bearing", is_flag=True,

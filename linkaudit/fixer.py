@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linkaudit.audit import AuditOptions, audit_object
+from linkaudit.display import plural
 from linkaudit.errors import LinkauditError, RewriteError
 from linkaudit.fixes import removable
 from linkaudit.inputs import Target
@@ -173,7 +174,7 @@ def _check(before: ObjectReport, after: ObjectReport, removed: set[str], source:
     new_unresolved = set(after.unresolved) - set(before.unresolved)
     if new_unresolved:
         raise RewriteError(f"{source}: refusing: removing {', '.join(sorted(removed))} would leave "
-                           f"{len(new_unresolved)} symbols undefined (e.g. {sorted(new_unresolved)[0]}); "
+                           f"{plural(len(new_unresolved), 'symbol')} undefined (e.g. {sorted(new_unresolved)[0]}); "
                            "the library turned out to be used")
 
 

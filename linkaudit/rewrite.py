@@ -76,6 +76,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from linkaudit.display import plural
 from linkaudit.errors import ElfReadError, LinkauditError, RewriteError
 
 __all__ = [
@@ -192,7 +193,7 @@ class RewritePlan:
             lines.append(f"delete dynamic tag {tag}")
         touched = self.touched
         lines.append(
-            f"{sum(e - s for s, e in touched)} byte(s) changed in {len(touched)} range(s); "
+            f"{plural(sum(e - s for s, e in touched), 'byte')} changed in {plural(len(touched), 'range')}; "
             f"file size unchanged ({self.file_size})"
         )
         return "\n".join(lines)
