@@ -34,6 +34,39 @@ def test_object_key(tmp_path: Path) -> None:
     assert object_key(str(other / "build" / "lib.linux-x86_64-cpython-312" / "pkg" / "_C.so"), [str(other)]) == "pkg/_C.so"
 
 
+@pytest.mark.parametrize(("name", "key"), [
+    ("m.cpython-311-x86_64-linux-gnu.so", "m.so"),
+    ("m.cpython-312-x86_64-linux-gnu.so", "m.so"),
+    ("m.cpython-313t-x86_64-linux-gnu.so", "m.so"),
+    ("m.abi3.so", "m.so"),
+    ("m.pypy310-pp73-x86_64-linux-gnu.so", "m.so"),
+    ("libfoo.so.1", "libfoo.so.1"),  # not an extension: unchanged
+    ("libcpython-helper.so", "libcpython-helper.so"),
+])
+def test_object_key_drops_the_abi_tag(tmp_path: Path, name: str, key: str) -> None:
+    """A baseline written for CPython 3.11 matches the same extension rebuilt for 3.12 (issue: it did not)."""
+    pkg = tmp_path / "build" / "lib.linux-x86_64-cpython-311" / "pkg"
+    pkg.mkdir(parents=True)
+    assert object_key(str(pkg / name), [str(tmp_path / "build")]) == f"pkg/{key}"
+    assert object_key(str(pkg / name)) == key
+
+
+def test_build_directories_of_other_backends_are_dropped(tmp_path: Path) -> None:
+    tree = tmp_path / "_skbuild" / "linux-x86_64-3.11" / "cmake-build" / "pkg"
+    tree.mkdir(parents=True)
+    assert object_key(str(tree / "libx.so"), [str(tmp_path)]) == "pkg/libx.so"
+    kept = tmp_path / "zlib-ng-2.1"  # a directory that only looks versioned stays in the key
+    kept.mkdir()
+    assert object_key(str(kept / "libz.so"), [str(tmp_path)]) == "zlib-ng-2.1/libz.so"
+
+
+def test_keys_of_older_baselines_are_normalised_when_read() -> None:
+    old = {"schema": 1, "findings": [{"object": "pkg/m.cpython-311-x86_64-linux-gnu.so", "kind": "unused",
+                                      "library": "libz.so.1"}]}
+    baseline = parse_baseline(old)
+    assert baseline.entries == frozenset({BaselineEntry("pkg/m.so", FindingKind.UNUSED, "libz.so.1")})
+
+
 def test_dumps_shape() -> None:
     report = _report("libz.so.1", "libtorch.so", unresolved=("_Z3foov",), path="a/x.so")
     assert json.loads(dumps(report)) == {
