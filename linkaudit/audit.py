@@ -5,6 +5,7 @@ Returns data and prints nothing; the CLI decides what to show.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from linkaudit import musl
 from linkaudit.binding import Resolution, bind, is_unversioned_definition, lookup, lookup_in, owner_of
 from linkaudit.elf import ET_REL, ElfObject, gnu_hash
 from linkaudit.errors import ElfReadError, LinkauditError
@@ -133,12 +135,21 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     if not elf.is_dynamic:
         return ObjectReport(display, elf.machine, elf.bits, None, (), (), (),
                             warnings=("statically linked: no dynamic dependencies",))
-    result = loader.load(path, elf)
+    libc = musl.libc_flavour(elf, loader)
+    result = musl.musl_loader(loader).load(path, elf) if libc == musl.MUSL else loader.load(path, elf)
     warnings.extend(result.warnings)
     scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
     damaged: dict[int, str] = {}
-    resolutions = bind(scope, damaged)
     index_of = {id(o): i for i, o in enumerate(result.searchlist)}
+    rebind = lookup
+    absent: dict[int, str] = {}  # scope index -> why it is not judged (musl libraries not on this host)
+    if isinstance(result, musl.MuslLoadResult):
+        libc_at = index_of.get(id(result.ldso))
+        resolutions = musl.bind(scope, damaged, libc_at)
+        rebind = functools.partial(musl.lookup, libc=libc_at)
+        absent = {index_of[k]: why for k, why in result.not_on_host.items() if k in index_of}
+    else:
+        resolutions = bind(scope, damaged)
     by_provider: dict[int, list[Resolution]] = {}
     for r in resolutions:
         if r.provider not in (None, 0):
@@ -152,6 +163,10 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         if r.provider is None and not r.ref.weak:
             name = _text(r.ref.name)
             (host if is_ext and name.startswith(("Py", "_Py")) else unresolved).append(name)
+    if absent and unresolved:  # they may well be defined by what this host lacks
+        warnings.append(f"undefined references not judged ({len(set(unresolved))}): "
+                        f"{', '.join(result.searchlist[k].first_name for k in sorted(absent))} not on this host")
+        unresolved = []
 
     reach = _reachability(result)
     direct_idx = {index_of[id(dep)] for dep in result.direct}
@@ -162,9 +177,9 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     for dep in result.direct:
         i = index_of[id(dep)]
         if dep.elf is None:
-            direct_status[i] = Status.MISSING
+            direct_status[i] = Status.NOT_ON_HOST if i in absent else Status.MISSING
         elif i in used:
-            owned = _incidental_owners(i, by_provider[i], scope, result, via_others[i] | {0})
+            owned = _incidental_owners(i, by_provider[i], scope, result, via_others[i] | {0}, rebind)
             if owned is not None:
                 owners[i] = owned
                 direct_status[i] = Status.INCIDENTAL
@@ -203,9 +218,12 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
             for r in by_provider.get(i, [])
         ) if i not in seen_direct else ()
         seen_direct.add(i)
-        uncertain = damaged.get(i)
+        uncertain = damaged.get(i) or absent.get(i)
         if uncertain is None and dep.elf is not None and i not in used and damaged:
             uncertain = "; ".join(f"{result.searchlist[k].path}: symbol tables damaged" for k in damaged)
+        if uncertain is None and i in used and any(k < i for k in absent):
+            uncertain = (f"{', '.join(result.searchlist[k].first_name for k in sorted(absent) if k < i)} "
+                         "is not on this host and comes first in musl's scope: it may define these symbols")
         needed.append(NeededEntry(
             name=raw_name,
             path=Path(dep.path) if dep.elf is not None else None,
@@ -214,7 +232,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
             category=classify(_soname_or(dep, raw_name)),
             bindings=bindings,
             searched=dep.searched if dep.elf is None else (),
-            candidates=tuple(loader.python_candidates(raw_name)) if dep.elf is None else (),
+            candidates=tuple(loader.python_candidates(raw_name)) if dep.elf is None and libc != musl.MUSL else (),
             python_package=dep.python_package,
             drags=drag_paths,
             drags_bytes=drag_bytes,
@@ -252,9 +270,10 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         loaded=tuple(loaded),
         unresolved=tuple(sorted(set(unresolved))),
         host_provided=tuple(sorted(set(host))),
-        ldd_unused=_ldd_unused(result, used, elf),
+        ldd_unused=() if libc == musl.MUSL else _ldd_unused(result, used, elf),  # musl's ldd has no -u
         is_python_extension=is_ext,
         warnings=tuple(warnings),
+        libc=libc,
     )
 
 
@@ -280,7 +299,7 @@ def _reachability(result: LoadResult) -> dict[int, set[int]]:
 
 
 def _incidental_owners(i: int, bound: list[Resolution], scope: list[ElfObject | None], result: LoadResult,
-                       without: set[int]) -> dict[bytes, tuple[str, str]] | None:
+                       without: set[int], rebind: Callable = lookup) -> dict[bytes, tuple[str, str]] | None:
     """Owners of every symbol bound to ``scope[i]``, or None if any symbol is really its own.
 
     The rule: a binding is incidental when the definition in ``scope[i]`` is
@@ -289,6 +308,10 @@ def _incidental_owners(i: int, bound: list[Resolution], scope: list[ElfObject | 
     definition of its own.  A library all of whose bindings are incidental is
     linked only because it happens to re-export someone else's symbols.
     ``without`` is what stays loaded if ``scope[i]`` is dropped (the main object included).
+
+    Under musl the binder ignores versions, but the version definitions in
+    the files still say whose ABI a symbol is: the rule is the same, and
+    ``rebind`` (musl's lookup) checks that the reference still binds.
     """
     obj = scope[i]
     assert obj is not None
@@ -300,7 +323,7 @@ def _incidental_owners(i: int, bound: list[Resolution], scope: list[ElfObject | 
             found = owner_of(r.ref.name, scope, i)
             # The reference must still bind without scope[i]: an owner whose version the
             # reference cannot take (say a hidden foo@V2 for an unversioned foo) is no owner.
-            rebound = lookup([o if k in without else None for k, o in enumerate(scope)], r.ref)[0] \
+            rebound = rebind([o if k in without else None for k, o in enumerate(scope)], r.ref)[0] \
                 if found is not None else None
         except ElfReadError:
             return None

@@ -20,6 +20,8 @@ class Status(str, Enum):
     UNUSED = "unused"
     INCIDENTAL = "incidental"
     MISSING = "missing"
+    # musl's system libraries audited on a host that is not a musl system (no --root): not judged
+    NOT_ON_HOST = "not_on_host"
 
 
 class FoundVia(str, Enum):
@@ -148,6 +150,7 @@ class ObjectReport:
     is_python_extension: bool = False
     warnings: tuple[str, ...] = ()
     suggestions: tuple[Suggestion, ...] = ()
+    libc: str = "glibc"  # whose loader rules the object was audited under: "glibc" or "musl"
 
     def entries(self, status: Status) -> tuple[NeededEntry, ...]:
         return tuple(n for n in self.needed if n.status is status)

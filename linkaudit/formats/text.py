@@ -26,6 +26,7 @@ STATUS_STYLE = {
     Status.UNUSED: "bold red",
     Status.INCIDENTAL: "yellow",
     Status.MISSING: "bold magenta",
+    Status.NOT_ON_HOST: "magenta",
 }
 FAMILY_STYLE = {
     Category.TORCH: "bright_red",
@@ -62,7 +63,7 @@ class TextFormat(Format):
 
     def _object(self, console: Console, obj: ObjectReport, accepted: Iterable[Finding] = ()) -> None:
         kind = "Python extension module" if obj.is_python_extension else "ELF object"
-        console.print(Text.assemble((obj.path, "bold"), f"  ({obj.machine}, {obj.elf_class}-bit {kind})"), soft_wrap=True)
+        console.print(Text.assemble((obj.path, "bold"), f"  ({obj.machine}, {obj.elf_class}-bit {kind}, {obj.libc})"), soft_wrap=True)
         if not obj.needed:
             for w in obj.warnings:
                 console.print(Text(f"  {w}"))
@@ -115,6 +116,8 @@ class TextFormat(Format):
 
 
 def _evidence(n: NeededEntry) -> str:
+    if n.status is Status.NOT_ON_HOST:
+        return "not on this host (musl system library)"
     if n.status is Status.MISSING:
         return "not found" + (f"; candidate: {n.candidates[0]}" if n.candidates else "")
     if n.status is Status.UNUSED and n.loads_providers:
@@ -139,8 +142,9 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
                 yield (f"    {demangle(b.symbol)}  -> belongs to {b.owner}", "")
             yield ("    --as-needed cannot drop it (it does satisfy a reference); drop the library from the link, "
                    "or link the owner before it.", "")
-        if n.status is Status.MISSING:
-            yield (f"{n.name} is missing: the loader searched, in order:", "magenta")
+        if n.status in (Status.MISSING, Status.NOT_ON_HOST):
+            what = "is missing" if n.status is Status.MISSING else "is not on this host"
+            yield (f"{n.name} {what}: the loader searched, in order:", "magenta")
             for s in n.searched:
                 yield (f"    {s.directory or '.'}  ({s.source})", "")
             for c in n.candidates:
@@ -198,7 +202,8 @@ def _summary(obj: ObjectReport) -> str:
     loaded = sum(lib.size for lib in obj.loaded)
     unneeded = [lib for lib in obj.loaded if lib.only_for_unneeded]
     text = (f"{len(obj.needed)} needed: {counts[Status.USED]} used, {counts[Status.INCIDENTAL]} incidental, "
-            f"{counts[Status.UNUSED]} unused, {counts[Status.MISSING]} missing; "
+            f"{counts[Status.UNUSED]} unused, {counts[Status.MISSING]} missing"
+            + (f", {counts[Status.NOT_ON_HOST]} not on this host" if counts[Status.NOT_ON_HOST] else "") + "; "
             f"{plural(len(obj.loaded), 'library', 'libraries')} loaded ({human_size(loaded)})")
     if unneeded:
         text += f", {len(unneeded)} of them ({human_size(sum(lib.size for lib in unneeded))}) only for unused or incidental dependencies"
@@ -209,4 +214,6 @@ def _totals(objects: Iterable[ObjectReport]) -> Text:
     objs = list(objects)
     c = {s: sum(len(o.entries(s)) for o in objs) for s in Status}
     return Text(f"{plural(len(objs), 'object')}: {c[Status.USED]} used, {c[Status.INCIDENTAL]} incidental, "
-                f"{c[Status.UNUSED]} unused, {c[Status.MISSING]} missing dependencies.", style="bold")
+                f"{c[Status.UNUSED]} unused, {c[Status.MISSING]} missing"
+                + (f", {c[Status.NOT_ON_HOST]} not on this host" if c[Status.NOT_ON_HOST] else "")
+                + " dependencies.", style="bold")

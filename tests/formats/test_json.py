@@ -33,6 +33,7 @@ EXPECTED_EXT = {
     "path": EXT,
     "machine": "x86_64",
     "elf_class": 64,
+    "libc": "glibc",
     "soname": None,
     "is_python_extension": True,
     "needed": [
@@ -68,7 +69,7 @@ EXPECTED_EXT = {
          "needed_by": [f"{T}/libtorch.so"], "only_for_unneeded": True},
     ],
     # 4 entries, one of each verdict; 1000 + 2000 + 300 + 434e6 bytes loaded, libtorch_cpu only for libtorch.so
-    "summary": {"needed": 4, "used": 1, "unused": 1, "incidental": 1, "missing": 1, "loaded": 4,
+    "summary": {"needed": 4, "used": 1, "unused": 1, "incidental": 1, "missing": 1, "not_on_host": 0, "loaded": 4,
                 "loaded_bytes": 434_003_300, "unneeded_libraries": 1, "unneeded_bytes": 434_000_000},
     "suggestions": [{"kind": "libraries", "title": "link only c10", "text": "libraries=['c10']",
                      "removes": ["libtorch.so"], "saves_libraries": 1, "saves_bytes": 434_002_000, "caution": None}],
@@ -85,9 +86,9 @@ EXPECTED_EXT = {
 }
 
 EXPECTED_STATIC = {
-    "path": STATIC, "machine": "x86_64", "elf_class": 64, "soname": None, "is_python_extension": False,
+    "path": STATIC, "machine": "x86_64", "elf_class": 64, "libc": "glibc", "soname": None, "is_python_extension": False,
     "needed": [], "unresolved": [], "host_provided": [], "ldd_unused": [], "loaded": [],
-    "summary": {"needed": 0, "used": 0, "unused": 0, "incidental": 0, "missing": 0, "loaded": 0, "loaded_bytes": 0,
+    "summary": {"needed": 0, "used": 0, "unused": 0, "incidental": 0, "missing": 0, "not_on_host": 0, "loaded": 0, "loaded_bytes": 0,
                 "unneeded_libraries": 0, "unneeded_bytes": 0},
     "suggestions": [], "findings": [], "warnings": ["statically linked: no dynamic dependencies"],
 }
