@@ -135,7 +135,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     if not elf.is_dynamic:
         return ObjectReport(display, elf.machine, elf.bits, None, (), (), (),
                             warnings=("statically linked: no dynamic dependencies",))
-    libc = musl.libc_flavour(elf, loader)
+    libc = musl.libc_flavour(elf, loader, display)
     result = musl.musl_loader(loader).load(path, elf) if libc == musl.MUSL else loader.load(path, elf)
     warnings.extend(result.warnings)
     scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
@@ -165,7 +165,8 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
             (host if is_ext and name.startswith(("Py", "_Py")) else unresolved).append(name)
     if absent and unresolved:  # they may well be defined by what this host lacks
         warnings.append(f"undefined references not judged ({len(set(unresolved))}): "
-                        f"{', '.join(result.searchlist[k].first_name for k in sorted(absent))} not on this host")
+                        f"{', '.join(dict.fromkeys(result.searchlist[k].first_name for k in sorted(absent)))} "
+                        "not on this host")
         unresolved = []
 
     reach = _reachability(result)
@@ -222,7 +223,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         if uncertain is None and dep.elf is not None and i not in used and damaged:
             uncertain = "; ".join(f"{result.searchlist[k].path}: symbol tables damaged" for k in damaged)
         if uncertain is None and i in used and any(k < i for k in absent):
-            uncertain = (f"{', '.join(result.searchlist[k].first_name for k in sorted(absent) if k < i)} "
+            uncertain = (f"{', '.join(dict.fromkeys(result.searchlist[k].first_name for k in sorted(absent) if k < i))} "
                          "is not on this host and comes first in musl's scope: it may define these symbols")
         needed.append(NeededEntry(
             name=raw_name,

@@ -137,17 +137,26 @@ def musl_arch(elf: ElfObject) -> str:
     return _ARCH.get((elf.machine, elf.bits), elf.machine)
 
 
-def libc_flavour(elf: ElfObject, loader: Loader) -> str:
+def libc_flavour(elf: ElfObject, loader: Loader, display: str = "") -> str:
     """The libc whose loader the object is audited under.
 
-    The object's own evidence first; an object that names neither (a library
-    needing only other libraries) follows the system it is audited against:
-    musl under a ``--root`` that has musl's loader and no glibc one, glibc
+    The object's own evidence first.  An object that names neither (a library
+    needing only other libraries, an extension needing nothing) follows its
+    name: a member of a ``musllinux``/``manylinux`` wheel, or a CPython
+    extension suffix ``-linux-musl``/``-linux-gnu``; else the system it is
+    audited against: musl under a ``--root`` that has musl's loader, glibc
     otherwise.
     """
     own = libc_of(elf)
     if own is not None:
         return own
+    wheel, _, member = display.rpartition(".whl!")
+    if wheel and re.search(r"[-.]musllinux_\d+_\d+_", os.path.basename(wheel)):
+        return MUSL
+    if wheel and re.search(r"[-.](many|musl)linux", os.path.basename(wheel)) is not None:
+        return GLIBC
+    if re.search(r"-linux-musl[a-z0-9_]*\.so\Z", member or display):
+        return MUSL
     root = loader.env.root
     if root and os.path.exists(loader._host(f"/lib/ld-musl-{musl_arch(elf)}.so.1")):
         return MUSL
