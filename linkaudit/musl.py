@@ -377,6 +377,16 @@ class _Load:
             return f"{path}: Is a directory: musl's loader opens it and stops here"
         return "ok"
 
+    def _origin_path(self, node: LoadedObject) -> str:
+        """The name ``$ORIGIN`` is taken from: a program started by the kernel has its real path
+        (``/proc/self/exe``); any other object the path it was opened under."""
+        if node is not self.main or node.elf is None or not node.elf.interp:
+            return node.path
+        base = self.owner.base
+        if base.env.root:
+            return base.guest(base._host(node.path))
+        return os.path.realpath(node.path)
+
     def _scan(self, name: str, text: str, source: str, via: FoundVia, steps: list[SearchStep]) -> tuple[str | None, str | None]:
         """``path_open``: directories split on ':' and newlines, empty ones skipped."""
         for d in re.split(r"[:\n]", text):
@@ -402,7 +412,7 @@ class _Load:
             elf = node.elf
             if elf is not None:
                 tag, via = (elf.runpath, FoundVia.RUNPATH) if elf.runpath is not None else (elf.rpath, FoundVia.RPATH)
-                rpath = _fixup_rpath(tag, node.path) if tag is not None else None
+                rpath = _fixup_rpath(tag, self._origin_path(node)) if tag is not None else None
                 if rpath is not None:
                     found, fatal = self._scan(name, rpath, f"{via.name} of {node.path}", via, steps)
                     if found or fatal:

@@ -43,4 +43,6 @@ def _lines(obj: ObjectReport) -> list[str]:
     for n in obj.needed:
         if n.status is Status.MISSING:
             lines.append(f"\t{n.name} => not found")
+        elif n.status is Status.NOT_ON_HOST:
+            lines.append(f"\t{n.name} => not on this host (musl system library)")
     return lines

