@@ -420,11 +420,20 @@ class _Load:
             node = node.loader
         if self.owner.ldso_elf(self.ldso_path) is None and not self.owner.system_is_target:
             # No musl loader here: the host's system directories hold glibc's libraries, never searched.
-            return None, FoundVia.DEFAULT, None
+            return self._search_paths(name, steps)
         text, source = self.owner.sys_path(self.ldso_path, self.arch)
         found, fatal = self._scan(name, text, source, FoundVia.DEFAULT, steps)
         if found or fatal:
             return found, FoundVia.DEFAULT, fatal
+        return self._search_paths(name, steps)
+
+    def _search_paths(self, name: str, steps: list[SearchStep]) -> tuple[str | None, FoundVia | None, str | None]:
+        """linkaudit's own ``--search-path``, last, so it never changes what musl would find."""
+        dirs = self.owner.env.search_paths
+        if dirs:
+            found, _fatal = self._scan(name, "\n".join(dirs), "--search-path", FoundVia.SEARCH_PATH, steps)
+            if found:
+                return found, FoundVia.SEARCH_PATH, None
         return None, FoundVia.DEFAULT, None
 
 

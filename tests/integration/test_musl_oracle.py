@@ -30,12 +30,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from linkaudit import musl
 from linkaudit.audit import AuditOptions, audit
 from linkaudit.binding import bind as glibc_bind
 from linkaudit.elf import ElfObject
+from linkaudit.formats.json import JsonFormat
 from linkaudit.loader import Loader, LoaderEnv
 from linkaudit.report import FoundVia, ObjectReport, Status
 
@@ -47,6 +49,7 @@ IS_GLIBC = bool(getattr(os, "confstr", None) and (os.confstr("CS_GNU_LIBC_VERSIO
 pytestmark = pytest.mark.skipif(MUSL_GCC is None or not os.path.exists(LDSO),
                                 reason="needs musl-gcc and musl's loader (Debian: musl-tools)")
 
+SCHEMA = json.loads((Path(__file__).parents[2] / "linkaudit" / "schemas" / "report.schema.json").read_text())
 LINE = re.compile(r"^\t(\S+) => (\S+) \(0x[0-9a-f]+\)$")
 LOAD_ERROR = re.compile(r"^Error loading shared library (\S+): ")
 
@@ -134,6 +137,9 @@ def test_flavour_and_libc_is_the_loader(tree: Path) -> None:
     assert by_name["libunused.so"].status is Status.UNUSED
     assert not obj.unresolved
     assert_matches_loader(tree / "app", obj)
+    data = json.loads(JsonFormat().format(audit([str(tree / "app")], AuditOptions(env=LoaderEnv()))))
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    assert data["objects"][0]["libc"] == "musl"
 
 
 def test_glibc_objects_keep_glibc_rules(tmp_path: Path) -> None:
@@ -322,6 +328,9 @@ def test_system_library_on_a_glibc_host_is_not_on_host(zapp: Path) -> None:
     assert [s.directory for s in z.searched] == musl_system_dirs()
     assert not any(n.status is Status.MISSING for n in obj.needed)
     assert_matches_loader(zapp, obj)
+    data = json.loads(JsonFormat().format(audit([str(zapp)], AuditOptions(env=LoaderEnv()))))
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    assert data["objects"][0]["summary"]["not_on_host"] == 1
 
 
 def musl_system_dirs() -> list[str]:
@@ -361,7 +370,8 @@ def test_musllinux_wheel(wheel: Path, tmp_path: Path) -> None:
     """No spurious missing, nothing from glibc's cache, and each member resolves as musl's loader does."""
     report = audit([str(wheel)], AuditOptions(env=LoaderEnv(python_package_rule=False)))
     assert not report.errors
-    data = json.loads(__import__("linkaudit.formats.json", fromlist=["x"]).JsonFormat().format(report))
+    data = json.loads(JsonFormat().format(report))
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
     assert {o["libc"] for o in data["objects"]} == {"musl"}
     for o in report.objects:
         for n in o.needed:

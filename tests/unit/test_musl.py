@@ -127,6 +127,11 @@ def test_no_musl_loader_on_this_host(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert [s.via for s in by["libz.so.1"].searched] == [FoundVia.RUNPATH]
     assert by["libbundled.so"].uncertain is None  # nothing absent comes before it in the scope
     assert not obj.unresolved and any("not judged" in w for w in obj.warnings)
+    # linkaudit's own --search-path comes after musl's rules, and finds it
+    env = LoaderEnv(python_package_rule=False, search_paths=(str(d / "stub"),))
+    (again,) = audit([str(ext)], AuditOptions(env=env)).objects
+    (z,) = [n for n in again.needed if n.name == "libz.so.1"]
+    assert z.found_via is FoundVia.SEARCH_PATH and z.status is Status.USED and z.symbols == ("zz",)
 
 
 def test_fixup_rpath() -> None:
