@@ -44,5 +44,5 @@ def _lines(obj: ObjectReport) -> list[str]:
         if n.status is Status.MISSING:
             lines.append(f"\t{n.name} => not found")
         elif n.status is Status.NOT_ON_HOST:
-            lines.append(f"\t{n.name} => not on this host (musl system library)")
+            lines.append(f"\t{n.name} => not judged on this host (musl)")
     return lines

@@ -117,7 +117,7 @@ class TextFormat(Format):
 
 def _evidence(n: NeededEntry) -> str:
     if n.status is Status.NOT_ON_HOST:
-        return "not on this host (musl system library)"
+        return "not judged on this host (see below)"
     if n.status is Status.MISSING:
         return "not found" + (f"; candidate: {n.candidates[0]}" if n.candidates else "")
     if n.status is Status.UNUSED and n.loads_providers:

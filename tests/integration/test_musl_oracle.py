@@ -353,6 +353,31 @@ def test_glibc_library_loaded_by_musl(zapp: Path) -> None:
     assert any("built for glibc" in w for w in obj.warnings)
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("chroot") is None, reason="the --root oracle runs chroot (root only)")
+def test_root_matches_musl_in_a_chroot(tree: Path, tmp_path: Path) -> None:
+    """--root DIR against ``chroot DIR ld-musl --list``: a musl root with its own libz.so.1, no path file."""
+    root = tmp_path / "alpine"
+    (root / "lib").mkdir(parents=True)
+    shutil.copy(LDSO, root / "lib")
+    (root / "lib" / f"libc.musl-{ARCH}.so.1").symlink_to(os.path.basename(LDSO))
+    (tmp_path / "z.c").write_text('const char *zlibVersion(void) { return "1.3.1"; }\n')
+    cc(root / "usr" / "lib" / "libz.so.1", "-shared", "-fPIC", "-Wl,-soname,libz.so.1", str(tmp_path / "z.c"))
+    (tmp_path / "app.c").write_text('#include <stdio.h>\nconst char *zlibVersion(void); int used_fn(int);\n'
+                                    'int main(void) { printf("%d %s\\n", used_fn(41), zlibVersion()); return 0; }\n')
+    shutil.copytree(tree / "lib", root / "srv" / "lib")
+    cc(root / "srv" / "app", str(tmp_path / "app.c"), f"-L{tree / 'lib'}", f"-L{root / 'usr/lib'}",
+       "-Wl,--no-as-needed", "-lused", "-lunused", str(root / "usr" / "lib" / "libz.so.1"), "-Wl,-rpath,$ORIGIN/lib")
+    proc = subprocess.run(["chroot", str(root), LDSO, "--list", "/srv/app"], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == ""
+    loaded = dict(m.groups() for line in proc.stdout.splitlines() if (m := LINE.match(line)))
+    report = audit([str(root / "srv" / "app")], AuditOptions(env=LoaderEnv(root=str(root), python_package_rule=False)))
+    (obj,) = report.objects
+    assert {lib.name: str(lib.path) for lib in obj.loaded} == loaded
+    assert {n.name: n.status for n in obj.needed} == {
+        "libused.so": Status.USED, "libunused.so": Status.UNUSED, "libz.so.1": Status.USED, "libc.so": Status.USED}
+
+
 # -- real musllinux wheels ------------------------------------------------------------
 
 WHEELS = os.environ.get("LINKAUDIT_MUSL_WHEELS")
