@@ -297,7 +297,7 @@ class _Load:
         self.ldso = LoadedObject(ldso_elf, ldso_path, {"libc.so", ldso_path}, None, FoundVia.LOADED,
                                  "libc.so", 1)
         self.shortnames: dict[int, str] = {}  # id(node) -> the file name a search found it under
-        if ldso_elf is None:
+        if ldso_elf is None and not owner.system_is_target:  # under --root its absence is simply missing
             self.not_on_host[id(self.ldso)] = (
                 f"musl's loader {ldso_path}, which is also its libc, is not on this host: "
                 "pass --root DIR with an Alpine (musl) root filesystem")

@@ -96,6 +96,18 @@ def test_root_without_path_file_uses_musl_defaults(tmp_path: Path) -> None:
     assert "foo" in obj.unresolved
 
 
+def test_root_without_musl_loader(tmp_path: Path) -> None:
+    """Under --root the root is the target: no musl loader there means libc is missing, not 'not on host'."""
+    root = tmp_path / "root"
+    app = build_root(root, "/usr/lib\n/opt/lib\n")
+    (root / INTERP.lstrip("/")).unlink()
+    obj = audit_in(app, root)
+    by = {n.name: n for n in obj.needed}
+    assert obj.libc == "musl"  # from its PT_INTERP
+    assert by[LIBC].status is Status.MISSING and by["libfoo.so"].status is Status.USED
+    assert "puts" in obj.unresolved
+
+
 def test_empty_path_file_searches_nothing(tmp_path: Path) -> None:
     root = tmp_path / "root"
     app = build_root(root, "")
