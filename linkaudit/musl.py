@@ -335,7 +335,9 @@ class _Load:
             fake = LoadedObject(None, name, set(), requester, None, name, depth, searched=tuple(steps), fatal=fatal)
             if fatal is None and via is FoundVia.DEFAULT and not self.owner.system_is_target:
                 sibling = f"{os.path.dirname(requester.path)}/{name}"
-                self.not_on_host[id(fake)] = NOT_ON_HOST_HINT if not os.path.isfile(self.owner.base._host(sibling)) else (
+                started = requester is self.main and requester.elf is not None and requester.elf.interp
+                alone = started or not os.path.isfile(self.owner.base._host(sibling))  # a program loads alone
+                self.not_on_host[id(fake)] = NOT_ON_HOST_HINT if alone else (
                     f"not found when this object is loaded alone, but {sibling} sits next to it: "
                     "musl finds it when an object whose rpath covers that directory loads this one "
                     "(musl searches the rpath of every object up the chain)")

@@ -61,6 +61,9 @@ def cc(out: Path, *args: str) -> Path:
     return out
 
 
+RELOC_ERROR = re.compile(r"^Error relocating (.+): (\S+): symbol not found$")
+
+
 def musl_list(path: Path, env: dict[str, str] | None = None) -> tuple[int, dict[str, str], set[str], str]:
     """(exit status, {name: real path}, names it failed to load, stderr) of ``ld-musl --list``."""
     full = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
@@ -95,9 +98,65 @@ def ours(obj: ObjectReport) -> dict[str, str]:
 
 
 def assert_matches_loader(path: Path, obj: ObjectReport, env: dict[str, str] | None = None) -> None:
-    _rc, loaded, failed, _err = musl_list(path, env)
+    """Same libraries at the same paths; same failures to load; same unresolved references of ``path``."""
+    _rc, loaded, failed, err = musl_list(path, env)
     assert ours(obj) == loaded
     assert {n.name for n in obj.needed if n.path is None} == failed & {n.name for n in obj.needed}
+    if not any(n.status is Status.NOT_ON_HOST for n in obj.needed):
+        undefined = {m.group(2) for line in err.splitlines()
+                     if (m := RELOC_ERROR.match(line)) and m.group(1) == str(path)}
+        assert set(obj.unresolved) | set(obj.host_provided) == undefined
+
+
+@pytest.mark.parametrize("case", ["ldlp_over_rpath", "foreign_token_drops_rpath", "slash_name", "copy_reloc",
+                                  "same_file_two_names", "undefined"])
+def test_search_and_binding_edge_cases(case: str, tmp_path: Path) -> None:
+    """Each case: what musl's own loader lists (and fails on) is what linkaudit reports."""
+    d = tmp_path
+    (d / "a.c").write_text("int data_obj = 3;\nint used_fn(int x) { return x + data_obj; }\n")
+    (d / "b.c").write_text("int used_fn(int x) { return x - 1; }\n")
+    main_c = '#include <stdio.h>\nint used_fn(int);\nint main(void) { printf("%d\\n", used_fn(41)); return 0; }\n'
+    cc(d / "lib" / "libused.so", "-shared", "-fPIC", str(d / "a.c"))
+    cc(d / "other" / "libused.so", "-shared", "-fPIC", str(d / "b.c"))
+    env: dict[str, str] = {}
+    args = [f"-L{d / 'lib'}", "-lused"]
+    if case == "ldlp_over_rpath":  # LD_LIBRARY_PATH comes before DT_RPATH in musl (after it in glibc)
+        args += ["-Wl,-rpath,$ORIGIN/lib", "-Wl,--disable-new-dtags"]
+        env["LD_LIBRARY_PATH"] = str(d / "other")
+    elif case == "foreign_token_drops_rpath":  # $LIB is not musl's: the whole rpath is ignored
+        args.append("-Wl,-rpath,$ORIGIN/lib:$LIB")
+    elif case == "slash_name":  # a DT_NEEDED with a slash (no soname: the path linked) is opened as is
+        args = [str(d / "lib" / "libused.so")]
+    elif case == "copy_reloc":  # non-PIE main copies data_obj: a copy relocation binds past the main object
+        main_c = ('#include <stdio.h>\nextern int data_obj;\nint used_fn(int);\n'
+                  'int main(void) { printf("%d %d\\n", data_obj, used_fn(1)); return 0; }\n')
+        args += ["-no-pie", "-fno-pic", "-Wl,-rpath,$ORIGIN/lib"]
+    elif case == "same_file_two_names":  # found under two names: one object (same device and inode)
+        (d / "lib" / "libalias.so").symlink_to("libused.so")
+        args += ["-Wl,--no-as-needed", "-lalias", "-Wl,-rpath,$ORIGIN/lib"]
+    elif case == "undefined":  # linked against a libused with nowhere(), run with one without: refused
+        main_c = main_c.replace("int used_fn(int);", "int used_fn(int); int nowhere(void);").replace(
+            "return 0;", "return nowhere();")
+        (d / "c.c").write_text("int used_fn(int x) { return x; }\nint nowhere(void) { return 0; }\n")
+        cc(d / "build" / "libused.so", "-shared", "-fPIC", str(d / "c.c"))
+        args = [f"-L{d / 'build'}", "-lused", "-Wl,-rpath,$ORIGIN/lib"]
+    (d / "main.c").write_text(main_c)
+    app = cc(d / "app", str(d / "main.c"), *args)
+    obj = audit_one(app, ld_library_path=env.get("LD_LIBRARY_PATH"))
+    assert_matches_loader(app, obj, env)
+    rc, loaded, _failed, err = musl_list(app, env)
+    if case == "foreign_token_drops_rpath":
+        assert "libused.so" not in loaded
+    elif case == "undefined":
+        assert rc != 0 and obj.unresolved == ("nowhere",)
+    else:
+        assert rc == 0 and err == ""
+        assert obj.needed[0].status is Status.USED
+        if case == "ldlp_over_rpath":
+            assert obj.needed[0].found_via is FoundVia.LD_LIBRARY_PATH
+        if case == "copy_reloc":
+            (lib,) = [n for n in obj.needed if n.name == "libused.so"]
+            assert set(lib.symbols) == {"data_obj", "used_fn"}
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +227,20 @@ def test_origin_of_a_program_is_its_real_path(tree: Path, tmp_path: Path) -> Non
     obj = audit_one(link)
     assert {n.name: n.status for n in obj.needed} == {"libused.so": Status.USED, "libunused.so": Status.UNUSED,
                                                       "libc.so": Status.USED}
+
+
+def test_fix_command_output_runs_under_musl(tree: Path, tmp_path: Path) -> None:
+    """``linkaudit fix`` drops what musl's rules call unused; musl's loader runs the result alike."""
+    from linkaudit.cli import main
+    from click.testing import CliRunner
+
+    fixed = tree / "app.fixed"
+    result = CliRunner().invoke(main, ["fix", str(tree / "app"), "-o", str(fixed), "--no-python-packages"])
+    assert result.exit_code == 0, result.output
+    assert ElfObject(fixed).needed == ("libused.so", "libc.so")
+    rc, _loaded, failed, err = musl_list(fixed)
+    assert (rc, failed, err) == (0, set(), "")
+    assert run(fixed).stdout == "42\n"
 
 
 def test_unused_verdicts_hold_under_musl(tree: Path) -> None:
