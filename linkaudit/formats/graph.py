@@ -22,6 +22,7 @@ VERDICT_FILL = {
     "unused": "#f4a3a3",
     "incidental": "#ffe08a",
     "missing": "#e2b3f0",
+    "not_on_host": "#f0e6f6",
     "dragged": "#fbd3d3",
     "transitive": "#eeeeee",
 }
@@ -79,9 +80,9 @@ def build_graph(obj: ObjectReport, index: int) -> Graph:
             if edge not in edges and edge[0] != node_id:
                 edges.append(edge)
     for j, n in enumerate(obj.needed):
-        if n.status is Status.MISSING:
+        if n.status in (Status.MISSING, Status.NOT_ON_HOST):
             node_id = f"{prefix}_m{j}"
-            nodes.append(Node(node_id, n.name, "missing", n.category))
+            nodes.append(Node(node_id, n.name, n.status.value, n.category))
             edges.append((prefix, node_id))
     return Graph(obj, tuple(nodes), tuple(edges))
 
@@ -109,7 +110,7 @@ class DotFormat(Format):
                          f'tooltip={_dot_quote(node.verdict)}']
                 if node.family is not None:
                     attrs.append(f'color="{FAMILY_BORDER[node.family]}"')
-                if node.verdict == "missing":
+                if node.verdict in ("missing", "not_on_host"):
                     attrs.append('style="filled,rounded,dashed"')
                 if node.verdict == "object":
                     attrs.append("shape=component")

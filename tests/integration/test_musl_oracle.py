@@ -37,6 +37,7 @@ from linkaudit import musl
 from linkaudit.audit import AuditOptions, audit
 from linkaudit.binding import bind as glibc_bind
 from linkaudit.elf import ElfObject
+from linkaudit.formats import OutputFormat, make_format
 from linkaudit.formats.json import JsonFormat
 from linkaudit.loader import Loader, LoaderEnv
 from linkaudit.report import FoundVia, ObjectReport, Status
@@ -404,6 +405,16 @@ def test_system_library_on_a_glibc_host_is_not_on_host(zapp: Path) -> None:
     data = json.loads(JsonFormat().format(audit([str(zapp)], AuditOptions(env=LoaderEnv()))))
     jsonschema.Draft202012Validator(SCHEMA).validate(data)
     assert data["objects"][0]["summary"]["not_on_host"] == 1
+
+
+@pytest.mark.parametrize("choice", list(OutputFormat), ids=str)
+def test_every_format_renders_musl_reports(choice: OutputFormat, zapp: Path, tree: Path) -> None:
+    report = audit([str(zapp), str(tree / "app")], AuditOptions(env=LoaderEnv(python_package_rule=False)))
+    text = make_format(choice).format(report)
+    assert "libunused.so" in text
+    if choice in (OutputFormat.TEXT, OutputFormat.LDD, OutputFormat.JSON, OutputFormat.DOT, OutputFormat.MERMAID) \
+            and IS_GLIBC:
+        assert "not_on_host" in text or "not judged on this host" in text
 
 
 def musl_system_dirs() -> list[str]:
