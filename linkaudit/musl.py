@@ -78,6 +78,7 @@ NOT_ON_HOST_HINT = ("a musl system library, and this host is not a musl system: 
 
 _RESERVED = ("c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet.")  # load_library's reserved list
 _MUSL_LIBC = re.compile(r"libc\.musl-[^/]+\.so\.1\Z")
+_MUSL_NAME = re.compile(r"(ld-musl-|libc\.musl-)[^/]+\.so\.1\Z")
 _GLIBC_LIBC = ("libc.so.6", "libc.so.6.1", "libc.so.0.3")  # the last two: alpha/ia64, hurd
 _OK_TYPES = (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS)
 _OK_BINDS = (1 << STB_GLOBAL) | (1 << STB_WEAK) | (1 << STB_GNU_UNIQUE)
@@ -142,8 +143,9 @@ def libc_flavour(elf: ElfObject, loader: Loader, display: str = "") -> str:
 
     The object's own evidence first.  An object that names neither (a library
     needing only other libraries, an extension needing nothing) follows its
-    name: a member of a ``musllinux``/``manylinux`` wheel, or a CPython
-    extension suffix ``-linux-musl``/``-linux-gnu``; else the system it is
+    name: a member of a ``musllinux``/``manylinux`` wheel, a CPython extension
+    suffix ``-linux-musl``, musl's own ``ld-musl-*``/``libc.musl-*`` files, a
+    ``<arch>-linux-musl`` directory; else the system it is
     audited against: musl under a ``--root`` that has musl's loader, glibc
     otherwise.
     """
@@ -155,8 +157,10 @@ def libc_flavour(elf: ElfObject, loader: Loader, display: str = "") -> str:
         return MUSL
     if wheel and re.search(r"[-.](many|musl)linux", os.path.basename(wheel)) is not None:
         return GLIBC
-    if re.search(r"-linux-musl[a-z0-9_]*\.so\Z", member or display):
-        return MUSL
+    name = member or display
+    if re.search(r"-linux-musl[a-z0-9_]*\.so\Z", name) or _MUSL_NAME.match(os.path.basename(name)) \
+            or re.search(r"(\A|/)[a-z0-9_]+-linux-musl[a-z0-9_]*/", name):
+        return MUSL  # a musl extension suffix, musl's own loader/libc, or a musl multiarch directory
     root = loader.env.root
     if root and os.path.exists(loader._host(f"/lib/ld-musl-{musl_arch(elf)}.so.1")):
         return MUSL

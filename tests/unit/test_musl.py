@@ -165,3 +165,6 @@ def test_flavour_from_names(tmp_path: Path) -> None:
     assert musl.libc_flavour(elf, base, "x-1.0-cp311-cp311-manylinux_2_28_x86_64.whl!x.libs/libplain.so") == "glibc"
     assert musl.libc_flavour(elf, base, "pkg/_x.cpython-311-x86_64-linux-musl.so") == "musl"
     assert musl.libc_flavour(elf, base, "pkg/_x.cpython-311-x86_64-linux-gnu.so") == "glibc"
+    assert musl.libc_flavour(elf, base, "/lib/ld-musl-x86_64.so.1") == "musl"
+    assert musl.libc_flavour(elf, base, "/usr/lib/x86_64-linux-musl/libc.so") == "musl"
+    assert musl.libc_flavour(elf, base, "/usr/lib/x86_64-linux-gnu/libplain.so") == "glibc"
