@@ -209,6 +209,7 @@ class MuslLoader:
         self._sys_path: dict[str, tuple[str, str]] = {}
         self._ldso: dict[str, ElfObject | None] = {}
         self._is_libc: dict[tuple[int, int], bool] = {}
+        self.opened: dict[str, str] = {}  # candidate -> _Load._open's answer, for the run (files taken not to change)
 
     # -- the system side ---------------------------------------------------------
 
@@ -375,6 +376,12 @@ class _Load:
 
     def _open(self, path: str) -> str:
         """``open()`` of one candidate: 'ok', 'absent' (search goes on) or an error that ends the search."""
+        hit = self.owner.opened.get(path)
+        if hit is None:
+            hit = self.owner.opened[path] = self._open_uncached(path)
+        return hit
+
+    def _open_uncached(self, path: str) -> str:
         host = self.owner.base._host(path)
         try:
             fd = os.open(host, os.O_RDONLY)
