@@ -134,7 +134,8 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         raise ElfReadError(f"{path}: relocatable object file (.o), not a linked object; nothing to audit")
     if not elf.is_dynamic:
         return ObjectReport(display, elf.machine, elf.bits, None, (), (), (),
-                            warnings=("statically linked: no dynamic dependencies",))
+                            warnings=("statically linked: no dynamic dependencies",),
+                            libc=musl.libc_flavour(elf, loader, display))
     libc = musl.libc_flavour(elf, loader, display)
     result = musl.musl_loader(loader).load(path, elf) if libc == musl.MUSL else loader.load(path, elf)
     warnings.extend(result.warnings)

@@ -144,7 +144,8 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
                    "or link the owner before it.", "")
         if n.status in (Status.MISSING, Status.NOT_ON_HOST):
             what = "is missing" if n.status is Status.MISSING else "is not on this host"
-            yield (f"{n.name} {what}: the loader searched, in order:", "magenta")
+            if n.searched or n.status is Status.MISSING:
+                yield (f"{n.name} {what}: the loader searched, in order:", "magenta")
             for s in n.searched:
                 yield (f"    {s.directory or '.'}  ({s.source})", "")
             for c in n.candidates:
