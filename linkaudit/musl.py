@@ -515,8 +515,8 @@ def _find_in(obj: ElfObject, name: bytes, need_def: bool, ghash: int | None = No
         return None
     sym = obj.symbol(idx)
     stt = sym.info & 0xF
-    if sym.shndx == SHN_UNDEF and (need_def or stt == STT_TLS):
-        return None
+    if sym.shndx == SHN_UNDEF and (need_def or stt == STT_TLS or (obj.e_machine == 8 and not sym.other & 0x8)):
+        return None  # (MIPS: ARCH_SYM_REJECT_UND, an undefined entry without STO_MIPS_PLT)
     if sym.value == 0 and stt != STT_TLS:
         return None
     if not (1 << stt) & _OK_TYPES or not (1 << (sym.info >> 4)) & _OK_BINDS:
