@@ -302,7 +302,9 @@ class _Load:
         self.ldso = LoadedObject(ldso_elf, ldso_path, {"libc.so", ldso_path}, None, FoundVia.LOADED,
                                  "libc.so", 1)
         self.shortnames: dict[int, str] = {}  # id(node) -> the file name a search found it under
-        if ldso_elf is None and not owner.system_is_target:  # under --root its absence is simply missing
+        if ldso_elf is None and owner.system_is_target:  # under --root its absence is simply missing
+            self.ldso.fatal = f"musl's loader {ldso_path}, which is also its libc, is not there"
+        elif ldso_elf is None:
             self.not_on_host[id(self.ldso)] = (
                 f"musl's loader {ldso_path}, which is also its libc, is not on this host: "
                 "pass --root DIR with an Alpine (musl) root filesystem")

@@ -106,6 +106,7 @@ def test_root_without_musl_loader(tmp_path: Path) -> None:
     assert obj.libc == "musl"  # from its PT_INTERP
     assert by[LIBC].status is Status.MISSING and by["libfoo.so"].status is Status.USED
     assert "puts" in obj.unresolved
+    assert any("is also its libc, is not there" in w for w in obj.warnings)
 
 
 def test_empty_path_file_searches_nothing(tmp_path: Path) -> None:
