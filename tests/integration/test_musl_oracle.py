@@ -467,10 +467,23 @@ def test_root_matches_musl_in_a_chroot(tree: Path, tmp_path: Path) -> None:
 WHEELS = os.environ.get("LINKAUDIT_MUSL_WHEELS")
 
 
-def _wheels() -> list[Path]:
+def _wheels(native: bool = True) -> list[Path]:
     if not WHEELS or not os.path.isdir(WHEELS):
         return []
-    return sorted(p for p in Path(WHEELS).glob("*musllinux*.whl") if p.name.endswith(f"_{ARCH}.whl"))
+    return sorted(p for p in Path(WHEELS).glob("**/*musllinux*.whl") if p.name.endswith(f"_{ARCH}.whl") == native)
+
+
+@pytest.mark.skipif(not _wheels(native=False), reason="no musllinux wheel of another architecture in LINKAUDIT_MUSL_WHEELS")
+@pytest.mark.parametrize("wheel", _wheels(native=False), ids=lambda p: p.name)
+def test_foreign_musllinux_wheel(wheel: Path) -> None:
+    """No musl loader of that architecture here: libc and system libraries not judged, nothing searched here."""
+    report = audit([str(wheel)], AuditOptions(env=LoaderEnv(python_package_rule=False)))
+    assert not report.errors and {o.libc for o in report.objects} == {"musl"}
+    for o in report.objects:
+        for n in o.needed:
+            assert n.status is not Status.MISSING, (o.path, n.name)
+            if n.status is Status.NOT_ON_HOST:
+                assert not any(st.via in (FoundVia.CACHE, FoundVia.DEFAULT) for st in n.searched)
 
 
 @pytest.mark.skipif(not _wheels(), reason="set LINKAUDIT_MUSL_WHEELS to a directory of musllinux wheels")
