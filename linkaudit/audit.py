@@ -15,7 +15,7 @@ from pathlib import Path
 
 from linkaudit import musl
 from linkaudit.binding import Resolution, bind, is_unversioned_definition, lookup, lookup_in, owner_of
-from linkaudit.elf import ET_REL, ElfObject, gnu_hash
+from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, ElfObject, gnu_hash
 from linkaudit.errors import ElfReadError, LinkauditError
 from linkaudit.families import classify
 from linkaudit.inputs import BUILD_SCRATCH_DIRS, Target, collect
@@ -50,8 +50,8 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
     from linkaudit.parallel import default_jobs, run
 
     options = options or AuditOptions()
-    with collect(paths, options.exclude, options.modules, options.skip_dirs) as (targets, errors), \
-            _few_collections():
+    with collect(paths, options.exclude, options.modules, options.skip_dirs, root=options.env.root) as \
+            (targets, errors), _few_collections():
         jobs = options.jobs if options.jobs > 0 else default_jobs()
         objects: list[ObjectReport] = []
         for outcome in run(targets, options, jobs, progress):
@@ -132,6 +132,9 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     warnings: list[str] = []
     if elf.e_type == ET_REL:
         raise ElfReadError(f"{path}: relocatable object file (.o), not a linked object; nothing to audit")
+    if elf.e_type not in (ET_EXEC, ET_DYN):  # a core dump, ET_NONE, ...: not something ld.so loads
+        kind = {0: "ET_NONE (no file type)", 4: "a core dump (ET_CORE)"}.get(elf.e_type, f"e_type {elf.e_type:#x}")
+        raise ElfReadError(f"{path}: not a linked object: {kind}; nothing to audit")
     if not elf.is_dynamic:
         return ObjectReport(display, elf.machine, elf.bits, None, (), (), (),
                             warnings=("statically linked: no dynamic dependencies",),

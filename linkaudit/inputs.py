@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from linkaudit.config import is_excluded
 from linkaudit.report import ErrorEntry
+from linkaudit.sysroot import Sysroot
 
 if TYPE_CHECKING:
     import zipfile
@@ -48,25 +50,50 @@ class Target:
         return path
 
 
-def _magic(path: str) -> bytes | None:
+def _head(path: str) -> bytes:
+    """The first 18 bytes (ELF ident, e_type); never blocks on a FIFO swapped in meanwhile."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        with open(path, "rb") as fh:
-            return fh.read(4)
-    except OSError:
-        return None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        return os.read(fd, 18)
+    finally:
+        os.close(fd)
 
 
-def _is_linked_elf(path: str) -> bool:
-    """ELF and not a relocatable object (.o): what a directory scan audits."""
+def _is_linked_elf(path: str, strict: bool = False) -> bool:
+    """ELF and not a relocatable object (.o): what a directory scan audits.
+
+    Other files that are not linked objects (core dumps, ET_NONE) are audited so
+    that they are reported as such, like a damaged header.
+
+    ``strict``: a file that cannot be opened raises OSError instead of counting as "no".
+    """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(18)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block the walk
+        try:
+            head = os.read(fd, 18) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        finally:
+            os.close(fd)
     except OSError:
+        if strict:
+            raise
         return False
     if len(head) < 18 or head[:4] != ELF_MAGIC:
         return False
+    return int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") != 1
+
+
+# e_type values (ELF gABI) that name something other than a linked object
+_NOT_LINKED = {0: "ET_NONE (no file type)", 1: "a relocatable object file (.o)", 4: "a core dump (ET_CORE)"}
+
+
+def not_linked_reason(head: bytes) -> str | None:
+    """Why an ELF header (its first 18 bytes) is not a linked object ld.so could load; None if it is."""
     e_type = int.from_bytes(head[16:18], "big" if head[5] == 2 else "little")
-    return e_type != 1
+    if e_type in (2, 3):  # ET_EXEC, ET_DYN
+        return None
+    return _NOT_LINKED.get(e_type, f"e_type {e_type:#x}, not ET_EXEC or ET_DYN")
 
 
 #: Build-system scratch directories skipped while walking a directory (not when named as an input):
@@ -76,12 +103,16 @@ BUILD_SCRATCH_DIRS = ("CMakeFiles", "temp.*")
 
 @contextmanager
 def collect(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterable[str] = (),
-            skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS) -> Iterator[tuple[list[Target], list[ErrorEntry]]]:
-    """Expand every input; wheel members live in a work directory removed on exit."""
+            skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS,
+            root: str | None = None) -> Iterator[tuple[list[Target], list[ErrorEntry]]]:
+    """Expand every input; wheel members live in a work directory removed on exit.
+
+    Under ``root`` (``--root``), links met inside the image are resolved inside it.
+    """
     with tempfile.TemporaryDirectory(prefix="linkaudit-") as workdir:
         targets: list[Target] = []
         errors: list[ErrorEntry] = []
-        for item in iter_targets(paths, exclude, modules=modules, workdir=workdir, skip_dirs=skip_dirs):
+        for item in iter_targets(paths, exclude, modules=modules, workdir=workdir, skip_dirs=skip_dirs, root=root):
             if isinstance(item, ErrorEntry):
                 errors.append(item)
             else:
@@ -90,55 +121,66 @@ def collect(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterab
 
 
 def iter_targets(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterable[str] = (),
-                 workdir: str | None = None,
-                 skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS) -> Iterator[Target | ErrorEntry]:
+                 workdir: str | None = None, skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS,
+                 root: str | None = None) -> Iterator[Target | ErrorEntry]:
     """Expand command-line inputs in order, then ``modules``; errors are yielded, never raised.
 
     Paths matching an ``exclude`` glob (``[tool.linkaudit] exclude``) are skipped silently,
     and so are subdirectories whose name matches a ``skip_dirs`` glob while walking.
     Wheels are extracted under ``workdir``, which the caller removes (see :func:`collect`).
+    Under ``root``, a path inside the image is opened where the image's links lead inside it.
     """
     seen: set[tuple[int, int]] = set()
     wheels = _Wheels(workdir)
+    image = Sysroot(root)
     for raw in paths:
-        path = str(raw)
-        if exclude and is_excluded(path, exclude):
+        display = str(raw)
+        if exclude and is_excluded(display, exclude):
             continue
+        path = image.inside(display)
         if not os.path.lexists(path):
-            yield ErrorEntry(path, "no such file or directory")
+            yield ErrorEntry(display, "no such file or directory")
             continue
         if os.path.isdir(path):
-            yield from _walk(path, seen, exclude, wheels, skip_dirs)
+            yield from _walk(path, seen, exclude, wheels, skip_dirs, image)
             continue
         if not os.path.exists(path):
-            yield ErrorEntry(path, "broken symbolic link")
-            continue
-        if not os.access(path, os.R_OK):
-            yield ErrorEntry(path, "cannot read file: permission denied")
+            yield ErrorEntry(display, "broken symbolic link")
             continue
         if not os.path.isfile(path):
-            yield ErrorEntry(path, "not a regular file")
+            yield ErrorEntry(display, "not a regular file")
             continue
-        head = _magic(path)
-        if head is None:
-            yield ErrorEntry(path, "cannot read file")
-        elif path.endswith(".whl"):
-            yield from wheels.expand(path)
-        elif head != ELF_MAGIC:
-            yield ErrorEntry(path, "not an ELF file")
+        try:
+            head = _head(path)
+        except OSError as exc:
+            yield ErrorEntry(display, f"cannot read file: {(exc.strerror or str(exc)).lower()}")
+            continue
+        if path.endswith(".whl"):
+            yield from wheels.expand(path, display)
+        elif head[:4] != ELF_MAGIC:
+            yield ErrorEntry(display, "not an ELF file")
+        elif len(head) < 18:
+            yield ErrorEntry(display, "truncated ELF header")
+        elif (why := not_linked_reason(head)) is not None:
+            yield ErrorEntry(display, f"not a linked object: {why}; nothing to audit")
         else:
             st = os.stat(path)
             key = (st.st_dev, st.st_ino)
             if key not in seen:
                 seen.add(key)
-                yield Target(Path(path), path)
+                yield Target(Path(path), display)
     for name in modules:
         yield from _module(name, seen)
 
 
 def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
-          wheels: _Wheels | None = None, skip_dirs: tuple[str, ...] = ()) -> Iterator[Target | ErrorEntry]:
+          wheels: _Wheels | None = None, skip_dirs: tuple[str, ...] = (),
+          image: Sysroot | None = None) -> Iterator[Target | ErrorEntry]:
     """Depth-first, sorted, following directory symlinks once.
+
+    Inside an ``image`` (``--root``) a symbolic link is followed as a chroot
+    would (absolute targets restart at the image's root, ``..`` stops there),
+    so the walk never leaves the image.
 
     A symlink back to one of its own ancestors is a loop and is reported; one
     to a directory already scanned elsewhere (``icu/current -> 72.1``) is
@@ -169,14 +211,25 @@ def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
         for entry in entries:
             if exclude and is_excluded(entry.path, exclude, top):
                 continue
+            where = entry.path
             try:
-                if entry.is_dir():
-                    if not any(fnmatchcase(entry.name, pattern) for pattern in skip_dirs):
-                        subdirs.append(entry.path)
-                    continue
-                if not entry.is_file():
-                    continue
-                est = entry.stat()
+                if image is not None and image.root is not None and entry.is_symlink() and image.contains(where):
+                    where = image.inside(where)  # the link's target inside the image, never on this machine
+                    est = os.stat(where)
+                    if stat.S_ISDIR(est.st_mode):
+                        if not any(fnmatchcase(entry.name, pattern) for pattern in skip_dirs):
+                            subdirs.append(where)
+                        continue
+                    if not stat.S_ISREG(est.st_mode):
+                        continue
+                else:
+                    if entry.is_dir():
+                        if not any(fnmatchcase(entry.name, pattern) for pattern in skip_dirs):
+                            subdirs.append(where)
+                        continue
+                    if not entry.is_file():
+                        continue
+                    est = entry.stat()
             except OSError:
                 continue
             fkey = (est.st_dev, est.st_ino)
@@ -184,64 +237,115 @@ def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
                 continue
             if wheels is not None and entry.name.endswith(".whl"):
                 seen.add(fkey)
-                yield from wheels.expand(entry.path)
+                yield from wheels.expand(where)
                 continue
-            if not _is_linked_elf(entry.path):
+            try:
+                if not _is_linked_elf(where, strict=True):
+                    continue
+            except OSError as exc:  # an unreadable file may be an object: say so rather than skip it
+                yield ErrorEntry(entry.path, f"cannot read file: {(exc.strerror or str(exc)).lower()}")
                 continue
             seen.add(fkey)
-            yield Target(Path(entry.path), entry.path)
+            yield Target(Path(where), entry.path)
         inside = ancestors | {key}
         stack.extend((sub, inside) for sub in reversed(subdirs))
 
 
+# Wheels are untrusted archives: bounds on what one may make us extract.
+WHEEL_MAX_ENTRIES = 100_000  # central-directory entries read (a wheel of torch has about 15,000)
+WHEEL_MAX_BYTES = 8 << 30  # total bytes extracted from one wheel, at most ...
+WHEEL_MAX_RATIO = 100  # ... and at most this many times the wheel's own size (plus 64 MiB)
+WHEEL_SLACK = 64 << 20
+
+
 class _Wheels:
-    """Extracts the ELF members of wheels, one subdirectory of ``workdir`` per wheel."""
+    """Extracts the ELF members of wheels, one subdirectory of ``workdir`` per wheel.
+
+    Only members that start with the ELF magic are written, each once (a
+    central directory listing one member several times, or two members sharing
+    their data, is refused), streamed in 1 MiB blocks, and never more bytes in
+    total than :func:`wheel_budget` allows: a zip bomb ends as one error line.
+    """
 
     def __init__(self, workdir: str | None) -> None:
         self.workdir = workdir
         self.count = 0
 
-    def expand(self, path: str) -> Iterator[Target | ErrorEntry]:
+    def expand(self, path: str, display: str | None = None) -> Iterator[Target | ErrorEntry]:
+        display = display or path
         if self.workdir is None:
-            yield ErrorEntry(path, "wheels can only be audited through linkaudit.inputs.collect()")
+            yield ErrorEntry(display, "wheels can only be audited through linkaudit.inputs.collect()")
             return
-        import shutil  # imported here: zipfile (bz2, lzma, ...) costs a one-file audit ~5 ms
-        import zipfile
+        import zipfile  # imported here: zipfile (bz2, lzma, ...) costs a one-file audit ~5 ms
 
         try:
+            size = os.stat(path).st_size
             archive = zipfile.ZipFile(path)
         except zipfile.BadZipFile:
-            yield ErrorEntry(path, "not a wheel (not a zip archive)")
+            yield ErrorEntry(display, "not a wheel (not a zip archive)")
             return
-        except (OSError, ValueError, EOFError) as exc:
-            yield ErrorEntry(path, f"cannot read wheel: {exc}")
+        except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as exc:
+            yield ErrorEntry(display, f"cannot read wheel: {_first_line(exc)}")
             return
         self.count += 1
         dest = os.path.join(self.workdir, f"{self.count}-{os.path.basename(path)}")
         found: list[tuple[str, str]] = []
+        budget = wheel_budget(size)
         with archive:
             try:
-                for info in archive.infolist():
+                infos = archive.infolist()
+                if len(infos) > WHEEL_MAX_ENTRIES:
+                    yield ErrorEntry(display, f"wheel lists {len(infos)} entries; the limit is {WHEEL_MAX_ENTRIES}")
+                    return
+                offsets: set[int] = set()
+                names: set[str] = set()
+                for info in infos:
                     rel = _safe_member(info)
-                    if rel is None:
+                    if rel is None or info.file_size == 0:
                         continue
+                    if info.header_offset in offsets or rel in names:
+                        yield ErrorEntry(display, f"damaged wheel (member {rel} is listed more than once)")
+                        return
+                    offsets.add(info.header_offset)
+                    names.add(rel)
                     with archive.open(info) as src:
-                        if src.read(4) != ELF_MAGIC:
+                        head = src.read(4)
+                        if head != ELF_MAGIC:
                             continue
-                    out = os.path.join(dest, *rel.split("/"))
-                    os.makedirs(os.path.dirname(out), exist_ok=True)
-                    with archive.open(info) as src, open(out, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)  # streamed: never a whole library in memory
+                        out = os.path.join(dest, *rel.split("/"))
+                        os.makedirs(os.path.dirname(out), exist_ok=True)
+                        with open(out, "xb") as dst:
+                            dst.write(head)
+                            budget -= len(head)
+                            while block := src.read(1 << 20):  # streamed: never a whole library in memory
+                                budget -= len(block)
+                                if budget < 0:
+                                    yield ErrorEntry(display, "wheel expands to more than "
+                                                     f"{wheel_budget(size)} bytes of ELF objects "
+                                                     f"(limit: {WHEEL_MAX_RATIO} x its size + 64 MiB, "
+                                                     f"at most {WHEEL_MAX_BYTES >> 30} GiB); not audited")
+                                    return
+                                dst.write(block)
                     found.append((out, rel))
             except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
                     NotImplementedError, RuntimeError) as exc:
-                yield ErrorEntry(path, f"damaged wheel ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+                yield ErrorEntry(display, f"damaged wheel ({_first_line(exc)})")
                 return
         if not found:
-            yield ErrorEntry(path, "wheel contains no ELF objects")
+            yield ErrorEntry(display, "wheel contains no ELF objects")
             return
         for out, rel in sorted(found, key=lambda f: f[1]):
-            yield Target(Path(out), f"{path}!{rel}", alias=(dest, f"{path}!"))
+            yield Target(Path(out), f"{display}!{rel}", alias=(dest, f"{display}!"))
+
+
+def wheel_budget(size: int) -> int:
+    """How many bytes of ELF members a wheel of ``size`` bytes may extract."""
+    return min(WHEEL_MAX_BYTES, WHEEL_SLACK + WHEEL_MAX_RATIO * size)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _safe_member(info: zipfile.ZipInfo) -> str | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import struct
 import sys
 from collections import deque
@@ -34,6 +35,7 @@ from pathlib import Path
 from linkaudit.elf import DF_1_NODEFLIB, ET_DYN, ET_EXEC, ElfObject
 from linkaudit.errors import ElfReadError
 from linkaudit.report import FoundVia, SearchStep
+from linkaudit.sysroot import Sysroot
 
 # Multiarch triplets (Debian) and ld.so.cache flags per ELF machine.
 _TRIPLETS = {
@@ -126,6 +128,8 @@ class ObjectCache:
 
     def open(self, path: str) -> ElfObject:
         st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # never open a FIFO or a device: it could block or never end
+            raise ElfReadError(f"{path}: not a regular file")
         key = (st.st_dev, st.st_ino)
         obj = self._by_id.get(key)
         if obj is not None:
@@ -149,37 +153,13 @@ class Loader:
         self.objects = cache or ObjectCache()
         self._ldcache: dict[tuple[str, int], _LdCache | None] = {}
         self._pyindex: dict[str, list[Path]] | None = None
-        self._host_memo: dict[str, str] = {}
+        self.sysroot = Sysroot(env.root)  # paths of the audited image -> this machine's
+        self._host = self.sysroot.host
+        self.guest = self.sysroot.guest
         self._verify_memo: dict[tuple[str, int, str, int], str] = {}
         self._dir_memo: dict[tuple[str, str, int, str, int], tuple[str | None, str | None]] = {}
         self._cache_memo: dict[tuple[str, tuple[str, int]], str | None] = {}
         self._dirs_memo: dict[tuple[str, int], tuple[tuple[str, ...], tuple[str, ...]]] = {}
-
-    # -- paths under an optional sysroot ---------------------------------
-
-    def _host(self, path: str) -> str:
-        """Where an absolute path of the audited system lives on this machine.
-
-        Under a sysroot every symbolic link met on the way is followed as a
-        chroot would: absolute targets restart at the root and ``..`` never
-        climbs above it, so nothing outside the root is ever opened.
-        """
-        if not self.env.root or not path.startswith("/"):
-            return path
-        hit = self._host_memo.get(path)
-        if hit is None:
-            hit = self._host_memo[path] = _resolve_in_root(self.env.root, path)
-        return hit
-
-    def guest(self, path: str) -> str:
-        """The in-root name of a file given by its path on this machine (unchanged outside the root)."""
-        if not self.env.root:
-            return path
-        root = os.path.abspath(self.env.root)
-        full = os.path.abspath(path)
-        if full.startswith(root.rstrip("/") + "/"):
-            return "/" + full[len(root.rstrip("/")) + 1 :]
-        return path
 
     # -- the machine-dependent defaults -----------------------------------
 
@@ -321,15 +301,25 @@ class Loader:
 
     def _verify_file(self, candidate: str, want: ElfObject) -> str:
         host = self._host(candidate)
-        try:
-            with open(host, "rb") as fh:
-                head = fh.read(64)
+        try:  # non-blocking: a FIFO planted in a search directory must not hang the audit
+            fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return "absent"
         except IsADirectoryError:
             return f"{candidate}: cannot read file data: Is a directory"
         except OSError:
             return "absent"
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                return f"{candidate}: cannot read file data: Is a directory"
+            if not stat.S_ISREG(mode):
+                return f"{candidate}: not a regular file (the real loader would block or fail reading it)"
+            head = os.pread(fd, 64, 0)
+        except OSError:
+            return "absent"
+        finally:
+            os.close(fd)
         if len(head) < 52 or head[:4] != b"\x7fELF":
             if len(head) >= 4 and head[:4] != b"\x7fELF":
                 return f"{candidate}: invalid ELF header"
@@ -492,6 +482,19 @@ class Loader:
                 if dep not in searchlist:
                     searchlist.append(dep)
                     queue.append(dep)
+            for raw in _filtees(obj.elf, warnings):
+                # DT_FILTER/DT_AUXILIARY: the filtee is loaded along with the filter and, as in
+                # _dl_map_object_deps, inserted in the search list just before it; one that is
+                # not found is skipped (an auxiliary filter falls back to its own definitions).
+                dep = self._map_object(raw, obj, main, loaded, by_id, interp, warnings)
+                if dep.elf is None:
+                    continue
+                obj.deps.append(dep)
+                if obj.path not in dep.needed_by:
+                    dep.needed_by.append(obj.path)
+                if dep not in searchlist:
+                    searchlist.insert(max(1, searchlist.index(obj)), dep)
+                    queue.append(dep)
         return LoadResult(main, searchlist, direct, searchlist[1:], warnings)
 
     def _interp(self, elf: ElfObject) -> LoadedObject | None:
@@ -564,32 +567,16 @@ class Loader:
         return obj
 
 
-def _resolve_in_root(root: str, path: str) -> str:
-    """``path`` (absolute, as the audited system names it) resolved inside ``root`` like a chroot."""
-    pending = [p for p in reversed(path.split("/")) if p]
-    done: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop()
-        if part == ".":
-            continue
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        here = os.path.join(root, *done, part)
-        try:
-            target = os.readlink(here)
-        except (OSError, ValueError):
-            done.append(part)
-            continue
-        links += 1
-        if links > 40:  # ELOOP: name a path that cannot exist rather than escape the root
-            return os.path.join(root, ".linkaudit-symlink-loop", *done, part)
-        if target.startswith("/"):
-            done = []
-        pending.extend(p for p in reversed(target.split("/")) if p)
-    return os.path.join(root, *done)
+def _filtees(elf: ElfObject, warnings: list[str]) -> list[str]:
+    """The DT_FILTER and DT_AUXILIARY names of a filter object (none for most libraries)."""
+    offsets = getattr(elf, "filters", ())
+    if not offsets:
+        return []
+    try:
+        return [elf.dynstr(off).decode("utf-8", "surrogateescape") for off in offsets]
+    except ElfReadError as exc:
+        warnings.append(str(exc))
+        return []
 
 
 def _soname(obj: LoadedObject) -> str | None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from linkaudit.audit import AuditOptions
     from linkaudit.inputs import Target
     from linkaudit.report import ErrorEntry, ObjectReport
@@ -65,7 +68,8 @@ def run(targets: Sequence[Target], options: AuditOptions, jobs: int,
     else:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
     done = 0
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init, initargs=(options,)) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init, initargs=(options,)) as pool, \
+            _workers_stopped_on_exit(pool):
         futures = {pool.submit(_work, [targets[i] for i in chunk]): chunk for chunk in chunked(n, jobs)}
         for future in as_completed(futures):
             chunk = futures[future]
@@ -82,6 +86,26 @@ def run(targets: Sequence[Target], options: AuditOptions, jobs: int,
             if progress:
                 progress(done, n)
     return results  # type: ignore[return-value]
+
+
+@contextmanager
+def _workers_stopped_on_exit(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM, stop the workers now instead of waiting for their chunks.
+
+    The caller then removes the wheel work directory; a worker still reading
+    from it would only get an error, but it must not outlive the command.
+    """
+    try:
+        yield
+    except BaseException:
+        processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle on them
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+        raise
 
 
 def _init(options: AuditOptions) -> None:
