@@ -115,17 +115,25 @@ def write_baseline(report: Report, file: str | Path, roots: Iterable[str] = ()) 
 
 def load_baseline(file: str | Path) -> Baseline:
     """Read a baseline file; anything but the documented shape raises :class:`ConfigError`."""
+    from linkaudit.smallfile import BASELINE_LIMIT, decode_utf8, read_bounded
+    from linkaudit.smallfile import first_clause as _first_clause
+
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: baseline file not found", "create it with --write-baseline FILE") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read baseline: {getattr(exc, 'strerror', None) or exc}") from None
+        raw = read_bounded(file, BASELINE_LIMIT, "baseline")
+    except ConfigError as exc:
+        if exc.message.endswith("file not found"):
+            exc.hint = "create it with --write-baseline FILE"
+        raise
+    text = decode_utf8(raw, file, "baseline")
+    hint = "recreate it with --write-baseline FILE"
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: baseline is not valid JSON: {exc.msg} (line {exc.lineno})",
-                          "recreate it with --write-baseline FILE") from None
+        raise ConfigError(f"{file}: baseline is not valid JSON: {exc.msg} (line {exc.lineno})", hint) from None
+    except RecursionError:
+        raise ConfigError(f"{file}: baseline is not valid JSON: nested too deeply", hint) from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits (sys.set_int_max_str_digits)
+        raise ConfigError(f"{file}: baseline is not valid JSON: {_first_clause(exc)}", hint) from None
     return parse_baseline(data, str(file))
 
 

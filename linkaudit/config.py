@@ -127,15 +127,19 @@ def load_config(path: str | Path | None = None, start: Path | None = None) -> Co
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
+    """Parse a TOML file of at most :data:`~linkaudit.smallfile.CONFIG_LIMIT` bytes (never blocks)."""
+    from linkaudit.smallfile import CONFIG_LIMIT, decode_utf8, read_bounded
+    from linkaudit.smallfile import first_clause as _first_clause
+
+    text = decode_utf8(read_bounded(file, CONFIG_LIMIT, "configuration"), file, "configuration")
     try:
-        with open(file, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: configuration file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read configuration: {exc.strerror}") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits (sys.set_int_max_str_digits)
+        raise ConfigError(f"{file}: not valid TOML: {_first_clause(exc)}") from None
 
 
 def parse_config(table: object, source: Path | None = None, prefix: str = "tool.linkaudit") -> Config:
