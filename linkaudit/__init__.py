@@ -3,7 +3,8 @@
 Small public API: :func:`audit` returns a :class:`~linkaudit.report.Report`.
 """
 
-from __future__ import annotations
+# Nothing is imported here (not even ``__future__``): ``python -m linkaudit``
+# runs this file before ``__main__`` takes the working directory off sys.path.
 
 __version__ = "0.1.0"
 

@@ -6,19 +6,9 @@ annotations) can word their messages without loading the terminal renderer.
 
 from __future__ import annotations
 
+from linkaudit.demangle import demangle  # libstdc++'s __cxa_demangle, opened by path: no subprocess
 
-def demangle(name: str) -> str:
-    """Readable C++ names through libstdc++'s ``__cxa_demangle`` (the cxxfilt package)."""
-    if not name.startswith("_Z"):
-        return name
-    try:
-        import cxxfilt
-    except ImportError:  # pragma: no cover - cxxfilt is a dependency
-        return name
-    try:
-        return cxxfilt.demangle(name)
-    except Exception:  # noqa: BLE001 - cxxfilt raises its own InvalidName and OSError subclasses
-        return name
+__all__ = ["demangle", "human_size", "plural", "verb"]
 
 
 def human_size(n: int) -> str:

@@ -72,4 +72,4 @@ def test_wheel_is_pure_python_with_only_the_tool(tmp_path: Path) -> None:
     requires = meta.get_all("Requires-Dist") or []
     runtime = [r for r in requires if "extra ==" not in r]
     assert not [r for r in requires if r.lower().startswith("torch")]
-    assert sorted(r.split(">")[0].split("=")[0].strip() for r in runtime) == ["click", "cxxfilt", "pyelftools", "rich"]
+    assert sorted(r.split(">")[0].split("=")[0].strip() for r in runtime) == ["click", "pyelftools", "rich"]
