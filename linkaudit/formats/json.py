@@ -142,4 +142,6 @@ def dumps(data: dict[str, Any]) -> str:
             parts.append(f"{json.dumps(key)}: [\n{items}\n]")
         else:
             parts.append(f"{json.dumps(key)}: {json.dumps(value)}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+    from linkaudit.printable import json_bytes
+
+    return json_bytes("{\n" + ",\n".join(parts) + "\n}\n")  # undecodable bytes of file names as \\xNN

@@ -35,8 +35,8 @@ def artifact_uri(path: str) -> str:
     """A relative path stays a relative URI reference; an absolute one becomes ``file://``."""
     posix = path.replace("\\", "/")
     if posix.startswith("/"):
-        return "file://" + quote(posix)
-    return quote(str(PurePosixPath(posix)))
+        return "file://" + quote(posix, errors="surrogateescape")
+    return quote(str(PurePosixPath(posix)), errors="surrogateescape")
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -121,4 +121,6 @@ class SarifFormat(Format):
         return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
     def format(self, report: Report) -> str:
-        return json.dumps(self.to_dict(report), indent=2) + "\n"
+        from linkaudit.printable import json_bytes
+
+        return json_bytes(json.dumps(self.to_dict(report), indent=2) + "\n")  # undecodable bytes as \\xNN
