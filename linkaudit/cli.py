@@ -27,10 +27,19 @@ class App:
     width: int
 
     def error(self, message: str) -> None:
-        click.echo(f"linkaudit: error: {message}", err=True)
+        from linkaudit.printable import one_line  # a file name never splits the line nor drives the terminal
+
+        click.echo(f"linkaudit: error: {one_line(message)}", err=True)
+
+    def note(self, message: str) -> None:
+        from linkaudit.printable import one_line
+
+        click.echo(f"linkaudit: {one_line(message)}", err=True)
 
     def warn(self, message: str) -> None:
-        click.echo(f"linkaudit: warning: {message}", err=True)
+        from linkaudit.printable import one_line
+
+        click.echo(f"linkaudit: warning: {one_line(message)}", err=True)
 
 
 def _want_color(stream) -> bool:
@@ -67,6 +76,34 @@ def _progress_bar(threshold: int = 50):
     finally:
         if bar:
             bar[0].stop()
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP arrived: unwound like Ctrl-C, so temporary files and directories are removed."""
+
+
+def _unwind_on_signals(ctx: click.Context) -> None:
+    """Turn SIGTERM and SIGHUP into an exception (exit 128+N) for the command's lifetime.
+
+    Their default action kills the process on the spot, leaving a wheel's
+    extraction directory or ``fix``'s temporary file behind; SIGINT already
+    raises KeyboardInterrupt.  Forked pool workers inherit the handlers.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    import tempfile
+
+    tempfile.gettempdir()  # its first call writes and removes a probe file: not to be interrupted midway
+
+    def unwind(signum: int, _frame: object) -> None:
+        raise Terminated(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        old = signal.signal(sig, unwind)
+        ctx.call_on_close(lambda sig=sig, old=old: signal.signal(sig, old))
 
 
 class Linkaudit(click.Command):
@@ -106,6 +143,7 @@ class Linkaudit(click.Command):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        _unwind_on_signals(ctx)
         sub = ctx.meta.get("linkaudit.subcommand")
         if sub is None:
             return super().invoke(ctx)
@@ -129,7 +167,7 @@ FAIL_ON_HELP = ("Findings that fail the gate, comma-separated or repeated: "
 
 
 @click.command("linkaudit", cls=Linkaudit, context_settings=CONTEXT_SETTINGS)
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str, readable=False))  # unreadable: one error line
 @click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default="text",
               show_default=True, help="Report format.")
 @click.option("--fail-on", "fail_on", multiple=True, metavar="KINDS", help=FAIL_ON_HELP)
@@ -141,14 +179,14 @@ FAIL_ON_HELP = ("Findings that fail the gate, comma-separated or repeated: "
 @click.option("--no-python-packages", is_flag=True,
               help="Do not resolve libraries that only installed Python packages (e.g. torch/lib) provide.")
 @click.option("--fix-suggestions", is_flag=True, help="Add concrete remedies for each finding.")
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=str),
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, readable=False, path_type=str),
               help="Write the report to FILE; the console still gets the summary.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=str),
+@click.option("--config", "config_file", type=click.Path(readable=False, path_type=str),
               help="Read settings from FILE (a pyproject.toml or a linkaudit.toml) instead of the nearest "
                    "pyproject.toml's [tool.linkaudit]. Command-line flags override it.")
-@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=str),
+@click.option("--baseline", "baseline_file", type=click.Path(readable=False, path_type=str),
               help="Fail only on findings not recorded in FILE (see --write-baseline).")
-@click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False, path_type=str),
+@click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False, readable=False, path_type=str),
               help="Record every finding of this run in FILE, to accept them with --baseline FILE.")
 @click.option("--module", "modules", multiple=True, metavar="NAME",
               help="Audit the ELF files of an installed module or package, found without importing it (repeatable).")
@@ -229,7 +267,7 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
         except ConfigError as exc:
             app.error(exc.message)
             sys.exit(ExitCode.ERROR)
-        click.echo(f"linkaudit: baseline written to {write_baseline_file} ({plural(count, 'finding')})", err=True)
+        app.note(f"baseline written to {write_baseline_file} ({plural(count, 'finding')})")
         baseline = Baseline(report_entries(report, paths))  # this run passes the gate it just recorded
     elif baseline is not None:
         fixed = baseline.fixed(report, paths)
@@ -247,7 +285,9 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
     chosen = OutputFormat(fmt)
     to_file = output is not None
     formatter = make_format(chosen, color=app.color and not to_file, width=app.width)
-    text = formatter.format(report)
+    from linkaudit.printable import escape_bytes, one_line
+
+    text = escape_bytes(formatter.format(report))  # file names that are not UTF-8: \xNN, never an encoding error
     if to_file:
         try:
             with open(output, "w", encoding="utf-8") as fh:
@@ -255,8 +295,8 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
         except OSError as exc:
             app.error(f"{output}: cannot write report: {exc.strerror}")
             sys.exit(ExitCode.ERROR)
-        click.echo(f"report written to {output} ({chosen.value}); {plural(len(report.objects), 'object')} audited, "
-                   f"{plural(len(gate.failing), 'failing finding')}", err=True)
+        click.echo(one_line(f"report written to {output} ({chosen.value}); {plural(len(report.objects), 'object')} "
+                            f"audited, {plural(len(gate.failing), 'failing finding')}"), err=True)
     else:
         click.echo(text, nl=False)
     for err in report.errors:
@@ -271,8 +311,8 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
 
 
 @main.command("fix", short_help="Remove unused DT_NEEDED entries from a built file.")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+@click.argument("file", type=click.Path(dir_okay=False, readable=False, path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, readable=False, path_type=str),
               help="Write the fixed file here (always: a byte-identical copy when nothing is removed).")
 @click.option("--in-place", is_flag=True, help="Replace FILE atomically, keeping FILE.orig as a backup.")
 @click.option("--incidental", is_flag=True, help="Also remove incidental dependencies.")
@@ -291,17 +331,27 @@ def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental:
     from linkaudit.errors import LinkauditError
     from linkaudit.gate import ExitCode
     from linkaudit.inputs import ELF_MAGIC
+    from linkaudit.printable import one_line  # file names that are not text: \xNN, one line each
 
     if (output is None) == (not in_place):
         raise click.UsageError("choose exactly one of -o OUT or --in-place")
     source = Path(file)
     try:
-        with open(source, "rb") as fh:
-            if fh.read(4) != ELF_MAGIC:
-                app.error(f"{file}: not an ELF file; left unchanged")
-                sys.exit(ExitCode.ERROR)
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block
+        try:
+            import stat
+
+            head = os.read(fd, 4) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        finally:
+            os.close(fd)
     except OSError as exc:
         app.error(f"{file}: cannot read: {exc.strerror}")
+        sys.exit(ExitCode.ERROR)
+    if head is None:
+        app.error(f"{file}: not a regular file; left unchanged")
+        sys.exit(ExitCode.ERROR)
+    if head != ELF_MAGIC:
+        app.error(f"{file}: not an ELF file; left unchanged")
         sys.exit(ExitCode.ERROR)
     from linkaudit.fixer import fix_file
 
@@ -312,15 +362,15 @@ def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental:
         app.error(f"{exc.message}; {file} left unchanged" if file in exc.message else f"{file}: {exc.message}; left unchanged")
         sys.exit(ExitCode.ERROR)
     if result.destination is None:
-        click.echo(f"{file}: nothing to remove; left unchanged", err=True)
+        click.echo(one_line(f"{file}: nothing to remove; left unchanged"), err=True)
         sys.exit(ExitCode.OK)
     if result.copied:
-        click.echo(f"{file}: nothing to remove; {result.destination} is a byte-identical copy", err=True)
+        click.echo(one_line(f"{file}: nothing to remove; {result.destination} is a byte-identical copy"), err=True)
         sys.exit(ExitCode.OK)
-    for name in result.kept:
-        click.echo(f"{file}: kept {name}: it alone loads a library the object binds symbols from", err=True)
+    for name, why in zip(result.kept, result.kept_why):
+        click.echo(one_line(f"{file}: kept {name}: {why}"), err=True)
     for old, new in result.repointed:
-        click.echo(f"{file}: version requirements of {old} re-pointed to {new}", err=True)
-    click.echo(f"{result.destination}: removed {', '.join(result.removed)}"
-               + (f" (backup: {result.backup})" if result.backup else ""))
+        click.echo(one_line(f"{file}: version requirements of {old} re-pointed to {new}"), err=True)
+    click.echo(one_line(f"{result.destination}: removed {', '.join(result.removed)}"
+                        + (f" (backup: {result.backup})" if result.backup else "")))
     sys.exit(ExitCode.OK)
