@@ -1,12 +1,15 @@
 """Inputs: files, directories, wheels and installed modules -> audit targets.
 
-A named file must be ELF or a wheel (anything else is an error); under a
-directory, non-ELF files are skipped silently (wheels are opened), symlink
-loops and unreadable directories are reported and skipped, and each file is
-visited once.  A wheel's ELF members are extracted, keeping the layout, into
-a work directory that :func:`collect` removes afterwards; they are reported as
-``dist/x.whl!pkg/mod.so``.  ``--module NAME`` finds an installed package
-without importing it.
+A named file must be a linked ELF object or a wheel (anything else, a core
+dump included, is an error); under a directory, non-ELF files and ``.o`` files
+are skipped silently (wheels are opened), symlink loops and unreadable
+directories and files are reported, and each file is visited once.  Files are
+opened without blocking (a FIFO never hangs the walk).  A wheel's ELF members
+are extracted, streamed and within a byte and entry budget, keeping the layout,
+into a work directory that :func:`collect` removes afterwards; they are
+reported as ``dist/x.whl!pkg/mod.so``.  ``--module NAME`` finds an installed
+package without importing it.  Under ``--root`` every link inside the image is
+followed inside it (:mod:`linkaudit.sysroot`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,12 @@ This follows glibc's ``elf/dl-load.c`` (``_dl_map_object``) and
    them and the defaults themselves skipped under DF_1_NODEFLIB);
 4. inside each directory the ``glibc-hwcaps`` subdirectories (and, before glibc
    2.37, the legacy hwcap subdirectories) are tried before the directory itself;
-5. a candidate of another ELF class, byte order or machine is skipped.
+5. a candidate of another ELF class, byte order or machine is skipped;
+6. the filtees of a filter (DT_FILTER, DT_AUXILIARY) are loaded with it and
+   placed just before it in the search list; one not found is skipped.
+
+Paths under ``--root`` go through :class:`~linkaudit.sysroot.Sysroot`; a FIFO
+or device where a library is looked for is never opened for reading.
 
 Two rules are linkaudit's own and come last, so they never change what the
 real loader would find: ``--search-path`` directories, and libraries that live
