@@ -167,6 +167,25 @@ def libc_flavour(elf: ElfObject, loader: Loader, display: str = "") -> str:
     return GLIBC
 
 
+PATH_FILE_LIMIT = 1 << 20  # /etc/ld-musl-ARCH.path: a few lines; /dev/zero must not fill memory
+
+
+def _read_path_file(host: str) -> bytes:
+    """The path file, opened without blocking and read bounded (a FIFO or device reads as unreadable)."""
+    import stat
+
+    fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = os.read(fd, PATH_FILE_LIMIT + 1)
+        if len(data) > PATH_FILE_LIMIT:
+            raise OSError(errno.EFBIG, "too large")
+        return data
+    finally:
+        os.close(fd)
+
+
 def host_is_musl() -> bool:
     """Whether this machine itself runs on musl (glibc answers CS_GNU_LIBC_VERSION, musl does not)."""
     try:
@@ -231,8 +250,7 @@ class MuslLoader:
         prefix = "/".join(parts[:-2]) if ldso_path.startswith("/") and len(parts) > 2 else ""
         name = f"{prefix}/etc/ld-musl-{arch}.path"
         try:
-            with open(self.base._host(name), "rb") as fh:
-                text = fh.read().decode("utf-8", "surrogateescape")
+            text = _read_path_file(self.base._host(name)).decode("utf-8", "surrogateescape")
             hit = (text, name)
         except FileNotFoundError:
             hit = (DEFAULT_SYS_PATH, "musl's default path")
@@ -386,7 +404,7 @@ class _Load:
     def _open_uncached(self, path: str) -> str:
         host = self.owner.base._host(path)
         try:
-            fd = os.open(host, os.O_RDONLY)
+            fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not hang the audit
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ENAMETOOLONG):
                 return "absent"
