@@ -223,6 +223,7 @@ class ElfObject:
                         "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum", "e_shstrndx"), fields))
         self.e_type = hdr["e_type"]
         self.e_machine = hdr["e_machine"]
+        self.e_flags = hdr["e_flags"]  # ABI bits: ARM float ABI, MIPS n32, RISC-V float ABI (machines.py)
         self.machine = MACHINE_NAMES.get(self.e_machine, f"em_{self.e_machine}")
         self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
         self.interp: str | None = None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from linkaudit.display import verb
 from linkaudit.families import base_name
-from linkaudit.loader import python_package_of
+from linkaudit.pyindex import python_package_of
 from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, Status, Suggestion
 
 _RUNTIME = (Category.C_RUNTIME, Category.CXX_RUNTIME, Category.GLIBC_STUB)

@@ -24,52 +24,34 @@ Two rules are linkaudit's own and come last, so they never change what the
 real loader would find: ``--search-path`` directories, and libraries that live
 only inside an installed Python package (they load only because that package
 was imported first).
+
+What the loader takes from the machine lives elsewhere: per-architecture
+defaults in :mod:`linkaudit.machines`, the CPU-dependent platform and hwcaps in
+:mod:`linkaudit.hostparams`, the cache in :mod:`linkaudit.ldcache`, the
+Python-package index in :mod:`linkaudit.pyindex`.
 """
 
 from __future__ import annotations
 
-import functools
+import enum
 import os
 import stat
 import struct
-import sys
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from linkaudit.elf import DF_1_NODEFLIB, ET_DYN, ET_EXEC, ElfObject
 from linkaudit.errors import ElfReadError
+from linkaudit.hostparams import HostFacts, LoaderParams, Overrides, cache_hwcaps, libc_release, resolve
+from linkaudit.ldcache import CacheUnusable, LdCache
+from linkaudit.machines import Machine, machine_for
+from linkaudit.pyindex import PackageIndex, python_package_of, site_dirs
 from linkaudit.report import FoundVia, SearchStep
 from linkaudit.sysroot import Sysroot
 
-# Multiarch triplets (Debian) and ld.so.cache flags per ELF machine.
-_TRIPLETS = {
-    ("x86_64", 64): "x86_64-linux-gnu",
-    ("i386", 32): "i386-linux-gnu",
-    ("aarch64", 64): "aarch64-linux-gnu",
-    ("arm", 32): "arm-linux-gnueabihf",
-    ("riscv", 64): "riscv64-linux-gnu",
-    ("ppc64", 64): "powerpc64le-linux-gnu",
-    ("s390x", 64): "s390x-linux-gnu",
-}
-_CACHE_FLAGS = {  # values _dl_cache_check_flags accepts (sysdeps/*/dl-cache.h)
-    ("x86_64", 64): {0x0303},
-    ("i386", 32): {0x0001, 0x0003},
-    ("aarch64", 64): {0x0A03},
-    ("arm", 32): {0x0903, 0x0003, 0x0001},
-    ("riscv", 64): {0x1003, 0x1103, 0x1203},
-    ("ppc64", 64): {0x0503},
-    ("s390x", 64): {0x0403},
-}
-_DEFAULT_INTERP = {
-    ("x86_64", 64): "/lib64/ld-linux-x86-64.so.2",
-    ("i386", 32): "/lib/ld-linux.so.2",
-    ("aarch64", 64): "/lib/ld-linux-aarch64.so.1",
-    ("arm", 32): "/lib/ld-linux-armhf.so.3",
-    ("riscv", 64): "/lib/ld-linux-riscv64-lp64d.so.1",
-}
-_PLATFORM = {"x86_64": "x86_64", "i386": "i686", "aarch64": "aarch64", "arm": "v7l", "riscv": "riscv64"}
-_LEGACY_HWCAPS = ("tls/x86_64/x86_64", "tls/x86_64", "tls", "x86_64/x86_64", "x86_64")
+# An object of a machine glibc has no port for: plain defaults, no hwcaps.
+_UNKNOWN = Machine("unknown", 0, 0, "<", (), "/lib", "", frozenset({0x0001, 0x0003}), None)
 
 
 @dataclass(frozen=True)
@@ -82,12 +64,45 @@ class LoaderEnv:
     cache_file: str | None = "/etc/ld.so.cache"
     python_lib_dirs: tuple[str, ...] | None = None  # site-packages to search; None = this interpreter's
     python_package_rule: bool = True
-    hwcaps_x86_64: tuple[str, ...] | None = None  # None = computed from this CPU
-    glibc_version: tuple[int, int] | None = None  # None = this system's
+    host: HostFacts | None = None  # this machine's CPU and glibc, read once per run; None = read when needed
+    overrides: Overrides = Overrides()  # platform / hwcaps / level / glibc named by the user
+    glibc_tunables: str | None = None  # this shell's GLIBC_TUNABLES (its glibc.cpu.hwcaps masks CPU features)
 
-    @classmethod
-    def from_environ(cls, **overrides: object) -> LoaderEnv:
-        return cls(ld_library_path=os.environ.get("LD_LIBRARY_PATH"), **overrides)  # type: ignore[arg-type]
+
+@dataclass(frozen=True)
+class Found:
+    """``find``'s answer when a rule found the library."""
+
+    path: str
+    via: FoundVia
+    searched: tuple[SearchStep, ...]
+    python_package: str | None = None
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """``find``'s answer when no rule found it; ``fatal`` when the real loader stops with an error instead."""
+
+    searched: tuple[SearchStep, ...]
+    fatal: str | None = None
+
+
+class Candidate(enum.Enum):
+    """``open_verify``'s answer for a file the search goes on past or takes."""
+
+    LOADABLE = "loadable"
+    ABSENT = "absent"  # no such file (or unreadable): the search goes on
+    MISMATCH = "mismatch"  # another class, byte order, machine or OS ABI: skipped, the search goes on
+
+
+@dataclass(frozen=True)
+class Unloadable:
+    """A file the loader opens and then stops on (``_dl_signal_error``): the whole load fails."""
+
+    message: str
+
+
+Verdict = Candidate | Unloadable
 
 
 @dataclass(eq=False)
@@ -150,69 +165,81 @@ class ObjectCache:
         return obj
 
 
+def machine_of(elf: ElfObject) -> Machine:
+    """The machine-table record of an object (a neutral one for machines glibc has no port for)."""
+    return machine_for(elf.e_machine, elf.bits, elf.endian, getattr(elf, "e_flags", 0)) or _UNKNOWN
+
+
 class Loader:
     """Emulates ``_dl_map_object_deps`` for one main object at a time."""
 
     def __init__(self, env: LoaderEnv, cache: ObjectCache | None = None) -> None:
         self.env = env
         self.objects = cache or ObjectCache()
-        self._ldcache: dict[tuple[str, int], _LdCache | None] = {}
-        self._pyindex: dict[str, list[Path]] | None = None
+        self._ldcache: dict[str, LdCache | CacheUnusable | None] = {}
+        self._pyindex: PackageIndex | None = None
         self.sysroot = Sysroot(env.root)  # paths of the audited image -> this machine's
         self._host = self.sysroot.host
         self.guest = self.sysroot.guest
-        self._verify_memo: dict[tuple[str, int, str, int], str] = {}
-        self._dir_memo: dict[tuple[str, str, int, str, int], tuple[str | None, str | None]] = {}
-        self._cache_memo: dict[tuple[str, tuple[str, int]], str | None] = {}
-        self._dirs_memo: dict[tuple[str, int], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._params: dict[str, LoaderParams] = {}
+        self._verify_memo: dict[tuple[str, str], Verdict] = {}
+        self._dir_memo: dict[tuple[str, str, str], str | Unloadable | None] = {}
+        self._cache_memo: dict[tuple[str, str], str | None] = {}
+        self._dirs_memo: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
-    # -- the machine-dependent defaults -----------------------------------
+    # -- what the machine and its CPU decide ----------------------------------
 
-    def _key(self, obj: ElfObject) -> tuple[str, int]:
-        return (obj.machine, obj.bits)
+    def params(self, elf: ElfObject) -> LoaderParams:
+        """Platform, hwcaps, glibc-hwcaps levels and glibc release for objects like ``elf`` (once per machine)."""
+        return self.params_for(machine_of(elf))
+
+    def params_for(self, machine: Machine) -> LoaderParams:
+        hit = self._params.get(machine.name)
+        if hit is None:
+            host = self.env.host or HostFacts.read()
+            root_glibc = (lambda: self._root_glibc(machine)) if self.env.root else None
+            hit = self._params[machine.name] = resolve(machine, host, self.env.overrides, root_glibc,
+                                                       self.env.glibc_tunables)
+        return hit
+
+    def _root_glibc(self, machine: Machine) -> tuple[int, int] | None:
+        """The release of the root's libc for ``machine``, read from its version banner."""
+        dirs = [f"/lib/{t}" for t in machine.triplets] + [f"/usr/lib/{t}" for t in machine.triplets]
+        dirs += list(machine.default_dirs_plain) + ["/lib", "/usr/lib"]
+        for d in dict.fromkeys(dirs):
+            release = libc_release(self._host(f"{d}/libc.so.6"))
+            if release is not None:
+                return release
+        return None
 
     def _multiarch(self, obj: ElfObject) -> str | None:
-        triplet = _TRIPLETS.get(self._key(obj))
-        if triplet and os.path.isdir(self._host(f"/usr/lib/{triplet}")):
-            return triplet
+        for triplet in machine_of(obj).triplets:
+            if os.path.isdir(self._host(f"/usr/lib/{triplet}")):
+                return triplet
         return None
 
     def default_dirs(self, obj: ElfObject) -> tuple[str, ...]:
+        """``SYSTEM_DIRS``: the multiarch directories where the system has them, else glibc's ``slibdir``."""
         triplet = self._multiarch(obj)
         if triplet:
             return (f"/lib/{triplet}", f"/usr/lib/{triplet}", "/lib", "/usr/lib")
-        if obj.bits == 64 and obj.machine in ("x86_64", "aarch64", "ppc64", "s390x", "riscv"):
-            if obj.machine == "aarch64" and not os.path.isdir(self._host("/lib64")):
-                return ("/lib", "/usr/lib")
-            return ("/lib64", "/usr/lib64")
-        return ("/lib", "/usr/lib")
+        machine = machine_of(obj)
+        dirs = machine.default_dirs_plain
+        if dirs[0] != "/lib" and not os.path.isdir(self._host(dirs[0])) and os.path.isdir(self._host("/lib")):
+            return ("/lib", "/usr/lib")  # a distribution that keeps this 64-bit ABI in /lib (e.g. Arch's aarch64)
+        return dirs
 
     def dst_lib(self, obj: ElfObject) -> str:
+        """``$LIB``: Debian's ``lib/<triplet>``, else the last component of the default directory."""
         triplet = self._multiarch(obj)
         if triplet:
             return f"lib/{triplet}"
-        return "lib64" if self.default_dirs(obj)[0] == "/lib64" else "lib"
-
-    def _glibc(self) -> tuple[int, int]:
-        if self.env.glibc_version:
-            return self.env.glibc_version
-        try:
-            text = os.confstr("CS_GNU_LIBC_VERSION") or ""
-            major, minor = text.split()[-1].split(".")[:2]
-            return int(major), int(minor)
-        except (ValueError, OSError, IndexError):
-            return (2, 37)
+        first = self.default_dirs(obj)[0]
+        return first.rsplit("/", 1)[-1]
 
     def hwcap_subdirs(self, obj: ElfObject) -> tuple[str, ...]:
-        if obj.machine != "x86_64" or self.env.root:
-            return ()
-        levels = self.env.hwcaps_x86_64
-        if levels is None:
-            levels = _x86_64_levels()
-        subdirs = tuple(f"glibc-hwcaps/{lvl}" for lvl in levels)
-        if self._glibc() < (2, 37):
-            subdirs += _LEGACY_HWCAPS
-        return subdirs
+        """The subdirectories tried inside every search directory, best first."""
+        return self.params(obj).subdirs
 
     # -- dynamic string tokens -------------------------------------------
 
@@ -241,7 +268,7 @@ class Loader:
             if name == "ORIGIN":
                 repl = obj.origin
             elif name == "PLATFORM":
-                repl = _PLATFORM.get(elf.machine) if elf else None
+                repl = self.params(elf).platform if elf else None
             else:
                 repl = self.dst_lib(elf) if elf else None
             if not repl:
@@ -268,15 +295,17 @@ class Loader:
 
     # -- the search --------------------------------------------------------
 
-    def _try_dir(self, directory: str, name: str, want: ElfObject, subdirs: tuple[str, ...]) -> tuple[str | None, str | None]:
-        """``open_path`` for one directory: (path found, fatal error); remembered like ``_verify``."""
-        key = (directory, name, want.bits, want.endian, want.e_machine)  # subdirs follow from the machine
-        hit = self._dir_memo.get(key)
-        if hit is None:
-            hit = self._dir_memo[key] = self._try_dir_uncached(directory, name, want, subdirs)
-        return hit
+    def _try_dir(self, directory: str, name: str, want: ElfObject, subdirs: tuple[str, ...]) -> str | Unloadable | None:
+        """``open_path`` for one directory: the path found, the error the loader stops on, or None.
 
-    def _try_dir_uncached(self, directory: str, name: str, want: ElfObject, subdirs: tuple[str, ...]) -> tuple[str | None, str | None]:
+        Remembered like ``_verify``.
+        """
+        key = (directory, name, machine_of(want).name)  # subdirs follow from the machine record
+        if key not in self._dir_memo:
+            self._dir_memo[key] = self._try_dir_uncached(directory, name, want, subdirs)
+        return self._dir_memo[key]
+
+    def _try_dir_uncached(self, directory: str, name: str, want: ElfObject, subdirs: tuple[str, ...]) -> str | Unloadable | None:
         seen: set[str] = set()
         for sub in subdirs + ("",):
             base = os.path.join(directory, sub) if sub else directory
@@ -284,161 +313,175 @@ class Loader:
             if candidate in seen:
                 continue
             seen.add(candidate)
-            verdict = self._verify(candidate, want)
-            if verdict == "ok":
-                return candidate, None
-            if verdict not in ("skip", "absent"):
-                return None, verdict
-        return None, None
+            match self._verify(candidate, want):
+                case Candidate.LOADABLE:
+                    return candidate
+                case Unloadable() as stop:
+                    return stop
+        return None
 
-    def _verify(self, candidate: str, want: ElfObject) -> str:
-        """``open_verify``: 'ok', 'absent', 'skip' (other class/machine) or a fatal message.
+    def _verify(self, candidate: str, want: ElfObject) -> Verdict:
+        """``open_verify`` for one candidate file.
 
         Remembered for the run: the objects of a directory search the same
         directories for the same names (the files are taken not to change
         during a run, as the parse cache takes them).
         """
-        key = (candidate, want.bits, want.endian, want.e_machine)
+        key = (candidate, machine_of(want).name)  # the record fixes class, byte order, machine and ABI flags
         verdict = self._verify_memo.get(key)
         if verdict is None:
             verdict = self._verify_memo[key] = self._verify_file(candidate, want)
         return verdict
 
-    def _verify_file(self, candidate: str, want: ElfObject) -> str:
+    def _verify_file(self, candidate: str, want: ElfObject) -> Verdict:
+        """``open_verify``'s checks, in its order: which mismatches skip a file and which stop the load."""
         host = self._host(candidate)
         try:  # non-blocking: a FIFO planted in a search directory must not hang the audit
             fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
-            return "absent"
+            return Candidate.ABSENT
         except IsADirectoryError:
-            return f"{candidate}: cannot read file data: Is a directory"
+            return Unloadable(f"{candidate}: cannot read file data: Is a directory")
         except OSError:
-            return "absent"
+            return Candidate.ABSENT
         try:
             mode = os.fstat(fd).st_mode
             if stat.S_ISDIR(mode):
-                return f"{candidate}: cannot read file data: Is a directory"
+                return Unloadable(f"{candidate}: cannot read file data: Is a directory")
             if not stat.S_ISREG(mode):
-                return f"{candidate}: not a regular file (the real loader would block or fail reading it)"
+                return Unloadable(f"{candidate}: not a regular file (the real loader would block or fail reading it)")
             head = os.pread(fd, 64, 0)
         except OSError:
-            return "absent"
+            return Candidate.ABSENT
         finally:
             os.close(fd)
-        if len(head) < 52 or head[:4] != b"\x7fELF":
-            if len(head) >= 4 and head[:4] != b"\x7fELF":
-                return f"{candidate}: invalid ELF header"
-            return f"{candidate}: file too short"
-        bits = 64 if head[4] == 2 else 32
-        endian = "<" if head[5] == 1 else ">"
-        if bits != want.bits or endian != want.endian:
-            return "skip"
-        e_type, e_machine = struct.unpack_from(endian + "HH", head, 16)
-        if e_machine != want.e_machine:
-            return "skip"
-        if head[7] not in (0, 3):
-            return "skip"
+        ehdr_size = 64 if want.bits == 64 else 52  # sizeof (ElfW(Ehdr)) of the loader asking
+        if len(head) < ehdr_size:
+            return Unloadable(f"{candidate}: file too short")
+        machine = machine_of(want)
+        why = _ident_error(head, want, machine)
+        if why is not None:
+            return why if isinstance(why, Candidate) else Unloadable(f"{candidate}: {why}")
+        endian = want.endian
+        e_type, e_machine, e_version = struct.unpack_from(endian + "HHI", head, 16)
+        if e_version != 1:
+            return Unloadable(f"{candidate}: ELF file version does not match current one")
+        e_flags = struct.unpack_from(endian + "I", head, 48 if want.bits == 64 else 36)[0]
+        if e_machine != want.e_machine or not _abi_matches(machine, e_flags):
+            return Candidate.MISMATCH  # elf_machine_matches_host: the search goes on
         if e_type not in (ET_DYN, ET_EXEC):
-            return f"{candidate}: only ET_DYN and ET_EXEC can be loaded"
-        return "ok"
+            return Unloadable(f"{candidate}: only ET_DYN and ET_EXEC can be loaded")
+        phentsize = struct.unpack_from(endian + "H", head, 54 if want.bits == 64 else 42)[0]
+        if phentsize != (56 if want.bits == 64 else 32):
+            return Unloadable(f"{candidate}: ELF file's phentsize not the expected size")
+        return Candidate.LOADABLE
 
-    def find(self, name: str, requester: LoadedObject, main: LoadedObject) -> tuple[str | None, FoundVia | None, tuple[SearchStep, ...], str | None, str | None]:
-        """Search for ``name`` on behalf of ``requester``.
+    def find(self, name: str, requester: LoadedObject, main: LoadedObject) -> Found | NotFound:
+        """Search for ``name`` on behalf of ``requester``, by the rules of the audited system's libc.
 
-        Returns (path, rule, directories tried, python package, fatal error).
+        The seam for other C libraries: a loader whose search differs (musl's)
+        is chosen here per object; glibc's rules are the default.
         """
+        return self.find_glibc(name, requester, main)
+
+    def find_glibc(self, name: str, requester: LoadedObject, main: LoadedObject) -> Found | NotFound:
+        """glibc's ``_dl_map_object`` search order for a name without a slash."""
         want = requester.elf or main.elf
         assert want is not None
         steps: list[SearchStep] = []
-        key = self._key(want)
-        dirs = self._dirs_memo.get(key)
+        machine = machine_of(want)
+        dirs = self._dirs_memo.get(machine.name)
         if dirs is None:  # they depend on the machine only; each costs a stat or two
-            dirs = self._dirs_memo[key] = (self.hwcap_subdirs(want), self.default_dirs(want))
+            dirs = self._dirs_memo[machine.name] = (self.hwcap_subdirs(want), self.default_dirs(want))
         subdirs, defaults = dirs
 
-        def scan(dirs: list[str], via: FoundVia, source: str) -> str | None:
-            nonlocal fatal
+        def scan(dirs: list[str], via: FoundVia, source: str) -> Found | NotFound | None:
             for d in dirs:
                 steps.append(SearchStep(d, source, via))
-                found, err = self._try_dir(d, name, want, subdirs)
-                if err:
-                    fatal = err
-                    return None
-                if found:
-                    return found
+                match self._try_dir(d, name, want, subdirs):
+                    case str(path):
+                        return Found(path, via, tuple(steps))
+                    case Unloadable(message):
+                        return NotFound(tuple(steps), message)
             return None
 
-        fatal: str | None = None
         req_elf = requester.elf
         if req_elf is None or req_elf.runpath is None:
             did_main = False
             node: LoadedObject | None = requester
             while node is not None:
                 if node.elf is not None and node.elf.rpath is not None:
-                    found = scan(self._split(node.elf.rpath, node), FoundVia.RPATH, f"RPATH of {node.path}")
-                    if found or fatal:
-                        return found, FoundVia.RPATH, tuple(steps), None, fatal
+                    hit = scan(self._split(node.elf.rpath, node), FoundVia.RPATH, f"RPATH of {node.path}")
+                    if hit:
+                        return hit
                     did_main |= node is main
                 node = node.loader
             if not did_main and main.elf is not None and main.elf.rpath is not None:
-                found = scan(self._split(main.elf.rpath, main), FoundVia.RPATH, f"RPATH of {main.path}")
-                if found or fatal:
-                    return found, FoundVia.RPATH, tuple(steps), None, fatal
+                hit = scan(self._split(main.elf.rpath, main), FoundVia.RPATH, f"RPATH of {main.path}")
+                if hit:
+                    return hit
         if self.env.ld_library_path is not None:
-            found = scan(self._split(self.env.ld_library_path, main, ":;"), FoundVia.LD_LIBRARY_PATH, "LD_LIBRARY_PATH")
-            if found or fatal:
-                return found, FoundVia.LD_LIBRARY_PATH, tuple(steps), None, fatal
+            hit = scan(self._split(self.env.ld_library_path, main, ":;"), FoundVia.LD_LIBRARY_PATH, "LD_LIBRARY_PATH")
+            if hit:
+                return hit
         if req_elf is not None and req_elf.runpath is not None:
-            found = scan(self._split(req_elf.runpath, requester), FoundVia.RUNPATH, f"RUNPATH of {requester.path}")
-            if found or fatal:
-                return found, FoundVia.RUNPATH, tuple(steps), None, fatal
+            hit = scan(self._split(req_elf.runpath, requester), FoundVia.RUNPATH, f"RUNPATH of {requester.path}")
+            if hit:
+                return hit
         nodeflib = bool(req_elf is not None and req_elf.flags_1 & DF_1_NODEFLIB)
-        cached = self._cache_memo.get((name, key), "")
+        cached = self._cache_memo.get((name, machine.name), "")
         if cached == "":  # a binary search with a pure-Python compare: worth remembering
-            cached = self._cache_memo[(name, key)] = self._cache_lookup(name, want)
+            cached = self._cache_memo[(name, machine.name)] = self._cache_lookup(name, want)
         if cached is None and self.env.cache_file:
             steps.append(SearchStep(self.env.cache_file, "ld.so.cache: no entry", FoundVia.CACHE))
         if cached is not None:
             steps.append(SearchStep(os.path.dirname(cached), "ld.so.cache", FoundVia.CACHE))
             if not (nodeflib and any(cached.startswith(d + "/") for d in defaults)):
-                verdict = self._verify(cached, want)
-                if verdict == "ok":
-                    return cached, FoundVia.CACHE, tuple(steps), None, None
-                if verdict not in ("skip", "absent"):
-                    return None, FoundVia.CACHE, tuple(steps), None, verdict
+                match self._verify(cached, want):
+                    case Candidate.LOADABLE:
+                        return Found(cached, FoundVia.CACHE, tuple(steps))
+                    case Unloadable(message):
+                        return NotFound(tuple(steps), message)
         if not nodeflib:
-            found = scan(list(defaults), FoundVia.DEFAULT, "default directories")
-            if found or fatal:
-                return found, FoundVia.DEFAULT, tuple(steps), None, fatal
+            hit = scan(list(defaults), FoundVia.DEFAULT, "default directories")
+            if hit:
+                return hit
         if self.env.search_paths:
-            found = scan(list(self.env.search_paths), FoundVia.SEARCH_PATH, "--search-path")
-            if found:
-                return found, FoundVia.SEARCH_PATH, tuple(steps), None, None
-            fatal = None
+            hit = scan(list(self.env.search_paths), FoundVia.SEARCH_PATH, "--search-path")
+            if isinstance(hit, Found):
+                return hit
         if self.env.python_package_rule:
-            hits = self.python_candidates(name)
-            for hit in hits:
-                if self._verify(str(hit), want) == "ok":
-                    return str(hit), FoundVia.PYTHON_PACKAGE, tuple(steps), python_package_of(hit.parent) or hit.parent.name, None
-        return None, None, tuple(steps), None, None
+            for candidate in self.python_candidates(name):
+                if self._verify(str(candidate), want) is Candidate.LOADABLE:
+                    package = python_package_of(candidate.parent) or candidate.parent.name
+                    return Found(str(candidate), FoundVia.PYTHON_PACKAGE, tuple(steps), package)
+        return NotFound(tuple(steps))
 
     # -- ld.so.cache --------------------------------------------------------
 
+    def cache_for(self, want: ElfObject) -> LdCache | CacheUnusable | None:
+        """The cache as ``want``'s machine reads it (its byte order and flags), parsed once per machine."""
+        machine = machine_of(want)
+        if machine.name not in self._ldcache:
+            self._ldcache[machine.name] = None
+            if self.env.cache_file:
+                self._ldcache[machine.name] = LdCache.load(self._host(self.env.cache_file), machine.cache_flags,
+                                                           machine.endian, self.env.cache_file)
+        return self._ldcache[machine.name]
+
     def _cache_lookup(self, name: str, want: ElfObject) -> str | None:
-        if not self.env.cache_file:
-            return None
-        key = self._key(want)
-        if key not in self._ldcache:
-            self._ldcache[key] = _LdCache.load(self._host(self.env.cache_file), _CACHE_FLAGS.get(key, set()))
-        cache = self._ldcache[key]
-        return cache.lookup(name, self.hwcap_subdirs(want)) if cache else None
+        cache = self.cache_for(want)
+        if isinstance(cache, LdCache):
+            params = self.params(want)
+            return cache.lookup(name, params.levels, cache_hwcaps(want.e_machine, want.bits, params))
+        return None
 
     # -- installed Python packages ------------------------------------------
 
     def python_lib_dirs(self) -> tuple[str, ...]:
         if self.env.python_lib_dirs is not None:
             return self.env.python_lib_dirs
-        return tuple(p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p))
+        return site_dirs()
 
     def python_candidates(self, name: str) -> list[Path]:
         """Files named ``name`` inside installed packages (three levels deep at most).
@@ -448,11 +491,8 @@ class Loader:
         if self.env.root:
             return []
         if self._pyindex is None:
-            index: dict[str, list[Path]] = {}
-            for root in self.python_lib_dirs():
-                _index_tree(Path(root), index, depth=3)
-            self._pyindex = index
-        return self._pyindex.get(name, [])
+            self._pyindex = PackageIndex(self.python_lib_dirs())
+        return self._pyindex.candidates(name)
 
     # -- loading --------------------------------------------------------------
 
@@ -500,10 +540,14 @@ class Loader:
                 if dep not in searchlist:
                     searchlist.insert(max(1, searchlist.index(obj)), dep)
                     queue.append(dep)
+        unusable = self.cache_for(elf)
+        if isinstance(unusable, CacheUnusable) and any(o.found_via is not None or o.elf is None
+                                                       for o in searchlist[1:]):
+            warnings.append(str(unusable))
         return LoadResult(main, searchlist, direct, searchlist[1:], warnings)
 
     def _interp(self, elf: ElfObject) -> LoadedObject | None:
-        path = elf.interp or _DEFAULT_INTERP.get(self._key(elf))
+        path = elf.interp or machine_of(elf).interp
         if not path:
             return None
         try:
@@ -520,11 +564,15 @@ class Loader:
 
     def _map_object(self, raw: str, requester: LoadedObject, main: LoadedObject, loaded: list[LoadedObject],
                     by_id: dict[tuple[int, int], LoadedObject], interp: LoadedObject | None, warnings: list[str]) -> LoadedObject:
-        name = self.expand(raw, requester) if "$" in raw else raw
         depth = requester.depth + 1
-        if not name:
-            return LoadedObject(None, raw, set(), requester, None, raw, depth,
-                                fatal=f"cannot load {raw}: empty dynamic string token substitution")
+        name = raw
+        if "$" in raw:
+            name = self.expand(raw, requester) or ""
+            if not name:  # only a token that expands to nothing earns this error (expand_dst)
+                return LoadedObject(None, raw, set(), requester, None, raw, depth,
+                                    fatal=f"cannot load {raw}: empty dynamic string token substitution")
+        if not name:  # rtld.c names the main map "": an empty DT_NEEDED string loads nothing new
+            return main
         # 1. already loaded, by name or by soname (faked entries never match)
         for cand in loaded + ([interp] if interp and interp not in loaded else []):
             if cand.elf is None:
@@ -537,25 +585,27 @@ class Loader:
                 return cand
         # 2. search
         if "/" in name:
-            path: str | None = name
-            via: FoundVia | None = FoundVia.DIRECT
-            steps: tuple[SearchStep, ...] = ()
-            package = None
-            verdict = self._verify(name, requester.elf or main.elf)  # type: ignore[arg-type]
-            fatal = None if verdict in ("ok",) else (None if verdict in ("absent", "skip") else verdict)
-            if verdict != "ok":
-                path = None
+            match self._verify(name, requester.elf or main.elf):  # type: ignore[arg-type]
+                case Candidate.LOADABLE:
+                    outcome: Found | NotFound = Found(name, FoundVia.DIRECT, ())
+                case Unloadable(message):
+                    outcome = NotFound((), message)
+                case _:
+                    outcome = NotFound(())
         else:
-            path, via, steps, package, fatal = self.find(name, requester, main)
-        if path is None:
-            fake = LoadedObject(None, name, set(), requester, None, raw, depth, searched=steps, fatal=fatal)
-            loaded.append(fake)
-            return fake
+            outcome = self.find(name, requester, main)
+        match outcome:
+            case NotFound(searched, fatal):
+                fake = LoadedObject(None, name, set(), requester, None, raw, depth, searched=searched, fatal=fatal)
+                loaded.append(fake)
+                return fake
+            case Found(path, via, searched, package):
+                pass
         try:
             elf = self.objects.open(self._host(path))
         except (OSError, ElfReadError) as exc:
             warnings.append(str(exc))
-            fake = LoadedObject(None, name, set(), requester, None, raw, depth, searched=steps,
+            fake = LoadedObject(None, name, set(), requester, None, raw, depth, searched=searched,
                                 fatal=str(exc))
             loaded.append(fake)
             return fake
@@ -566,7 +616,7 @@ class Loader:
         if same is not None:
             same.names.add(name)
             return same
-        obj = LoadedObject(elf, path, {name, path}, requester, via, raw, depth, searched=steps, python_package=package)
+        obj = LoadedObject(elf, path, {name, path}, requester, via, raw, depth, searched=searched, python_package=package)
         loaded.append(obj)
         by_id[elf.file_id] = obj
         return obj
@@ -582,6 +632,56 @@ def _filtees(elf: ElfObject, warnings: list[str]) -> list[str]:
     except ElfReadError as exc:
         warnings.append(str(exc))
         return []
+
+
+ELFOSABI_SYSV, ELFOSABI_GNU, ELFOSABI_ARM_AEABI = 0, 3, 64
+EF_ARM_EABI_MASK, EF_ARM_EABI_VER5 = 0xFF000000, 0x05000000
+EF_ARM_ABI_FLOAT_SOFT, EF_ARM_ABI_FLOAT_HARD = 0x200, 0x400
+EF_MIPS_ABI2, EF_MIPS_NAN2008, EF_MIPS_FP64 = 0x20, 0x400, 0x200
+LIBC_ABI_MAX = 4  # libc-abis: DEFAULT, UNIQUE, IFUNC, ABSOLUTE
+
+
+def _ident_error(head: bytes, want: ElfObject, machine: Machine) -> Candidate | str | None:
+    """``VALID_ELF_HEADER`` and friends on ``e_ident``: None when valid, MISMATCH for another class, else glibc's reason."""
+    osabi, abiversion = head[7], head[8]
+    arm = machine.e_machine == 40
+    mips = machine.e_machine == 8
+    valid_osabi = osabi in (ELFOSABI_SYSV, ELFOSABI_GNU) or (arm and osabi == ELFOSABI_ARM_AEABI)
+    valid_abiversion = (abiversion == 0 or (osabi == ELFOSABI_GNU and abiversion < LIBC_ABI_MAX)
+                        or (mips and osabi == ELFOSABI_SYSV and abiversion < 6))
+    e_flags = struct.unpack_from(want.endian + "I", head, 48 if want.bits == 64 else 36)[0] if head[5] in (1, 2) else 0
+    float_ok = True
+    if arm and e_flags & EF_ARM_EABI_MASK == EF_ARM_EABI_VER5:  # VALID_FLOAT_ABI of this loader's float ABI
+        float_ok = not e_flags & (EF_ARM_ABI_FLOAT_SOFT if machine.name == "armhf" else EF_ARM_ABI_FLOAT_HARD)
+    if (head[:4] == b"\x7fELF" and head[4] == (2 if want.bits == 64 else 1) and head[5] == (1 if want.endian == "<" else 2)
+            and head[6] == 1 and valid_osabi and valid_abiversion and not any(head[9:16]) and float_ok):
+        return None
+    if head[:4] != b"\x7fELF":
+        return "invalid ELF header"
+    if head[4] != (2 if want.bits == 64 else 1):
+        return Candidate.MISMATCH  # "not a fatal error": another class is skipped
+    if head[5] != (1 if want.endian == "<" else 2):
+        return f"ELF file data encoding not {'little' if want.endian == '<' else 'big'}-endian"
+    if head[6] != 1:
+        return "ELF file version ident does not match current one"
+    if not valid_osabi:
+        return "ELF file OS ABI invalid"
+    if not valid_abiversion:
+        return "ELF file ABI version invalid"
+    if any(head[9:16]):
+        return "nonzero padding in e_ident"
+    return "internal error"  # what glibc says for an ARM object of the other float ABI
+
+
+def _abi_matches(machine: Machine, e_flags: int) -> bool:
+    """``elf_machine_matches_host`` beyond e_machine: MIPS keeps o32/n32 and the NaN encodings apart."""
+    if machine.e_machine != 8:
+        return True
+    if machine.bits == 32 and bool(e_flags & EF_MIPS_ABI2) != (machine.name.startswith("mipsn32")):
+        return False
+    if e_flags & EF_MIPS_NAN2008 != (EF_MIPS_NAN2008 if "r6" in machine.name else 0):
+        return False
+    return not e_flags & EF_MIPS_FP64
 
 
 def _soname(obj: LoadedObject) -> str | None:
@@ -608,203 +708,3 @@ def _origin_of(path: str) -> str:
         path = os.path.join(os.getcwd(), path)
     head = path.rsplit("/", 1)[0]
     return head or "/"
-
-
-def python_package_of(directory: Path) -> str | None:
-    """The top-level importable name a directory inside site-packages belongs to (``torch.libs`` -> torch)."""
-    parts = directory.parts
-    for i, part in enumerate(parts):
-        if part in ("site-packages", "dist-packages") and i + 1 < len(parts):
-            top = parts[i + 1]
-            return top[: -len(".libs")] if top.endswith(".libs") else top
-    return None
-
-
-def _index_tree(root: Path, index: dict[str, list[Path]], depth: int) -> None:
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                if depth > 0 and not entry.name.startswith(("__pycache__", ".")) and not entry.name.endswith(".dist-info"):
-                    _index_tree(Path(entry.path), index, depth - 1)
-            elif ".so" in entry.name:
-                index.setdefault(entry.name, []).append(Path(entry.path))
-        except OSError:
-            continue
-
-
-@functools.lru_cache(maxsize=1)  # read /proc/cpuinfo once, not once per library searched
-def _x86_64_levels() -> tuple[str, ...]:
-    """x86-64 micro-architecture levels this CPU supports, best first (glibc-hwcaps names)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-            else:
-                return ()
-    except OSError:
-        return ()
-    v2 = {"cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"}
-    v3 = {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}
-    v4 = {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}
-    levels: list[str] = []
-    if v2 <= flags:
-        levels.append("x86-64-v2")
-        if v3 <= flags:
-            levels.insert(0, "x86-64-v3")
-            if v4 <= flags:
-                levels.insert(0, "x86-64-v4")
-    return tuple(levels)
-
-
-def _libcmp(a: bytes, b: bytes) -> int:
-    """``_dl_cache_libcmp``: compare names, runs of digits numerically."""
-    i = j = 0
-    while i < len(a):
-        ca = a[i]
-        if 48 <= ca <= 57:
-            if j < len(b) and 48 <= b[j] <= 57:
-                v1 = v2 = 0
-                while i < len(a) and 48 <= a[i] <= 57:
-                    v1 = v1 * 10 + a[i] - 48
-                    i += 1
-                while j < len(b) and 48 <= b[j] <= 57:
-                    v2 = v2 * 10 + b[j] - 48
-                    j += 1
-                if v1 != v2:
-                    return v1 - v2
-                continue
-            return 1
-        cb = b[j] if j < len(b) else 0
-        if 48 <= cb <= 57:
-            return -1
-        if ca != cb:
-            return ca - cb
-        i += 1
-        j += 1
-    return 0 - (b[j] if j < len(b) else 0)
-
-
-class _LdCache:
-    """``/etc/ld.so.cache`` read directly (new format ``glibc-ld.so.cache1.1``, or the old one)."""
-
-    NEW = b"glibc-ld.so.cache1.1"
-    OLD = b"ld.so-1.7.0"
-
-    def __init__(self, data: bytes, base: int, entries: list[tuple[int, int, int, int]], flags: set[int], hwcap_names: dict[int, str]) -> None:
-        self._data = data
-        self._base = base
-        self._entries = entries  # (flags, key, value, hwcap)
-        self._flags = flags
-        self._hwcap_names = hwcap_names
-
-    @classmethod
-    def load(cls, path: str, flags: set[int]) -> _LdCache | None:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError:
-            return None
-        try:
-            if data.startswith(cls.OLD):
-                (nlibs,) = struct.unpack_from("<I", data, 12)
-                new_at = 16 + nlibs * 12
-                new_at = (new_at + 7) & ~7 if data[new_at : new_at + len(cls.NEW)] != cls.NEW else new_at
-                if data[new_at : new_at + len(cls.NEW)] != cls.NEW:
-                    entries = [struct.unpack_from("<iII", data, 16 + i * 12) + (0,) for i in range(nlibs)]
-                    return cls(data, 16 + nlibs * 12, [(f, k, v, 0) for f, k, v, _ in entries], flags, {})
-                data = data[new_at:]
-            if not data.startswith(cls.NEW):
-                return None
-            nlibs, _strlen, _flags, ext_off = struct.unpack_from("<IIB3xI", data, 20)
-            if 48 + nlibs * 24 > len(data):
-                return None
-            entries = [struct.unpack_from("<iIIIQ", data, 48 + i * 24) for i in range(nlibs)]
-            out = [(f, k, v, hw) for f, k, v, _os, hw in entries]
-            return cls(data, 0, out, flags, _hwcap_extension(data, ext_off))
-        except struct.error:
-            return None
-
-    def _str(self, off: int) -> bytes | None:
-        pos = self._base + off
-        if off < 0 or pos >= len(self._data):
-            return None
-        end = self._data.find(b"\0", pos)
-        return self._data[pos : end if end >= 0 else len(self._data)]
-
-    def lookup(self, name: str, subdirs: tuple[str, ...]) -> str | None:
-        """``search_cache``: binary search, then the first acceptable entry of that name."""
-        want = name.encode("utf-8", "surrogateescape")
-        active = [s.split("/", 1)[1] for s in subdirs if s.startswith("glibc-hwcaps/")]
-        left, right = 0, len(self._entries) - 1
-        while left <= right:
-            middle = (left + right) // 2
-            key = self._str(self._entries[middle][1])
-            if key is None:
-                return None
-            cmp = _libcmp(want, key)
-            if cmp == 0:
-                left = middle
-                while middle > 0:
-                    k = self._str(self._entries[middle - 1][1])
-                    if k is None or _libcmp(want, k) != 0:
-                        break
-                    middle -= 1
-                best: bytes | None = None
-                best_prio = 1 << 32
-                while middle <= right:
-                    flags, key_off, value, hwcap = self._entries[middle]
-                    if middle > left:
-                        k = self._str(key_off)
-                        if k is None or _libcmp(want, k) != 0:
-                            break
-                    middle += 1
-                    if flags not in self._flags or self._str(value) is None:
-                        continue
-                    named = bool(hwcap >> 62 & 1)
-                    if named:
-                        sub = self._hwcap_names.get(hwcap & 0xFFFFFFFF)
-                        if sub not in active:
-                            continue
-                        prio = active.index(sub) + 1
-                        if best is None or prio < best_prio:
-                            best, best_prio = self._str(value), prio
-                        continue
-                    if best is not None:
-                        break
-                    if hwcap:
-                        continue  # legacy hwcap-specific entry: not emulated, never preferred
-                    best = self._str(value)
-                    break
-                return best.decode("utf-8", "surrogateescape") if best else None
-            if cmp < 0:
-                left = middle + 1
-            else:
-                right = middle - 1
-        return None
-
-
-def _hwcap_extension(data: bytes, ext_off: int) -> dict[int, str]:
-    """Index -> glibc-hwcaps subdirectory name, from the cache's extension section."""
-    names: dict[int, str] = {}
-    try:
-        if not ext_off or ext_off + 8 > len(data):
-            return names
-        magic, count = struct.unpack_from("<II", data, ext_off)
-        if magic != 0xEAA42174:
-            return names
-        for i in range(min(count, 64)):
-            tag, _flags, offset, size = struct.unpack_from("<IIII", data, ext_off + 8 + i * 16)
-            if tag == 0:  # cache_extension_tag_glibc_hwcaps: an array of string offsets
-                for j in range(size // 4):
-                    (soff,) = struct.unpack_from("<I", data, offset + j * 4)
-                    end = data.find(b"\0", soff)
-                    names[j] = data[soff:end].decode("ascii", "replace")
-    except struct.error:
-        pass
-    return names

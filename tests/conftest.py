@@ -233,6 +233,13 @@ def torch_lib_dir() -> Path:
 # glibc itself.
 
 
+def _dst_lib() -> str | None:
+    """``$LIB`` of this x86-64 system: Debian's multiarch ``lib/x86_64-linux-gnu``, else ``lib64``."""
+    if os.uname().machine != "x86_64":
+        return None
+    return "lib/x86_64-linux-gnu" if os.path.isdir("/usr/lib/x86_64-linux-gnu") else "lib64"
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -438,18 +445,15 @@ def build_scenarios(b: Builder) -> dict[str, Scenario]:
                                 out_dir=d, libs=[cyc], runpath=[str(d)]),
                  {"libcyc_dep.so": "used"}))
 
-    # $PLATFORM and $LIB in a search path.
+    # $PLATFORM and $LIB in a search path: the directory names are glibc's rules applied to this host's
+    # CPU and glibc by the tests' own reading of them (glibc_rules.py), never linkaudit's.
     d = root / "dst"
-    probe = b.so("libprobe.so", "noop.c", out_dir=d / "probe")
-    # What glibc expands these to here is checked by ldd; the directory names are the loader's.
-    from linkaudit.elf import ElfObject
-    from linkaudit.loader import _PLATFORM, Loader, LoaderEnv
+    from glibc_rules import host_expectation
 
-    pelf = ElfObject(probe)
-    platform = _PLATFORM.get(pelf.machine)
-    libdir = Loader(LoaderEnv()).dst_lib(pelf)
-    if platform:
-        u1 = b.so("libused.so", "used.c", out_dir=d / platform)
+    host = host_expectation()
+    libdir = _dst_lib()
+    if host is not None and libdir is not None:
+        u1 = b.so("libused.so", "used.c", out_dir=d / str(host["platform"]))
         u2 = b.so("libunused.so", "unused.c", out_dir=d / libdir)
         add(Scenario("dst_platform_lib", b.so("libconsumer_dst.so", "consumer_basic.c", out_dir=d, libs=[u1, u2],
                                               runpath=["$ORIGIN/$PLATFORM", "$ORIGIN/${LIB}"]),

