@@ -18,8 +18,9 @@ from linkaudit.binding import Resolution, bind, is_unversioned_definition, looku
 from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, ElfObject, gnu_hash
 from linkaudit.errors import ElfReadError, LinkauditError
 from linkaudit.families import classify
+from linkaudit.hostparams import HostFacts, LoaderParams, Overrides
 from linkaudit.inputs import BUILD_SCRATCH_DIRS, Target, collect
-from linkaudit.loader import LoadedObject, Loader, LoaderEnv, LoadResult
+from linkaudit.loader import LoadedObject, Loader, LoaderEnv, LoadResult, machine_of
 from linkaudit.report import (
     Binding,
     ErrorEntry,
@@ -59,7 +60,16 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
                 errors.append(outcome)
             else:
                 objects.append(outcome)
-    return Report(tuple(objects), tuple(errors))
+    return Report(tuple(objects), tuple(errors), loader=loader_assumptions(objects, options.env))
+
+
+def loader_assumptions(objects: Iterable[ObjectReport], env: LoaderEnv) -> tuple[LoaderParams, ...]:
+    """The platform, hwcaps and glibc release the emulated ld.so took for each ABI audited."""
+    from linkaudit.machines import by_name
+
+    loader = Loader(env)
+    machines = [by_name(abi) for abi in dict.fromkeys(o.abi for o in objects if o.abi)]
+    return tuple(loader.params_for(m) for m in machines if m is not None)
 
 
 @contextmanager
@@ -135,10 +145,11 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     if elf.e_type not in (ET_EXEC, ET_DYN):  # a core dump, ET_NONE, ...: not something ld.so loads
         kind = {0: "ET_NONE (no file type)", 4: "a core dump (ET_CORE)"}.get(elf.e_type, f"e_type {elf.e_type:#x}")
         raise ElfReadError(f"{path}: not a linked object: {kind}; nothing to audit")
+    abi = machine_of(elf).name
     if not elf.is_dynamic:
         return ObjectReport(display, elf.machine, elf.bits, None, (), (), (),
                             warnings=("statically linked: no dynamic dependencies",),
-                            libc=musl.libc_flavour(elf, loader, display))
+                            libc=musl.libc_flavour(elf, loader, display), abi=abi)
     libc = musl.libc_flavour(elf, loader, display)
     result = musl.musl_loader(loader).load(path, elf) if libc == musl.MUSL else loader.load(path, elf)
     warnings.extend(result.warnings)
@@ -279,6 +290,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         is_python_extension=is_ext,
         warnings=tuple(warnings),
         libc=libc,
+        abi=abi,
     )
 
 
@@ -384,15 +396,20 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def default_env(search_paths: Iterable[str] = (), python_packages: bool = True, root: str | None = None) -> LoaderEnv:
+def default_env(search_paths: Iterable[str] = (), python_packages: bool = True, root: str | None = None,
+                overrides: Overrides = Overrides()) -> LoaderEnv:
     """The loader environment of this machine, as ``ldd`` would see it from this shell.
 
-    Under ``root`` (a sysroot or unpacked image) this shell's LD_LIBRARY_PATH
-    and installed Python packages say nothing about the audited system.
+    Under ``root`` (a sysroot or unpacked image) this shell's LD_LIBRARY_PATH,
+    GLIBC_TUNABLES and installed Python packages say nothing about the audited system.  The
+    CPU and glibc facts are read here, once per run, and travel to the workers.
     """
     return LoaderEnv(
         ld_library_path=None if root else os.environ.get("LD_LIBRARY_PATH"),
         search_paths=tuple(search_paths),
         python_package_rule=python_packages and not root,
         root=root,
+        host=HostFacts.read(),
+        overrides=overrides,
+        glibc_tunables=None if root else os.environ.get("GLIBC_TUNABLES"),
     )

@@ -196,6 +196,18 @@ FAIL_ON_HELP = ("Findings that fail the gate, comma-separated or repeated: "
 @click.option("--no-default-excludes", is_flag=True,
               help="Also walk build-system scratch directories (CMakeFiles/, temp.*), which directory "
                    "walks skip by default.")
+@click.option("--platform", "platform", metavar="NAME",
+              help="Audit for a machine whose ld.so platform ($PLATFORM, AT_PLATFORM) is NAME, e.g. haswell, "
+                   "x86_64, xeon_phi, i686, v7l. [default: computed from this CPU as glibc does]")
+@click.option("--hwcaps", "hwcaps", metavar="NAMES",
+              help="Legacy hwcap subdirectories that machine's ld.so searches (glibc < 2.37), comma-separated, "
+                   "e.g. x86_64,avx512_1; 'none' for none.")
+@click.option("--cpu-level", "cpu_level", metavar="LEVEL",
+              help="Best glibc-hwcaps level of that machine (x86-64-v2/v3/v4, power9/10, z13..z17) or 'none'.")
+@click.option("--cpuinfo", "cpuinfo", type=click.Path(dir_okay=False, path_type=str), metavar="FILE",
+              help="Derive platform, hwcaps and level from FILE, a copy of that machine's /proc/cpuinfo.")
+@click.option("--glibc-version", "glibc_version", metavar="X.Y",
+              help="Audit for this glibc release. [default: this system's, or the --root's libc]")
 @click.option("--jobs", "-j", "jobs", type=click.IntRange(min=0), default=0, metavar="N",
               help="Audit N objects in parallel (worker processes). [default: all cores]")
 @click.version_option(__version__, "--version", prog_name="linkaudit")
@@ -204,7 +216,8 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
          search_paths: tuple[str, ...], no_python_packages: bool, fix_suggestions: bool, output: str | None,
          config_file: str | None, baseline_file: str | None, write_baseline_file: str | None,
          modules: tuple[str, ...] = (), root: str | None = None, no_default_excludes: bool = False,
-         jobs: int = 0) -> None:
+         jobs: int = 0, platform: str | None = None, hwcaps: str | None = None, cpu_level: str | None = None,
+         cpuinfo: str | None = None, glibc_version: str | None = None) -> None:
     """Tell which linked libraries ELF objects really use, statically.
 
     Audits ELF files and directories (searched recursively; non-ELF files and .o files are skipped,
@@ -249,8 +262,9 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
         sys.exit(ExitCode.ERROR)
     if kinds is None:
         kinds = config.fail_on if config.fail_on is not None else DEFAULT_FAIL_ON
+    overrides = _loader_overrides(app, config.loader, platform, hwcaps, cpu_level, cpuinfo, glibc_version)
     options = AuditOptions(env=default_env(search_paths or config.search_path, python_packages=not no_python_packages,
-                                           root=root),
+                                           root=root, overrides=overrides),
                            exclude=config.exclude, modules=modules, jobs=jobs,
                            skip_dirs=() if no_default_excludes else BUILD_SCRATCH_DIRS)
     with _progress_bar() as progress:
@@ -308,6 +322,39 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
         click.echo(f"linkaudit: gate failed: {plural(len(gate.failing), 'finding')} of "
                    f"{'kind' if len(kinds_failing) == 1 else 'kinds'} {', '.join(kinds_failing)}", err=True)
     sys.exit(gate.exit_code)
+
+
+def _loader_overrides(app: App, base, platform: str | None, hwcaps: str | None, cpu_level: str | None,
+                      cpuinfo: str | None, glibc_version: str | None):
+    """The configuration's loader parameters with the command line's on top; a bad name exits 2 in one line."""
+    from dataclasses import replace
+
+    from linkaudit.gate import ExitCode
+    from linkaudit.hostparams import NO_LEVEL, check_hwcap, check_level, check_platform, parse_glibc_version
+
+    def hwcap_list(text: str) -> tuple[str, ...]:
+        names = [h.strip() for h in text.split(",") if h.strip()]
+        return () if names in ([], [NO_LEVEL]) else tuple(check_hwcap(h) for h in names)
+
+    def existing(path: str) -> str:
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
+        return path
+
+    changes: dict[str, object] = {}
+    for option, field, value, check in (("--platform", "platform", platform, check_platform),
+                                        ("--hwcaps", "hwcaps", hwcaps, hwcap_list),
+                                        ("--cpu-level", "cpu_level", cpu_level, check_level),
+                                        ("--cpuinfo", "cpuinfo", cpuinfo, existing),
+                                        ("--glibc-version", "glibc", glibc_version, parse_glibc_version)):
+        if value is None:
+            continue
+        try:
+            changes[field] = check(value)
+        except ValueError as exc:
+            app.error(f"{option}: {exc}")
+            sys.exit(ExitCode.ERROR)
+    return replace(base, **changes)
 
 
 @main.command("fix", short_help="Remove unused DT_NEEDED entries from a built file.")

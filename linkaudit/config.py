@@ -8,6 +8,12 @@ override it.  Keys::
     fail-on = ["unused", "missing"]
     exclude = ["build/temp.*", "*/tests/*"]
     search-path = ["third_party/lib"]
+    # the machine audited for, when it is not this one (see README, "Auditing for another machine")
+    platform = "haswell"            # $PLATFORM / AT_PLATFORM
+    hwcaps = ["x86_64", "avx512_1"] # legacy hwcap subdirectories (glibc < 2.37)
+    cpu-level = "x86-64-v3"         # best glibc-hwcaps level, or "none"
+    cpuinfo = "prod-cpuinfo.txt"    # or derive all three from that machine's /proc/cpuinfo
+    glibc-version = "2.36"
 
     [[tool.linkaudit.allow]]
     library = "libtorch*.so"
@@ -30,10 +36,11 @@ from typing import Any
 
 from linkaudit.errors import ConfigError
 from linkaudit.gate import parse_fail_on
+from linkaudit.hostparams import Overrides, check_hwcap, check_level, check_platform, parse_glibc_version
 from linkaudit.report import FindingKind
 
 PYPROJECT = "pyproject.toml"
-TOP_KEYS = ("fail-on", "allow", "exclude", "search-path")
+TOP_KEYS = ("fail-on", "allow", "exclude", "search-path", "platform", "hwcaps", "cpu-level", "cpuinfo", "glibc-version")
 ALLOW_KEYS = ("library", "object", "reason")
 
 
@@ -61,6 +68,7 @@ class Config:
     allow: tuple[AllowRule, ...] = ()
     exclude: tuple[str, ...] = ()
     search_path: tuple[str, ...] = ()
+    loader: Overrides = Overrides()  # platform, hwcaps, cpu-level, cpuinfo, glibc-version
     source: Path | None = None  # the file it came from
 
 
@@ -190,7 +198,38 @@ def parse_config(table: object, source: Path | None = None, prefix: str = "tool.
     if source is not None and search_path:  # relative directories are relative to the config file
         search_path = [p if os.path.isabs(p) else str(source.parent / p) for p in search_path]
     return Config(fail_on=fail_on, allow=tuple(allow), exclude=tuple(exclude), search_path=tuple(search_path),
-                  source=source)
+                  loader=_loader_overrides(table, source, key, fail), source=source)
+
+
+def _loader_overrides(table: dict[str, Any], source: Path | None, key, fail) -> Overrides:
+    """The loader-parameter keys, checked like the command-line options they stand for."""
+    def text(name: str) -> str | None:
+        value = table.get(name)
+        if value is not None and not (isinstance(value, str) and value):
+            raise fail(f"{key(name)} must be a non-empty string, got {_type_name(value)}")
+        return value
+
+    hwcaps = tuple(_str_list(table["hwcaps"], key("hwcaps"), fail)) if "hwcaps" in table else None
+    cpuinfo = text("cpuinfo")
+    if cpuinfo is not None and source is not None and not os.path.isabs(cpuinfo):
+        cpuinfo = str(source.parent / cpuinfo)
+    glibc = None
+    if text("glibc-version") is not None:
+        try:
+            glibc = parse_glibc_version(table["glibc-version"])
+        except ValueError as exc:
+            raise fail(f"{key('glibc-version')}: {exc}") from None
+    checks = (("platform", [text("platform")], check_platform), ("hwcaps", list(hwcaps or ()), check_hwcap),
+              ("cpu-level", [text("cpu-level")], check_level))
+    for name, values, check in checks:
+        for value in values:
+            try:
+                if value is not None:
+                    check(value)
+            except ValueError as exc:
+                raise fail(f"{key(name)}: {exc}") from None
+    return Overrides(platform=text("platform"), hwcaps=hwcaps, cpu_level=text("cpu-level"), glibc=glibc,
+                     cpuinfo=cpuinfo)
 
 
 def _str_list(value: object, name: str, fail) -> list[str]:

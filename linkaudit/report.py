@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from linkaudit.hostparams import LoaderParams
+
 SCHEMA_VERSION = 1
 
 
@@ -151,6 +153,7 @@ class ObjectReport:
     warnings: tuple[str, ...] = ()
     suggestions: tuple[Suggestion, ...] = ()
     libc: str = "glibc"  # whose loader rules the object was audited under: "glibc" or "musl"
+    abi: str | None = None  # its machine-table record (x86_64, armel, mips64el, ...): see Report.loader
 
     def entries(self, status: Status) -> tuple[NeededEntry, ...]:
         return tuple(n for n in self.needed if n.status is status)
@@ -206,3 +209,4 @@ class Report:
     objects: tuple[ObjectReport, ...] = ()
     errors: tuple[ErrorEntry, ...] = field(default=())
     gate: Gate | None = None  # set by linkaudit.gate.evaluate
+    loader: tuple[LoaderParams, ...] = ()  # what the emulated ld.so assumed, one per ABI audited

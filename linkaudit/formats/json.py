@@ -9,6 +9,7 @@ from typing import Any
 
 from linkaudit.formats.interface import Format
 from linkaudit.gate import gate_of
+from linkaudit.hostparams import LoaderParams
 from linkaudit.report import SCHEMA_VERSION, Finding, Gate, NeededEntry, ObjectReport, Report
 
 
@@ -22,6 +23,23 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "gate": _gate(gate),
         "objects": [_object(o, by_object.get(o.path, ())) for o in report.objects],
         "errors": [{"path": e.path, "message": e.message} for e in report.errors],
+        "loader": [_loader(p) for p in report.loader],
+    }
+
+
+def _loader(p: LoaderParams) -> dict[str, Any]:
+    return {
+        "abi": p.machine,
+        "platform": p.platform,
+        "platform_source": p.platform_source,
+        "hwcaps": list(p.hwcaps),
+        "hwcaps_source": p.hwcaps_source,
+        "glibc_hwcaps": list(p.levels),
+        "glibc_hwcaps_source": p.levels_source,
+        "glibc_version": f"{p.glibc[0]}.{p.glibc[1]}" if p.glibc else None,
+        "glibc_version_source": p.glibc_source,
+        "subdirectories": list(p.subdirs),
+        "warnings": list(p.warnings),
     }
 
 
@@ -68,6 +86,7 @@ def _object(o: ObjectReport, findings: Iterable[Finding]) -> dict[str, Any]:
     return {
         "path": o.path,
         "machine": o.machine,
+        "abi": o.abi,
         "elf_class": o.elf_class,
         "libc": o.libc,
         "soname": o.soname,

@@ -19,6 +19,7 @@ from linkaudit.display import demangle, human_size, plural, verb
 from linkaudit.families import cost_note
 from linkaudit.formats.interface import Format
 from linkaudit.gate import gate_of
+from linkaudit.hostparams import LoaderParams
 from linkaudit.report import Category, Finding, NeededEntry, ObjectReport, Report, Status
 
 STATUS_STYLE = {
@@ -59,6 +60,8 @@ class TextFormat(Format):
             self._object(console, obj, by_object.get(obj.path, ()))
         if report.objects and len(report.objects) > 1:
             console.print(_totals(report.objects))
+        for params in report.loader:
+            self._line(console, _assumed(params), "dim")
         return "".join(line.rstrip(" ") + "\n" for line in buf.getvalue().splitlines())
 
     def _object(self, console: Console, obj: ObjectReport, accepted: Iterable[Finding] = ()) -> None:
@@ -209,6 +212,20 @@ def _summary(obj: ObjectReport) -> str:
     if unneeded:
         text += f", {len(unneeded)} of them ({human_size(sum(lib.size for lib in unneeded))}) only for unused or incidental dependencies"
     return text + "."
+
+
+def _assumed(p: LoaderParams) -> str:
+    """One line saying what the emulated ld.so took for granted, and from where."""
+    def src(value: str, source: str) -> str:
+        return f"{value} ({source})"
+
+    levels = ", ".join(p.levels) or "none"
+    hwcaps = "+".join(p.hwcaps) or "none"
+    glibc = f"{p.glibc[0]}.{p.glibc[1]}" if p.glibc else "unknown"
+    text = (f"Loader assumed for {p.machine}: platform {src(p.platform or 'none', p.platform_source)}, "
+            f"hwcaps {src(hwcaps, p.hwcaps_source)}, glibc-hwcaps {src(levels, p.levels_source)}, "
+            f"glibc {src(glibc, p.glibc_source)}.")
+    return text + "".join(f" Warning: {w}." for w in p.warnings)
 
 
 def _totals(objects: Iterable[ObjectReport]) -> Text:

@@ -138,3 +138,69 @@ def test_python_m_version() -> None:
     assert proc.returncode == 0, proc.stderr
     assert __version__ in proc.stdout
     assert "linkaudit" in proc.stdout
+
+
+# -- the loader parameters: overrides and what the report says was assumed ----------------------------
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--platform", "pentium9"], "valid platforms: x86_64, haswell, xeon_phi"),
+    (["--hwcaps", "x86_64,avx1024"], "valid hwcaps: x86_64, avx512_1"),
+    (["--cpu-level", "x86-64-v9"], "valid levels: x86-64-v4, x86-64-v3, x86-64-v2"),
+    (["--glibc-version", "two"], "expected MAJOR.MINOR"),
+    (["--cpuinfo", "/nonexistent/cpuinfo"], "no such file"),
+])
+def test_unknown_loader_parameter_is_one_line_and_exit_2(objs, run_cli, args, named) -> None:
+    result = run_cli([*args, objs["clean"]])
+    assert result.exit_code == 2
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith(f"linkaudit: error: {args[0]}: ") and named in lines[0]
+    assert result.stdout == ""
+
+
+def test_report_says_which_loader_parameters_were_assumed(objs, run_cli, tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("vendor_id\t: AuthenticAMD\nflags\t\t: fpu cx8 cmov mmx fxsr sse sse2 cx16 lahf_lm popcnt pni "
+                       "ssse3 sse4_1 sse4_2\n")
+    result = run_cli(["--format", "json", "--cpuinfo", str(cpuinfo), "--glibc-version", "2.36", objs["clean"]])
+    doc = json.loads(result.stdout)
+    if doc["objects"][0]["abi"] != "x86_64":
+        pytest.skip("an x86-64 CPU description")
+    (loader,) = doc["loader"]
+    assert (loader["platform"], loader["hwcaps"], loader["glibc_hwcaps"], loader["glibc_version"]) == (
+        "x86_64", ["x86_64"], ["x86-64-v2"], "2.36")
+    assert loader["platform_source"] == f"cpuinfo {cpuinfo}" and loader["glibc_version_source"] == "override"
+    assert loader["subdirectories"] == ["glibc-hwcaps/x86-64-v2", "tls/x86_64/x86_64", "tls/x86_64", "tls",
+                                        "x86_64/x86_64", "x86_64"]
+    text = run_cli(["--platform", "xeon_phi", "--hwcaps", "none", "--cpu-level", "none", objs["clean"]]).stdout
+    assert "Loader assumed for x86_64: platform xeon_phi (override), hwcaps x86_64 (override), " \
+           "glibc-hwcaps none (override)" in " ".join(text.split())
+
+
+def test_loader_parameters_from_config(objs, run_cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "linkaudit.toml"
+    cfg.write_text('platform = "haswell"\nhwcaps = ["avx512_1"]\ncpu-level = "x86-64-v3"\nglibc-version = "2.35"\n')
+    doc = json.loads(run_cli(["--format", "json", "--config", str(cfg), objs["clean"]]).stdout)
+    if doc["objects"][0]["abi"] != "x86_64":
+        pytest.skip("x86-64 names")
+    (loader,) = doc["loader"]
+    assert (loader["platform"], loader["hwcaps"], loader["glibc_hwcaps"], loader["glibc_version"]) == (
+        "haswell", ["x86_64", "avx512_1"], ["x86-64-v3", "x86-64-v2"], "2.35")
+    # the command line wins over the file
+    doc = json.loads(run_cli(["--format", "json", "--config", str(cfg), "--platform", "x86_64", objs["clean"]]).stdout)
+    assert doc["loader"][0]["platform"] == "x86_64"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('platform = "k6"', "tool.linkaudit.platform: unknown platform 'k6'; valid platforms:"),
+    ('hwcaps = "avx512_1"', "tool.linkaudit.hwcaps must be a list of strings"),
+    ('hwcaps = ["mmx"]', "tool.linkaudit.hwcaps: unknown hwcap 'mmx'"),
+    ('cpu-level = "v3"', "tool.linkaudit.cpu-level: unknown CPU level 'v3'"),
+    ('glibc-version = 2.36', "tool.linkaudit.glibc-version must be a non-empty string"),
+])
+def test_bad_loader_keys_in_config(objs, run_cli, tmp_path: Path, text, message) -> None:
+    cfg = tmp_path / "pyproject.toml"
+    cfg.write_text(f"[tool.linkaudit]\n{text}\n")
+    result = run_cli(["--config", str(cfg), objs["clean"]])
+    assert result.exit_code == 2
+    assert message in result.stderr

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from linkaudit.hostparams import LoaderParams
 from linkaudit.report import (
     Binding,
     Category,
@@ -76,13 +77,15 @@ def make_sample_report() -> Report:
         path=EXT, machine="x86_64", elf_class=64, soname=None,
         needed=(c10, torch, gomp, missing), loaded=loaded, unresolved=("_Z3foov",),
         host_provided=("PyModule_Create2",), ldd_unused=(str(TORCH / "libtorch.so"),), is_python_extension=True,
-        warnings=("example warning",),
+        warnings=("example warning",), abi="x86_64",
         suggestions=(Suggestion("libraries", "link only c10", "libraries=['c10']", removes=("libtorch.so",),
                                 saves_libraries=1, saves_bytes=434_002_000, caution=None),),
     )
     static = ObjectReport(path=STATIC, machine="x86_64", elf_class=64, soname=None, needed=(), loaded=(),
-                          unresolved=(), warnings=("statically linked: no dynamic dependencies",))
-    return Report(objects=(ext, static), errors=(ErrorEntry("notes.txt", "not an ELF file"),))
+                          unresolved=(), warnings=("statically linked: no dynamic dependencies",), abi="x86_64")
+    assumed = LoaderParams("x86_64", "haswell", ("x86_64", "avx512_1"), ("x86-64-v3", "x86-64-v2"), (2, 36),
+                           "override", "host cpuinfo", "host cpuinfo", "host libc")
+    return Report(objects=(ext, static), errors=(ErrorEntry("notes.txt", "not an ELF file"),), loader=(assumed,))
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ def _needed(**fields):
 EXPECTED_EXT = {
     "path": EXT,
     "machine": "x86_64",
+    "abi": "x86_64",
     "elf_class": 64,
     "libc": "glibc",
     "soname": None,
@@ -86,7 +87,7 @@ EXPECTED_EXT = {
 }
 
 EXPECTED_STATIC = {
-    "path": STATIC, "machine": "x86_64", "elf_class": 64, "libc": "glibc", "soname": None, "is_python_extension": False,
+    "path": STATIC, "machine": "x86_64", "abi": "x86_64", "elf_class": 64, "libc": "glibc", "soname": None, "is_python_extension": False,
     "needed": [], "unresolved": [], "host_provided": [], "ldd_unused": [], "loaded": [],
     "summary": {"needed": 0, "used": 0, "unused": 0, "incidental": 0, "missing": 0, "not_on_host": 0, "loaded": 0, "loaded_bytes": 0,
                 "unneeded_libraries": 0, "unneeded_bytes": 0},
@@ -101,13 +102,15 @@ EXPECTED_GATE = {"exit_code": 2, "passed": False, "fail_on": ["unused"],
 def test_sample_report_matches_hand_written_dict(sample_report: Report) -> None:
     data = json.loads(JsonFormat().format(sample_report))
     assert data == {"schema": 1, "gate": EXPECTED_GATE, "objects": [EXPECTED_EXT, EXPECTED_STATIC],
-                    "errors": [{"path": "notes.txt", "message": "not an ELF file"}]}
+                    "errors": [{"path": "notes.txt", "message": "not an ELF file"}],
+                    "loader": [EXPECTED_LOADER]}
 
 
 def test_empty_report(empty_report: Report) -> None:
     # a report nobody evaluated is not held to --allow-empty
     gate = {"exit_code": 0, "passed": True, "fail_on": ["unused"], "failing": [], "no_objects": False}
-    assert json.loads(JsonFormat().format(empty_report)) == {"schema": 1, "gate": gate, "objects": [], "errors": []}
+    assert json.loads(JsonFormat().format(empty_report)) == {"schema": 1, "gate": gate, "objects": [], "errors": [],
+                                                                   "loader": []}
 
 
 def test_no_objects_fails_the_gate(empty_report: Report, report_schema: dict) -> None:
@@ -140,6 +143,24 @@ def test_schema_names_every_finding_kind(report_schema: dict) -> None:
     assert report_schema["$defs"]["finding_kind"]["enum"] == [k.value for k in FindingKind]
 
 
+# What the sample says the loader assumed (Haswell-class AVX-512 Intel, glibc 2.36), and the
+# subdirectories glibc 2.36 searches for it: glibc-hwcaps levels, then the legacy power set.
+EXPECTED_LOADER = {
+    "abi": "x86_64", "platform": "haswell", "platform_source": "override",
+    "hwcaps": ["x86_64", "avx512_1"], "hwcaps_source": "host cpuinfo",
+    "glibc_hwcaps": ["x86-64-v3", "x86-64-v2"], "glibc_hwcaps_source": "host cpuinfo",
+    "glibc_version": "2.36", "glibc_version_source": "host libc",
+    "subdirectories": [
+        "glibc-hwcaps/x86-64-v3", "glibc-hwcaps/x86-64-v2",
+        "tls/haswell/avx512_1/x86_64", "tls/haswell/avx512_1", "tls/haswell/x86_64", "tls/haswell",
+        "tls/avx512_1/x86_64", "tls/avx512_1", "tls/x86_64", "tls",
+        "haswell/avx512_1/x86_64", "haswell/avx512_1", "haswell/x86_64", "haswell",
+        "avx512_1/x86_64", "avx512_1", "x86_64",
+    ],
+    "warnings": [],
+}
+
+
 def test_output_is_one_json_document_ending_in_newline(sample_report: Report) -> None:
     text = JsonFormat().format(sample_report)
     assert text.endswith("}\n")
@@ -156,15 +177,16 @@ def test_validates_against_shipped_schema(fixture: str, request: pytest.FixtureR
 def test_schema_requires_every_emitted_field(report_schema: dict) -> None:
     """The schema is closed: it names exactly the keys json.py emits (no more, no fewer)."""
     defs = report_schema["$defs"]
-    assert set(report_schema["required"]) == {"schema", "gate", "objects", "errors"}
+    assert set(report_schema["required"]) == {"schema", "gate", "objects", "errors", "loader"}
     assert set(defs["gate"]["required"]) == set(EXPECTED_GATE)
     assert set(defs["finding"]["required"]) == set(EXPECTED_EXT["findings"][0])
     assert set(defs["object"]["required"]) == set(EXPECTED_EXT)
+    assert set(defs["loader"]["required"]) == set(EXPECTED_LOADER)
     assert set(defs["needed"]["required"]) == set(EXPECTED_EXT["needed"][0])
     assert set(defs["loaded"]["required"]) == set(EXPECTED_EXT["loaded"][0])
     assert set(defs["summary"]["required"]) == set(EXPECTED_EXT["summary"])
     for name in ("object", "needed", "loaded", "summary", "binding", "search_step", "suggestion", "error", "gate",
-                 "finding"):
+                 "finding", "loader"):
         assert defs[name]["additionalProperties"] is False, name
 
 
@@ -174,6 +196,7 @@ def test_schema_requires_every_emitted_field(report_schema: dict) -> None:
     (("objects", 0, "loaded", 0, "category"), "gpu"),
     (("schema",), 2),
     (("objects", 0, "summary", "used"), -1),
+    (("loader", 0, "glibc_version"), "2.36.1"),
 ])
 def test_schema_rejects_bad_values(where: tuple, value: object, sample_report: Report, report_schema: dict) -> None:
     data = json.loads(JsonFormat().format(sample_report))
