@@ -36,7 +36,7 @@ def library_path() -> str | None:
     """Where this machine's loader finds libstdc++ for the running interpreter (None: nowhere)."""
     from linkaudit.elf import ElfObject
     from linkaudit.errors import LinkauditError
-    from linkaudit.loader import LoadedObject, Loader, LoaderEnv
+    from linkaudit.loader import Found, LoadedObject, Loader, LoaderEnv
 
     exe = os.path.realpath(sys.executable)
     try:
@@ -45,10 +45,10 @@ def library_path() -> str | None:
         return None
     try:
         main = LoadedObject(elf, exe, {exe}, None, None, exe, 0)
-        found = Loader(LoaderEnv(python_package_rule=False)).find(LIBSTDCXX, main, main)[0]
+        found = Loader(LoaderEnv(python_package_rule=False)).find(LIBSTDCXX, main, main)
     except (LinkauditError, OSError):
         return None
-    return found if found and os.path.isabs(found) else None
+    return found.path if isinstance(found, Found) and os.path.isabs(found.path) else None
 
 
 @functools.lru_cache(maxsize=1)
