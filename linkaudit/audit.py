@@ -23,11 +23,13 @@ from linkaudit.inputs import BUILD_SCRATCH_DIRS, Target, collect
 from linkaudit.loader import LoadedObject, Loader, LoaderEnv, LoadResult, machine_of
 from linkaudit.report import (
     Binding,
+    Dependency,
     ErrorEntry,
     LoadedLibrary,
     NeededEntry,
     ObjectReport,
     Report,
+    RpathFinding,
     Status,
 )
 
@@ -55,12 +57,19 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
             (targets, errors), _few_collections():
         jobs = options.jobs if options.jobs > 0 else default_jobs()
         objects: list[ObjectReport] = []
-        for outcome in run(targets, options, jobs, progress):
+        outcomes = run(targets, options, jobs, progress)
+        for outcome in outcomes:
             if isinstance(outcome, ErrorEntry):
                 errors.append(outcome)
             else:
                 objects.append(outcome)
-    return Report(tuple(objects), tuple(errors), loader=loader_assumptions(objects, options.env))
+        wheels = ()
+        if any(t.alias is not None for t in targets):
+            from linkaudit.wheels import wheel_reports
+
+            wheels = wheel_reports(targets, outcomes)  # sizes are read from the extracted members
+    return Report(objects=tuple(objects), errors=tuple(errors), loader=loader_assumptions(objects, options.env),
+                  wheels=wheels)
 
 
 def loader_assumptions(objects: Iterable[ObjectReport], env: LoaderEnv) -> tuple[LoaderParams, ...]:
@@ -122,9 +131,12 @@ def _renamed(report: ObjectReport, target: Target) -> ObjectReport:
         uncertain=n.uncertain and s(n.uncertain),
     ) for n in report.needed)
     loaded = tuple(replace(lib, path=Path(target.rename(str(lib.path))),
-                           needed_by=tuple(target.rename(x) for x in lib.needed_by)) for lib in report.loaded)
+                           needed_by=tuple(target.rename(x) for x in lib.needed_by),
+                           needs=tuple(replace(d, path=d.path and target.rename(d.path)) for d in lib.needs))
+                   for lib in report.loaded)
     return replace(report, needed=needed, loaded=loaded, ldd_unused=tuple(target.rename(x) for x in report.ldd_unused),
-                   warnings=tuple(s(w) for w in report.warnings))
+                   warnings=tuple(s(w) for w in report.warnings),
+                   rpath_findings=tuple(replace(f, message=s(f.message)) for f in report.rpath_findings))
 
 
 def _strip_path(message: str, target: Target) -> str:
@@ -153,6 +165,14 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     libc = musl.libc_flavour(elf, loader, display)
     result = musl.musl_loader(loader).load(path, elf) if libc == musl.MUSL else loader.load(path, elf)
     warnings.extend(result.warnings)
+    rpath_found: tuple[RpathFinding, ...] = ()
+    if elf.runpath is not None or elf.rpath is not None:
+        from linkaudit.rpath import package_root, rpath_findings
+
+        wheel = target.alias
+        rpath_found = rpath_findings(elf, result.main, loader, result,
+                                     package_root(path, wheel[0] if wheel else None),
+                                     wheel[1].rstrip("!") if wheel else None)
     scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
     damaged: dict[int, str] = {}
     index_of = {id(o): i for i, o in enumerate(result.searchlist)}
@@ -273,6 +293,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
             depth=obj.depth,
             needed_by=tuple(obj.needed_by),
             only_for_unneeded=k not in keep,
+            needs=_needs(obj),
         ))
     for k, why in damaged.items():
         warnings.append(f"{result.searchlist[k].path}: symbol tables damaged ({why}); verdicts that depend on it are uncertain")
@@ -291,7 +312,20 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         warnings=tuple(warnings),
         libc=libc,
         abi=abi,
+        rpath_findings=rpath_found,
+        rpath=elf.rpath,
+        runpath=elf.runpath,
     )
+
+
+def _needs(obj: LoadedObject) -> tuple[Dependency, ...]:
+    """A loaded library's own DT_NEEDED entries as this load resolved them (for the tree)."""
+    try:
+        names = obj.elf.needed if obj.elf is not None else ()
+    except ElfReadError:
+        return ()
+    return tuple(Dependency(name, dep.path, ()) if dep.elf is not None else Dependency(name, None, dep.searched)
+                 for name, dep in zip(names, obj.deps))
 
 
 def _reachability(result: LoadResult) -> dict[int, set[int]]:

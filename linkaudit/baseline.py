@@ -90,12 +90,10 @@ def _without_abi_tag(name: str) -> str:
 
 
 def report_entries(report: Report, roots: Iterable[str] = ()) -> frozenset[BaselineEntry]:
-    from linkaudit.gate import findings
+    from linkaudit.gate import all_findings
 
     roots = tuple(roots)
-    return frozenset(
-        BaselineEntry(object_key(obj.path, roots), kind, name) for obj in report.objects for kind, name in findings(obj)
-    )
+    return frozenset(BaselineEntry(object_key(path, roots), kind, name) for path, kind, name in all_findings(report))
 
 
 def dumps(report: Report, roots: Iterable[str] = ()) -> str:

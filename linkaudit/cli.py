@@ -312,7 +312,7 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
         click.echo(one_line(f"report written to {output} ({chosen.value}); {plural(len(report.objects), 'object')} "
                             f"audited, {plural(len(gate.failing), 'failing finding')}"), err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=app.color)  # click would strip ANSI codes FORCE_COLOR asked for
     for err in report.errors:
         app.error(f"{err.path}: {err.message}")
     if gate.no_objects:
@@ -368,9 +368,12 @@ def _loader_overrides(app: App, base, platform: str | None, hwcaps: str | None, 
 @click.option("--search-path", "search_paths", multiple=True, type=click.Path(file_okay=False, path_type=str),
               help="Extra directory to find libraries in (as for the audit).")
 @click.option("--no-python-packages", is_flag=True, help="As for the audit.")
+@click.option("--clean-rpath", is_flag=True,
+              help="Instead: drop the RPATH/RUNPATH elements the audit flags and store the rest as DT_RUNPATH "
+                   "(refused if any library would then load from another file).")
 @click.pass_obj
 def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental: bool, include_load_bearing: bool,
-            search_paths: tuple[str, ...], no_python_packages: bool) -> None:
+            search_paths: tuple[str, ...], no_python_packages: bool, clean_rpath: bool = False) -> None:
     """Remove unused DT_NEEDED entries from FILE (re-audited before anything is replaced)."""
     from pathlib import Path
 
@@ -403,6 +406,8 @@ def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental:
     from linkaudit.fixer import fix_file
 
     env = default_env(search_paths, python_packages=not no_python_packages)
+    if clean_rpath:
+        _clean_rpath(app, source, env, output, in_place)
     try:
         result = fix_file(source, env, Path(output) if output else None, in_place, incidental, include_load_bearing)
     except LinkauditError as exc:
@@ -420,4 +425,28 @@ def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental:
         click.echo(one_line(f"{file}: version requirements of {old} re-pointed to {new}"), err=True)
     click.echo(one_line(f"{result.destination}: removed {', '.join(result.removed)}"
                         + (f" (backup: {result.backup})" if result.backup else "")))
+    sys.exit(ExitCode.OK)
+
+
+def _clean_rpath(app: App, source, env, output: str | None, in_place: bool) -> None:
+    """``fix --clean-rpath``: one line saying what the search path became; exits."""
+    from pathlib import Path
+
+    from linkaudit.errors import LinkauditError
+    from linkaudit.gate import ExitCode
+    from linkaudit.rpathfix import fix_search_path
+
+    try:
+        result = fix_search_path(source, env, Path(output) if output else None, in_place)
+    except LinkauditError as exc:
+        app.error(f"{exc.message}; {source} left unchanged" if str(source) in exc.message
+                  else f"{source}: {exc.message}; left unchanged")
+        sys.exit(ExitCode.ERROR)
+    if result.destination is None:
+        copy = f"; {result.copied} is a byte-identical copy" if result.copied else "; left unchanged"
+        click.echo(f"{source}: no RPATH/RUNPATH finding; nothing to change{copy}", err=True)
+        sys.exit(ExitCode.OK)
+    new = f"DT_RUNPATH {result.new!r}" if result.new else "no search path"
+    click.echo(f"{result.destination}: search path {result.old!r} -> {new}"
+               + (f" (backup: {result.backup})" if result.backup else ""))
     sys.exit(ExitCode.OK)

@@ -22,7 +22,7 @@ from pathlib import Path
 from linkaudit.display import verb
 from linkaudit.families import base_name
 from linkaudit.pyindex import python_package_of
-from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, Status, Suggestion
+from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, RpathKind, Status, Suggestion
 
 _RUNTIME = (Category.C_RUNTIME, Category.CXX_RUNTIME, Category.GLIBC_STUB)
 
@@ -217,7 +217,55 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
 
     out.extend(_missing_groups(obj))
     out.extend(_python_packages(obj))
+    out.extend(_rpath_fixes(obj))
     return tuple(out)
+
+
+#: one remedy per RPATH finding kind, for the build and for the built file
+RPATH_REMEDY: dict[RpathKind, str] = {
+    RpathKind.EMPTY: "drop the empty element (a stray ':' in -Wl,-rpath or an empty CMake list item)",
+    RpathKind.RELATIVE: "write it relative to the object: -Wl,-rpath,'$ORIGIN/<dir>' instead of a bare relative path",
+    RpathKind.ABSOLUTE: ("ship the libraries it provides inside the package and use -Wl,-rpath,'$ORIGIN/<dir>'; "
+                         "CMake: set(CMAKE_BUILD_RPATH_USE_ORIGIN ON) and INSTALL_RPATH \"$ORIGIN/...\", "
+                         "and package the installed tree, not the build tree"),
+    RpathKind.WORLD_WRITABLE: "never search a directory others can write: remove it, or move the libraries somewhere safe",
+    RpathKind.OUTSIDE_PACKAGE: ("keep $ORIGIN paths inside the package: vendor the library (auditwheel repair) or "
+                                "depend on the wheel that ships it"),
+    RpathKind.NONEXISTENT: "remove the element: nothing can be found there (or it is a leftover of the build machine)",
+    RpathKind.RPATH_NOT_RUNPATH: "link with -Wl,--enable-new-dtags so the linker writes DT_RUNPATH",
+}
+
+
+def clean_rpath(obj: ObjectReport) -> str:
+    """The object's search path with every flagged element dropped (the order of the others kept)."""
+    bad = {f.entry for f in obj.rpath_findings if f.kind is not RpathKind.RPATH_NOT_RUNPATH}
+    text = obj.runpath if obj.runpath is not None else obj.rpath or ""
+    return ":".join(dict.fromkeys(e for e in text.split(":") if e not in bad))
+
+
+def _rpath_fixes(obj: ObjectReport) -> list[Suggestion]:
+    """One suggestion per object with RPATH findings: a remedy per kind, and the patchelf command."""
+    if not obj.rpath_findings:
+        return []
+    kinds = list(dict.fromkeys(f.kind for f in obj.rpath_findings))
+    lines = [f"{k.value}: {RPATH_REMEDY[k]}" for k in kinds]
+    bad = [f.entry for f in obj.rpath_findings if f.kind is not RpathKind.RPATH_NOT_RUNPATH]
+    path = shlex.quote(obj.path)
+    keep = clean_rpath(obj)
+    lines.append(f"linkaudit fix --clean-rpath {path} -o {path}.fixed   # re-audited: refused if a library "
+                 "would load from elsewhere")
+    lines.append(f"patchelf --set-rpath '{keep}' {path}   # the same with patchelf (it writes DT_RUNPATH)" if keep
+                 else f"patchelf --remove-rpath {path}   # the same with patchelf")
+    providers = [lib for lib in obj.loaded
+                 if lib.found_via in (FoundVia.RPATH, FoundVia.RUNPATH)
+                 and any(str(lib.path).startswith(os.path.normpath(b) + "/") for b in bad if b.startswith("/"))]
+    caution = None
+    if providers:
+        caution = ("libraries are found through a flagged element today ("
+                   + ", ".join(lib.name for lib in providers)
+                   + "): put them where a safe element finds them before dropping it")
+    return [Suggestion(kind="rpath", title="clean the search path: $ORIGIN-relative DT_RUNPATH elements only",
+                       text="\n".join(lines), caution=caution)]
 
 
 def _install_relative(path: str) -> list[str] | None:

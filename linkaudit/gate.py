@@ -10,12 +10,12 @@ never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from linkaudit.report import Finding, FindingKind, Gate, ObjectReport, Report, Status
+from linkaudit.report import Finding, FindingKind, Gate, ObjectReport, Report, Status, VendoredStatus, WheelReport
 
 if TYPE_CHECKING:
     from linkaudit.baseline import Baseline
@@ -71,7 +71,34 @@ def findings(obj: ObjectReport) -> list[tuple[FindingKind, str]]:
         elif n.status is Status.MISSING:
             out.append((FindingKind.MISSING, n.name))
     out.extend((FindingKind.UNRESOLVED, s) for s in obj.unresolved)
+    out.extend((FindingKind.RPATH, rpath_name(f.kind.value, f.entry)) for f in obj.rpath_findings)
     return out
+
+
+def rpath_name(kind: str, entry: str) -> str:
+    """How an RPATH finding is named to the allow-list and the baseline: ``absolute:/tmp/build/lib``."""
+    return f"{kind}:{entry}"
+
+
+def wheel_findings(wheel: WheelReport) -> list[tuple[FindingKind, str]]:
+    """A wheel's findings as (kind, member path of the vendored library)."""
+    out: list[tuple[FindingKind, str]] = []
+    for v in wheel.vendored:
+        if v.status is VendoredStatus.UNNEEDED:
+            out.append((FindingKind.UNNEEDED_VENDORED, v.name))
+        elif v.status is VendoredStatus.UNLOADED:
+            out.append((FindingKind.UNLOADED_VENDORED, v.name))
+    return out
+
+
+def all_findings(report: Report) -> Iterator[tuple[str, FindingKind, str]]:
+    """Every finding of the run as (object or wheel path, kind, name): objects first, then wheels."""
+    for o in report.objects:
+        for kind, name in findings(o):
+            yield o.path, kind, name
+    for w in report.wheels:
+        for kind, name in wheel_findings(w):
+            yield w.path, kind, name
 
 
 @dataclass(frozen=True)
@@ -100,7 +127,7 @@ class GatePolicy:
 def evaluate(report: Report, policy: GatePolicy | None = None) -> Report:
     """The report with its :class:`~linkaudit.report.Gate` computed under ``policy``."""
     policy = policy or GatePolicy()
-    judged = tuple(policy.judge(obj.path, kind, name) for obj in report.objects for kind, name in findings(obj))
+    judged = tuple(policy.judge(path, kind, name) for path, kind, name in all_findings(report))
     no_objects = not report.objects and not policy.allow_empty
     if report.errors or no_objects:
         code = ExitCode.ERROR

@@ -12,6 +12,7 @@ on without it.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 
@@ -77,6 +78,19 @@ class LdCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def directories(self) -> frozenset[str]:
+        """Every directory that holds a library of an acceptable entry (computed once)."""
+        dirs = getattr(self, "_dirs", None)
+        if dirs is None:
+            found = set()
+            for flags, _key, value, _hw in self._entries:
+                if flags in self._flags:
+                    text = self._str(value)
+                    if text:
+                        found.add(os.path.dirname(text.decode("utf-8", "surrogateescape")))
+            dirs = self._dirs = frozenset(found)
+        return dirs
 
     @classmethod
     def load(cls, path: str, flags: frozenset[int], endian: str = "<", name: str | None = None) -> LdCache | CacheUnusable | None:

@@ -476,6 +476,15 @@ class Loader:
             return cache.lookup(name, params.levels, cache_hwcaps(want.e_machine, want.bits, params))
         return None
 
+    def cache_directories(self, want: ElfObject) -> frozenset[str]:
+        """The directories ld.so.cache lists libraries of ``want``'s machine in (ld.so.conf's, in effect)."""
+        cache = self.cache_for(want)
+        return cache.directories() if isinstance(cache, LdCache) else frozenset()
+
+    def host_path(self, path: str) -> str:
+        """Where an absolute path of the audited system (``--root``) lives on this machine."""
+        return self._host(path)
+
     # -- installed Python packages ------------------------------------------
 
     def python_lib_dirs(self) -> tuple[str, ...]:

@@ -60,6 +60,9 @@ class FindingKind(str, Enum):
     INCIDENTAL = "incidental"
     MISSING = "missing"
     UNRESOLVED = "unresolved"
+    RPATH = "rpath"  # an RPATH/RUNPATH element that is unsafe or unportable (see RpathKind)
+    UNNEEDED_VENDORED = "unneeded-vendored"  # a wheel carries a library loaded only for unneeded dependencies
+    UNLOADED_VENDORED = "unloaded-vendored"  # a wheel carries a library none of its members loads
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,15 @@ class SearchStep:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """One DT_NEEDED entry of a loaded library as the loader resolved it (the tree format walks these)."""
+
+    name: str  # the DT_NEEDED string
+    path: str | None  # the object it loaded; None when the loader did not find it
+    searched: tuple[SearchStep, ...] = ()  # for a library not found: where the loader looked
+
+
+@dataclass(frozen=True)
 class LoadedLibrary:
     """A library in the load closure of an audited object (breadth-first order)."""
 
@@ -95,6 +107,7 @@ class LoadedLibrary:
     depth: int  # 1 for direct dependencies
     needed_by: tuple[str, ...]  # paths of the objects whose DT_NEEDED brought it in
     only_for_unneeded: bool = False  # loaded only on behalf of unused/incidental dependencies
+    needs: tuple[Dependency, ...] = ()  # its own DT_NEEDED entries, in order, as resolved in this load
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,28 @@ class Suggestion:
     caution: str | None = None
 
 
+class RpathKind(str, Enum):
+    """What is wrong with one DT_RPATH/DT_RUNPATH element (``linkaudit.rpath`` decides)."""
+
+    EMPTY = "empty"  # an empty element: the current directory at load time
+    RELATIVE = "relative"  # relative without $ORIGIN: resolved against the current directory
+    ABSOLUTE = "absolute"  # absolute, outside the system directories and the object's own package
+    WORLD_WRITABLE = "world_writable"  # anyone can plant a library there (or create the directory)
+    OUTSIDE_PACKAGE = "outside_package"  # an $ORIGIN path that climbs out of the wheel / install tree
+    NONEXISTENT = "nonexistent"  # the directory does not exist
+    RPATH_NOT_RUNPATH = "rpath_not_runpath"  # DT_RPATH (inherited, beats LD_LIBRARY_PATH) where DT_RUNPATH would do
+
+
+@dataclass(frozen=True)
+class RpathFinding:
+    """One questionable search-path element of an object, with the reason in words."""
+
+    entry: str  # the element as written in the object (the whole DT_RPATH for rpath_not_runpath)
+    kind: RpathKind
+    message: str
+    tag: str = "RUNPATH"  # "RPATH" or "RUNPATH": which dynamic tag holds it
+
+
 @dataclass(frozen=True)
 class ObjectReport:
     """Everything linkaudit found out about one audited ELF object."""
@@ -154,6 +189,9 @@ class ObjectReport:
     suggestions: tuple[Suggestion, ...] = ()
     libc: str = "glibc"  # whose loader rules the object was audited under: "glibc" or "musl"
     abi: str | None = None  # its machine-table record (x86_64, armel, mips64el, ...): see Report.loader
+    rpath_findings: tuple[RpathFinding, ...] = ()
+    rpath: str | None = None  # DT_RPATH as written (None when absent or overridden by DT_RUNPATH)
+    runpath: str | None = None  # DT_RUNPATH as written
 
     def entries(self, status: Status) -> tuple[NeededEntry, ...]:
         return tuple(n for n in self.needed if n.status is status)
@@ -167,13 +205,50 @@ class ErrorEntry:
     message: str
 
 
+class VendoredStatus(str, Enum):
+    """Whether a library a wheel carries is loaded for something its members use."""
+
+    NEEDED = "needed"  # a chain of used dependencies leads to it from an entry point of the wheel
+    UNNEEDED = "unneeded"  # loaded only through an unused or incidental dependency somewhere on the way
+    UNLOADED = "unloaded"  # no member of the wheel loads it (it may still be dlopen()ed or ctypes-loaded)
+
+
+@dataclass(frozen=True)
+class VendoredLibrary:
+    """One library inside a wheel that other members load (or that sits in a ``*.libs/`` directory)."""
+
+    name: str  # member path inside the wheel, e.g. ``pkg.libs/libz-1a2b3c.so.1``
+    size: int  # uncompressed bytes
+    compressed_size: int  # bytes it adds to the download
+    status: VendoredStatus
+    loaded_by: tuple[str, ...]  # members whose load closure includes it (entry points: extensions, programs)
+    used_by: tuple[str, ...] = ()  # of those, the ones a chain of used dependencies leads from
+    unused_by: tuple[str, ...] = ()  # members that link it (DT_NEEDED) but use it not at all or only incidentally
+
+
+@dataclass(frozen=True)
+class WheelReport:
+    """The vendored libraries of one wheel and what the wheel could shed."""
+
+    path: str
+    vendored: tuple[VendoredLibrary, ...]
+
+    @property
+    def unneeded_bytes(self) -> int:
+        return sum(v.size for v in self.vendored if v.status is VendoredStatus.UNNEEDED)
+
+    @property
+    def unloaded_bytes(self) -> int:
+        return sum(v.size for v in self.vendored if v.status is VendoredStatus.UNLOADED)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One finding and the gate's verdict on it (see :func:`linkaudit.gate.evaluate`)."""
 
-    object: str  # the audited object's path, as in ObjectReport.path
+    object: str  # the audited object's path, as in ObjectReport.path (the wheel's, for the *-vendored kinds)
     kind: FindingKind
-    name: str  # the DT_NEEDED name, or the symbol for unresolved findings
+    name: str  # the DT_NEEDED name, the symbol (unresolved), "kind:entry" (rpath), the member (*-vendored)
     gated: bool  # its kind is one that --fail-on names
     allowed: str | None = None  # the reason of the [[tool.linkaudit.allow]] rule that accepts it
     baselined: bool = False  # recorded in the --baseline file
@@ -204,9 +279,10 @@ class Gate:
 
 @dataclass(frozen=True)
 class Report:
-    """The whole run: audited objects, the inputs that failed, and (once evaluated) the gate."""
+    """The whole run: audited objects, the wheels among the inputs, the inputs that failed, and the gate."""
 
     objects: tuple[ObjectReport, ...] = ()
     errors: tuple[ErrorEntry, ...] = field(default=())
     gate: Gate | None = None  # set by linkaudit.gate.evaluate
     loader: tuple[LoaderParams, ...] = ()  # what the emulated ld.so assumed, one per ABI audited
+    wheels: tuple[WheelReport, ...] = ()

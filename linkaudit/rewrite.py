@@ -749,3 +749,82 @@ def remove_needed(
 ) -> bytes:
     """Plan and apply in one step (see :func:`plan_needed_removal`)."""
     return apply_plan(data, plan_needed_removal(data, remove, repoint, unversion=unversion))
+
+
+# --- the search path ------------------------------------------------------------
+
+DT_SONAME = 14
+DT_RPATH = 15
+DT_RUNPATH = 29
+_STRING_TAGS = {DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, 0x7FFFFFFD, 0x7FFFFFFF, 0x6FFFFEFA, 0x6FFFFEFB,
+                0x6FFFFEFC}  # + DT_AUXILIARY, DT_FILTER, DT_CONFIG, DT_DEPAUDIT, DT_AUDIT
+
+
+def plan_search_path(data: bytes, value: str) -> RewritePlan:
+    """Make ``value`` the object's search path, as ``DT_RUNPATH``; same size, in place.
+
+    ``DT_RPATH`` becomes ``DT_RUNPATH`` (only the tag changes; a ``DT_RPATH``
+    next to a ``DT_RUNPATH`` is deleted, the loader ignores it anyway).  The
+    string is overwritten where it stands, so ``value`` may not be longer than
+    the old one, and no other name of the dynamic string table may share its
+    bytes (linkers store a name that is the tail of another only once): any
+    name that could is a refusal.  An empty ``value`` deletes the tag, since an
+    empty string would mean the current directory.
+    """
+    img = _Image(data, RewriteError)
+    dyn_off, entries = img.dynamic()
+    strtab = img.strtab(entries)
+    rpath = [i for i, (t, _) in enumerate(entries) if t == DT_RPATH]
+    runpath = [i for i, (t, _) in enumerate(entries) if t == DT_RUNPATH]
+    if len(rpath) > 1 or len(runpath) > 1:
+        raise RewriteError("more than one DT_RPATH or DT_RUNPATH; refusing to guess which the loader reads")
+    if not rpath and not runpath:
+        raise RewriteError("the file has neither DT_RPATH nor DT_RUNPATH")
+    target = runpath[0] if runpath else rpath[0]
+    index = entries[target][1]
+    old = img.string(strtab, index)
+    drop = {rpath[0]} if rpath and runpath else set()
+    patches: list[Patch] = []
+    new_entries = list(entries)
+    if value:
+        new, old_b = value.encode("utf-8", "surrogateescape"), old.encode("utf-8", "surrogateescape")
+        if len(new) > len(old_b):
+            raise RewriteError(f"the new search path {value!r} is longer than the old one {old!r}")
+        if new != old_b:
+            _refuse_shared(img, entries, strtab, target, old)
+            off = strtab[0] + index
+            patches.append(Patch(off, data[off : off + len(old_b)], new + b"\0" * (len(old_b) - len(new)),
+                                 "search path string"))
+        new_entries[target] = (DT_RUNPATH, index)
+    else:
+        drop.add(target)
+    kept = [e for i, e in enumerate(new_entries) if i not in drop]
+    kept += [(DT_NULL, 0)] * (len(entries) + 1 - len(kept))
+    new_dyn = b"".join(img.pack(img.dyn_fmt, t, v) for t, v in kept)
+    patches.append(Patch(dyn_off, data[dyn_off : dyn_off + len(new_dyn)], new_dyn, "dynamic array"))
+    patches.sort(key=lambda p: p.offset)
+    for a, b in zip(patches, patches[1:]):
+        if a.offset + len(a.new) > b.offset:
+            raise RewriteError(f"{a.what} overlaps {b.what}; refusing to rewrite an unusual layout")
+    dropped = tuple("DT_RPATH" if entries[i][0] == DT_RPATH else "DT_RUNPATH" for i in sorted(drop))
+    return RewritePlan(file_size=len(data), removed=(), verneed=(), unversioned=(), dropped_tags=dropped,
+                       patches=tuple(p for p in patches if p.old != p.new))
+
+
+def _refuse_shared(img: _Image, entries: list[tuple[int, int]], strtab: tuple[int, int], target: int,
+                   old: str) -> None:
+    """Refuse when another name could live in the search path's bytes (one is the other's tail)."""
+    names = [img.string(strtab, v) for i, (t, v) in enumerate(entries) if t in _STRING_TAGS and i != target]
+    for vn in img.verneeds(entries, strtab):
+        names.append(vn.file)
+        names.extend(a.name for a in vn.aux)
+    names.extend(name for _ndx, _flags, name in img.verdefs(entries, strtab))
+    count = img.symbol_count(entries)
+    if count is None and img.tag(entries, DT_SYMTAB) is not None:
+        raise RewriteError("cannot tell how many dynamic symbols there are; refusing to overwrite a shared string")
+    if count:
+        names.extend(name for _i, name, *_rest in img.symbols(entries, strtab, count))
+    for name in names:
+        if name and name != old and (old.endswith(name) or name.endswith(old)):
+            raise RewriteError(f"the search path string may share its bytes with {name!r}; "
+                               "use patchelf --set-rpath, which writes a new string")

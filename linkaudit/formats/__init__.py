@@ -18,6 +18,7 @@ class OutputFormat(str, Enum):
     GITHUB = "github"
     DOT = "dot"
     MERMAID = "mermaid"
+    TREE = "tree"
 
     def __str__(self) -> str:
         return self.value
@@ -57,4 +58,8 @@ def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100) 
         from linkaudit.formats.graph import MermaidFormat
 
         return MermaidFormat()
+    if choice is OutputFormat.TREE:
+        from linkaudit.formats.tree import TreeFormat
+
+        return TreeFormat(color=color, width=width)
     assert_never(choice)

@@ -11,8 +11,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from linkaudit.display import demangle, human_size, plural
-from linkaudit.gate import gate_of
-from linkaudit.report import Finding, FindingKind, NeededEntry, ObjectReport, Report
+from linkaudit.gate import gate_of, rpath_name
+from linkaudit.report import (
+    Finding,
+    FindingKind,
+    NeededEntry,
+    ObjectReport,
+    Report,
+    RpathFinding,
+    VendoredLibrary,
+    WheelReport,
+)
 
 #: This project's repository.  Its public address is not fixed yet: OWNER is the placeholder
 #: the README documents (replace it in one place here when the repository is published).
@@ -81,16 +90,56 @@ RULES: dict[FindingKind, Rule] = {
         "* link the library that defines it;\n"
         "* a missing library or a library of another version is the usual cause.",
     ),
+    FindingKind.RPATH: Rule(
+        "LA005-rpath", "RPATH/RUNPATH element is unsafe or not relocatable",
+        "A DT_RPATH/DT_RUNPATH element that is empty or relative (searched in the current directory: library "
+        "hijacking), absolute outside the system directories and the package (the build machine's layout), "
+        "world-writable, an $ORIGIN path leaving the package, a directory that does not exist, or DT_RPATH where "
+        "DT_RUNPATH would do.",
+        "Keep only $ORIGIN-relative DT_RUNPATH elements inside the package: link with -Wl,-rpath,'$ORIGIN/...' "
+        "and -Wl,--enable-new-dtags, or clean the built file with `linkaudit fix --clean-rpath FILE -o OUT` "
+        "(or patchelf --set-rpath).",
+        "The loader searches these directories before the system's own, so an element a stranger controls is a "
+        "library-hijacking hole and one that points into the build tree breaks when the files move.\n\n"
+        "* `empty`/`relative`: resolved against the current directory: write `$ORIGIN/<dir>` instead;\n"
+        "* `absolute`/`nonexistent`: ship the libraries inside the package and point `$ORIGIN` at them;\n"
+        "* `world_writable`: never search a directory others can write;\n"
+        "* `outside_package`: keep `$ORIGIN` paths inside the wheel;\n"
+        "* `rpath_not_runpath`: link with `-Wl,--enable-new-dtags`;\n"
+        "* `linkaudit fix --clean-rpath FILE -o OUT` drops the flagged elements and writes DT_RUNPATH, "
+        "re-audited.",
+    ),
+    FindingKind.UNNEEDED_VENDORED: Rule(
+        "LA006-unneeded-vendored", "Wheel vendors a library nothing uses",
+        "A library the wheel carries (auditwheel's pkg.libs/) that its entry points load only through unused or "
+        "incidental dependencies: every download carries it for nothing.",
+        "Drop the unused dependency that loads it (the finding names which member links it for nothing), "
+        "then repair the wheel again: auditwheel no longer copies it.",
+        "Entry points of the wheel load this library, but only through a `DT_NEEDED` entry nothing binds to "
+        "(or binds only incidentally).\n\n"
+        "* remove that entry (relink, or `linkaudit fix` on the member that links it for nothing);\n"
+        "* run `auditwheel repair` again: the library is no longer copied into `pkg.libs/`.",
+    ),
+    FindingKind.UNLOADED_VENDORED: Rule(
+        "LA007-unloaded-vendored", "Wheel vendors a library no member loads",
+        "A library in the wheel's *.libs/ directory that no member of the wheel loads through DT_NEEDED.",
+        "Unless Python code loads it at run time (ctypes, dlopen), drop it from the wheel.",
+        "No extension or program of the wheel loads this library through `DT_NEEDED`.\n\n"
+        "* check for `ctypes.CDLL(...)` or `dlopen` of it in the package's code;\n"
+        "* if there is none, drop it from the wheel.",
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Shown:
-    """A finding with what its message needs: the object report and the DT_NEEDED entry."""
+    """A finding with what its message needs: the object (or wheel) report and the entry it is about."""
 
     finding: Finding
-    object: ObjectReport
+    object: ObjectReport | WheelReport  # a wheel for the *-vendored kinds
     entry: NeededEntry | None
+    rpath: RpathFinding | None = None
+    vendored: VendoredLibrary | None = None
 
     @property
     def rule(self) -> Rule:
@@ -113,8 +162,17 @@ class Shown:
 
 def iter_findings(report: Report) -> Iterator[Shown]:
     objects = {o.path: o for o in report.objects}
+    wheels = {w.path: w for w in report.wheels}
     for f in gate_of(report).findings:
+        if f.kind in (FindingKind.UNNEEDED_VENDORED, FindingKind.UNLOADED_VENDORED):
+            wheel = wheels[f.object]
+            yield Shown(f, wheel, None, vendored=next(v for v in wheel.vendored if v.name == f.name))
+            continue
         obj = objects[f.object]
+        if f.kind is FindingKind.RPATH:
+            rpath = next(r for r in obj.rpath_findings if rpath_name(r.kind.value, r.entry) == f.name)
+            yield Shown(f, obj, None, rpath=rpath)
+            continue
         entry = next((n for n in obj.needed if n.name == f.name), None) if f.kind is not FindingKind.UNRESOLVED else None
         yield Shown(f, obj, entry)
 
@@ -135,6 +193,17 @@ def message(s: Shown) -> str:
         text = f"{f.name} is linked but the loader does not find it"
         if n is not None and n.candidates:
             text += f"; a file of that name exists at {n.candidates[0]}"
+    elif f.kind is FindingKind.RPATH and s.rpath is not None:
+        text = f"{s.rpath.tag} element {s.rpath.entry!r}: {s.rpath.message}"
+    elif f.kind in (FindingKind.UNNEEDED_VENDORED, FindingKind.UNLOADED_VENDORED) and s.vendored is not None:
+        v = s.vendored
+        if f.kind is FindingKind.UNNEEDED_VENDORED:
+            text = (f"{v.name} ({human_size(v.size)}) is loaded only for unused or incidental dependencies of "
+                    + ", ".join(v.loaded_by) + ": the wheel could shed it"
+                    + (f" (linked but not used by {', '.join(v.unused_by)})" if v.unused_by else ""))
+        else:
+            text = (f"{v.name} ({human_size(v.size)}) is loaded by no member of the wheel: drop it unless Python "
+                    "code loads it at run time (ctypes, dlopen)")
     else:
         text = f"undefined symbol {demangle(f.name)} is not defined by any library in scope"
     if s.note:

@@ -10,7 +10,16 @@ from typing import Any
 from linkaudit.formats.interface import Format
 from linkaudit.gate import gate_of
 from linkaudit.hostparams import LoaderParams
-from linkaudit.report import SCHEMA_VERSION, Finding, Gate, NeededEntry, ObjectReport, Report
+from linkaudit.report import (
+    SCHEMA_VERSION,
+    Finding,
+    Gate,
+    NeededEntry,
+    ObjectReport,
+    Report,
+    VendoredStatus,
+    WheelReport,
+)
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -22,6 +31,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "schema": SCHEMA_VERSION,
         "gate": _gate(gate),
         "objects": [_object(o, by_object.get(o.path, ())) for o in report.objects],
+        "wheels": [_wheel(w, by_object.get(w.path, ())) for w in report.wheels],
         "errors": [{"path": e.path, "message": e.message} for e in report.errors],
         "loader": [_loader(p) for p in report.loader],
     }
@@ -57,6 +67,22 @@ def _gate(gate: Gate) -> dict[str, Any]:
 def _finding(f: Finding) -> dict[str, Any]:
     return {"kind": f.kind.value, "name": f.name, "gated": f.gated, "fails": f.fails,
             "allowed": f.allowed, "baselined": f.baselined}
+
+
+def _wheel(w: WheelReport, findings: tuple[Finding, ...] = ()) -> dict[str, Any]:
+    return {
+        "path": w.path,
+        "vendored": [
+            {"name": v.name, "size": v.size, "compressed_size": v.compressed_size, "status": v.status.value,
+             "loaded_by": list(v.loaded_by), "used_by": list(v.used_by), "unused_by": list(v.unused_by)}
+            for v in w.vendored
+        ],
+        "unneeded_bytes": w.unneeded_bytes,
+        "unloaded_bytes": w.unloaded_bytes,
+        "unneeded_compressed_bytes": sum(v.compressed_size for v in w.vendored
+                                         if v.status is VendoredStatus.UNNEEDED),
+        "findings": [_finding(f) for f in findings],
+    }
 
 
 def _needed(n: NeededEntry) -> dict[str, Any]:
@@ -135,6 +161,11 @@ def _object(o: ObjectReport, findings: Iterable[Finding]) -> dict[str, Any]:
         ],
         "findings": [_finding(f) for f in findings],
         "warnings": list(o.warnings),
+        "rpath": o.rpath,
+        "runpath": o.runpath,
+        "rpath_findings": [
+            {"entry": f.entry, "kind": f.kind.value, "message": f.message, "tag": f.tag} for f in o.rpath_findings
+        ],
     }
 
 

@@ -72,13 +72,17 @@ def _result(s: Shown) -> dict[str, Any]:
         "locations": [
             {
                 "physicalLocation": {"artifactLocation": {"uri": artifact_uri(f.object)}},
-                "logicalLocations": [{"name": f.name, "kind": "module" if s.entry is not None else "function"}],
+                "logicalLocations": [{"name": f.name, "kind": "function" if f.kind is FindingKind.UNRESOLVED
+                                      else "module"}],
             }
         ],
         "partialFingerprints": {"linkaudit/v1": f"{f.object}|{f.kind.value}|{f.name}"},
-        "properties": {"kind": f.kind.value, "library" if s.entry is not None else "symbol": f.name,
-                       "fails": f.fails},
+        "properties": {"kind": f.kind.value, _property_name(s): f.name, "fails": f.fails},
     }
+    if s.rpath is not None:
+        result["properties"].update({"rpath_kind": s.rpath.kind.value, "entry": s.rpath.entry, "tag": s.rpath.tag})
+    if s.vendored is not None:
+        result["properties"].update({"size": s.vendored.size, "status": s.vendored.status.value})
     if s.entry is not None:
         result["properties"]["category"] = s.entry.category.value
     if f.allowed is not None:
@@ -88,6 +92,16 @@ def _result(s: Shown) -> dict[str, Any]:
         result["suppressions"] = [{"kind": "external", "status": "accepted",
                                    "justification": "recorded in the baseline (--baseline)"}]
     return result
+
+
+def _property_name(s: Shown) -> str:
+    if s.finding.kind is FindingKind.UNRESOLVED:
+        return "symbol"
+    if s.rpath is not None:
+        return "rpath"
+    if s.vendored is not None:
+        return "member"
+    return "library"
 
 
 class SarifFormat(Format):

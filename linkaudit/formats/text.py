@@ -20,7 +20,7 @@ from linkaudit.families import cost_note
 from linkaudit.formats.interface import Format
 from linkaudit.gate import gate_of
 from linkaudit.hostparams import LoaderParams
-from linkaudit.report import Category, Finding, NeededEntry, ObjectReport, Report, Status
+from linkaudit.report import Category, Finding, NeededEntry, ObjectReport, Report, Status, VendoredStatus, WheelReport
 
 STATUS_STYLE = {
     Status.USED: "green",
@@ -58,6 +58,13 @@ class TextFormat(Format):
                 by_object.setdefault(f.object, []).append(f)
         for obj in report.objects:
             self._object(console, obj, by_object.get(obj.path, ()))
+        for wheel in report.wheels:
+            total = sum(v.size for v in wheel.vendored)
+            console.print(Text.assemble((wheel.path, "bold"), f"  (wheel: {len(wheel.vendored)} vendored "
+                                        f"libraries, {human_size(total)})"), soft_wrap=True)
+            for line, style in (*_wheel_lines(wheel), *_accepted(by_object.get(wheel.path, ()))):
+                self._line(console, line, style)
+            console.print()
         if report.objects and len(report.objects) > 1:
             console.print(_totals(report.objects))
         for params in report.loader:
@@ -70,6 +77,8 @@ class TextFormat(Format):
         if not obj.needed:
             for w in obj.warnings:
                 console.print(Text(f"  {w}"))
+            for f in obj.rpath_findings:
+                self._line(console, f"  {f.tag} {f.entry!r}: {f.kind.value}: {f.message}", "yellow")
             console.print()
             return
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
@@ -176,6 +185,8 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
     if obj.unresolved:
         yield (f"{plural(len(obj.unresolved), 'undefined symbol')} nothing in scope defines: "
                + ", ".join(demangle(s) for s in obj.unresolved[:5]) + (" ..." if len(obj.unresolved) > 5 else ""), "red")
+    for f in obj.rpath_findings:
+        yield (f"{f.tag} {f.entry!r}: {f.kind.value}: {f.message}", "yellow")
     for w in obj.warnings:
         yield (f"warning: {w}", "yellow")
     for s in obj.suggestions:
@@ -199,6 +210,32 @@ def _accepted(findings: Iterable[Finding]) -> Iterable[tuple[str, str]]:
             yield (f"allowed: {demangle(f.name)} is {f.kind.value} ({f.allowed})", "dim")
         elif f.baselined:
             yield (f"baselined: {demangle(f.name)} is {f.kind.value} (recorded in the baseline)", "dim")
+
+
+VENDORED_STYLE = {VendoredStatus.NEEDED: "green", VendoredStatus.UNNEEDED: "bold red", VendoredStatus.UNLOADED: "yellow"}
+
+
+def _wheel_lines(wheel: WheelReport) -> Iterable[tuple[str, str]]:
+    """A short section per wheel: the libraries it could shed, then a one-line total."""
+    counts = {s: [v for v in wheel.vendored if v.status is s] for s in VendoredStatus}
+    for v in counts[VendoredStatus.UNNEEDED] + counts[VendoredStatus.UNLOADED]:
+        yield (f"  {v.status.value:<9} {human_size(v.size):>9}  {v.name}", VENDORED_STYLE[v.status])
+        if v.status is VendoredStatus.UNLOADED:
+            yield ("      no member loads it: drop it unless Python code loads it (ctypes, dlopen)", "")
+            continue
+        yield ("      loaded only for unused or incidental dependencies of " + _some(v.loaded_by), "")
+        if v.unused_by:
+            yield ("      linked but not used by " + _some(v.unused_by), "")
+    yield (f"  {len(counts[VendoredStatus.NEEDED])} needed, {len(counts[VendoredStatus.UNNEEDED])} unneeded "
+           f"({human_size(wheel.unneeded_bytes)} could be shed), {len(counts[VendoredStatus.UNLOADED])} unloaded "
+           f"({human_size(wheel.unloaded_bytes)}).", "bold")
+
+
+def _some(names: tuple[str, ...], shown: int = 2) -> str:
+    """A few names and how many more: 25 h5py extensions load libaec, two make the point."""
+    if len(names) <= shown + 1:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" and {len(names) - shown} more"
 
 
 def _summary(obj: ObjectReport) -> str:

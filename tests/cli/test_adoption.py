@@ -69,14 +69,14 @@ def test_fix_usage_is_its_own(run_cli) -> None:
 def test_invalid_fail_on_lists_the_valid_kinds(run_cli, objs) -> None:
     result = run_cli(["--fail-on=unsued", objs["clean"]])
     assert result.exit_code == 2
-    assert "unknown finding kind 'unsued'; valid kinds: unused, incidental, missing, unresolved, none" in result.stderr
+    assert "unknown finding kind 'unsued'; valid kinds: unused, incidental, missing, unresolved, rpath, unneeded-vendored, unloaded-vendored, none" in result.stderr
 
 
 def test_invalid_config_fail_on_lists_the_valid_kinds(tmp_path: Path) -> None:
     from linkaudit.config import parse_config
     from linkaudit.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="valid kinds: unused, incidental, missing, unresolved, none"):
+    with pytest.raises(ConfigError, match="valid kinds: unused, incidental, missing, unresolved, rpath, unneeded-vendored, unloaded-vendored, none"):
         parse_config({"fail-on": ["unsued"]})
 
 

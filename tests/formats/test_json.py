@@ -84,6 +84,7 @@ EXPECTED_EXT = {
         {"kind": "unresolved", "name": "_Z3foov", "gated": False, "fails": False, "allowed": None, "baselined": False},
     ],
     "warnings": ["example warning"],
+    "rpath": None, "runpath": None, "rpath_findings": [],
 }
 
 EXPECTED_STATIC = {
@@ -92,6 +93,7 @@ EXPECTED_STATIC = {
     "summary": {"needed": 0, "used": 0, "unused": 0, "incidental": 0, "missing": 0, "not_on_host": 0, "loaded": 0, "loaded_bytes": 0,
                 "unneeded_libraries": 0, "unneeded_bytes": 0},
     "suggestions": [], "findings": [], "warnings": ["statically linked: no dynamic dependencies"],
+    "rpath": None, "runpath": None, "rpath_findings": [],
 }
 
 # the default gate (--fail-on unused): libtorch.so fails it, and the input error makes the exit code 2
@@ -101,7 +103,7 @@ EXPECTED_GATE = {"exit_code": 2, "passed": False, "fail_on": ["unused"],
 
 def test_sample_report_matches_hand_written_dict(sample_report: Report) -> None:
     data = json.loads(JsonFormat().format(sample_report))
-    assert data == {"schema": 1, "gate": EXPECTED_GATE, "objects": [EXPECTED_EXT, EXPECTED_STATIC],
+    assert data == {"schema": 1, "gate": EXPECTED_GATE, "objects": [EXPECTED_EXT, EXPECTED_STATIC], "wheels": [],
                     "errors": [{"path": "notes.txt", "message": "not an ELF file"}],
                     "loader": [EXPECTED_LOADER]}
 
@@ -109,7 +111,7 @@ def test_sample_report_matches_hand_written_dict(sample_report: Report) -> None:
 def test_empty_report(empty_report: Report) -> None:
     # a report nobody evaluated is not held to --allow-empty
     gate = {"exit_code": 0, "passed": True, "fail_on": ["unused"], "failing": [], "no_objects": False}
-    assert json.loads(JsonFormat().format(empty_report)) == {"schema": 1, "gate": gate, "objects": [], "errors": [],
+    assert json.loads(JsonFormat().format(empty_report)) == {"schema": 1, "gate": gate, "objects": [], "wheels": [], "errors": [],
                                                                    "loader": []}
 
 
@@ -177,7 +179,7 @@ def test_validates_against_shipped_schema(fixture: str, request: pytest.FixtureR
 def test_schema_requires_every_emitted_field(report_schema: dict) -> None:
     """The schema is closed: it names exactly the keys json.py emits (no more, no fewer)."""
     defs = report_schema["$defs"]
-    assert set(report_schema["required"]) == {"schema", "gate", "objects", "errors", "loader"}
+    assert set(report_schema["required"]) == {"schema", "gate", "objects", "wheels", "errors", "loader"}
     assert set(defs["gate"]["required"]) == set(EXPECTED_GATE)
     assert set(defs["finding"]["required"]) == set(EXPECTED_EXT["findings"][0])
     assert set(defs["object"]["required"]) == set(EXPECTED_EXT)

@@ -41,7 +41,8 @@ def test_driver(sample_report: Report) -> None:
     assert driver["name"] == "linkaudit"
     assert driver["version"] == __version__
     assert [r["id"] for r in driver["rules"]] == ["LA001-unused", "LA002-incidental", "LA003-missing",
-                                                  "LA004-unresolved"]
+                                                  "LA004-unresolved", "LA005-rpath", "LA006-unneeded-vendored",
+                                                  "LA007-unloaded-vendored"]
 
 
 def test_one_result_per_finding(sample_report: Report) -> None:
