@@ -172,7 +172,8 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         wheel = target.alias
         rpath_found = rpath_findings(elf, result.main, loader, result,
                                      package_root(path, wheel[0] if wheel else None),
-                                     wheel[1].rstrip("!") if wheel else None)
+                                     wheel[1].rstrip("!") if wheel else None,
+                                     musl.system_path_of(loader, elf) if libc == musl.MUSL else None)
     scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
     damaged: dict[int, str] = {}
     index_of = {id(o): i for i, o in enumerate(result.searchlist)}

@@ -216,6 +216,13 @@ def musl_loader(loader: Loader) -> MuslLoader:
     return found
 
 
+def system_path_of(loader: Loader, elf: ElfObject) -> str:
+    """musl's system path list for ``elf`` (its loader's path file, or musl's default), for RPATH hygiene."""
+    arch = musl_arch(elf)
+    ldso_path = elf.interp if os.path.basename(elf.interp or "").startswith("ld-musl-") else f"/lib/ld-musl-{arch}.so.1"
+    return musl_loader(loader).sys_path(ldso_path, arch)[0]
+
+
 class MuslLoader:
     """Emulates ``load_library`` / ``load_deps`` for one main object at a time."""
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import glob
 import os
+import re
 import stat
 from collections.abc import Iterable
 
@@ -55,26 +56,39 @@ def package_root(path: str, wheel_root: str | None = None) -> str | None:
 
 
 def rpath_findings(elf: ElfObject, main: LoadedObject, loader: Loader, result: LoadResult | None = None,
-                   root: str | None = None, display_root: str | None = None) -> tuple[RpathFinding, ...]:
+                   root: str | None = None, display_root: str | None = None,
+                   musl_system: str | None = None) -> tuple[RpathFinding, ...]:
     """Every finding for the DT_RPATH or DT_RUNPATH of ``elf`` (loaded as ``main``).
 
     ``root`` is the object's package root (:func:`package_root`); ``display_root``
     is how messages name it (``x.whl!`` for wheel members, whose extraction
-    directory must not leak into the report).
+    directory must not leak into the report).  ``musl_system`` (musl's system
+    path list) judges the object by musl's loader instead: it skips empty
+    elements, expands only ``$ORIGIN``, and treats DT_RPATH and DT_RUNPATH
+    alike (both inherited), so ``empty`` and ``rpath_not_runpath`` do not apply.
     """
     runpath, rpath = elf.runpath, elf.rpath
     text, tag = (runpath, "RUNPATH") if runpath is not None else (rpath, "RPATH")
     if text is None:
         return ()
-    system = _system_dirs(loader, elf)
+    if musl_system is not None:
+        from linkaudit.musl import _fixup_rpath
+
+        if _fixup_rpath(text, main.path) is None:
+            return ()  # musl drops the whole path when it holds a token other than $ORIGIN: nothing searched
+        system = tuple(sorted(d.rstrip("/") or "/" for d in re.split(r"[:\n]", musl_system) if d))
+    else:
+        system = _system_dirs(loader, elf)
     out: list[RpathFinding] = []
     seen: set[str] = set()
     for raw in text.split(":"):
-        if raw in seen:
+        if raw in seen or (musl_system is not None and not raw):
             continue
         seen.add(raw)
         out.extend(RpathFinding(raw, kind, message, tag)
                    for kind, message in _judge(raw, main, loader, system, root, display_root))
+    if musl_system is not None:
+        return tuple(out)
     # auditwheel's pattern (every element $ORIGIN inside the wheel, written as DT_RPATH on purpose so that
     # LD_LIBRARY_PATH cannot swap the vendored copies for others) is deliberate, not an oversight
     pinned = root is not None and not out and all(any(t in raw for t in _ORIGIN_TOKENS) for raw in seen)

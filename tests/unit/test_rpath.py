@@ -194,3 +194,30 @@ def test_greet_extension_is_clean() -> None:
     report = audit(built, AuditOptions(env=LoaderEnv(), jobs=1))
     assert [o.rpath_findings for o in report.objects] == [() for _ in built]
 
+
+
+def test_musl_rules(tmp_path: Path) -> None:
+    """Under musl an empty element is skipped and DT_RPATH is DT_RUNPATH (both inherited): neither is a finding;
+    the system directories are musl's path file's."""
+    import platform
+    import subprocess
+
+    arch = platform.machine()
+    if arch not in ("x86_64", "aarch64"):
+        pytest.skip("the fake musl root is built for x86_64/aarch64")
+    root = tmp_path / "root"
+    interp = f"/lib/ld-musl-{arch}.so.1"
+    src = tmp_path / "stub.c"
+    src.write_text("int stdin; void __libc_start_main(void) {}\n")
+    (root / "lib").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "etc" / f"ld-musl-{arch}.path").write_text("/lib\n/usr/lib\n/opt/vendor/lib\n")
+    subprocess.run(["cc", str(src), "-o", str(root / interp.lstrip("/")), "-nostdlib", "-fPIC", "-shared",
+                    f"-Wl,-soname,libc.musl-{arch}.so.1"], check=True)
+    app = tmp_path / "app"
+    src.write_text("void _start(void) { for (;;) ; }\n")
+    subprocess.run(["cc", str(src), "-o", str(app), "-nostdlib", "-fPIE", "-pie", f"-Wl,--dynamic-linker={interp}",
+                    "-Wl,--disable-new-dtags", f"-Wl,-rpath,$ORIGIN/lib::/opt/vendor/lib/x:{NOWHERE}"], check=True)
+    obj = _audit(app, root=str(root))
+    assert obj.libc == "musl" and obj.rpath == f"$ORIGIN/lib::/opt/vendor/lib/x:{NOWHERE}"
+    assert _kinds(obj) == {NOWHERE: {"absolute", "nonexistent"}}  # /opt/vendor/lib is musl's system path here
