@@ -32,6 +32,7 @@ from linkaudit.report import (
     RpathFinding,
     Status,
 )
+from linkaudit.rpath import package_root, rpath_findings
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,6 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
     warnings.extend(result.warnings)
     rpath_found: tuple[RpathFinding, ...] = ()
     if elf.runpath is not None or elf.rpath is not None:
-        from linkaudit.rpath import package_root, rpath_findings
-
         wheel = target.alias
         rpath_found = rpath_findings(elf, result.main, loader, result,
                                      package_root(path, wheel[0] if wheel else None),

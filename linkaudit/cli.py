@@ -434,6 +434,7 @@ def _clean_rpath(app: App, source, env, output: str | None, in_place: bool) -> N
 
     from linkaudit.errors import LinkauditError
     from linkaudit.gate import ExitCode
+    from linkaudit.printable import one_line  # file names that are not text: \xNN, one line each
     from linkaudit.rpathfix import fix_search_path
 
     try:
@@ -444,9 +445,9 @@ def _clean_rpath(app: App, source, env, output: str | None, in_place: bool) -> N
         sys.exit(ExitCode.ERROR)
     if result.destination is None:
         copy = f"; {result.copied} is a byte-identical copy" if result.copied else "; left unchanged"
-        click.echo(f"{source}: no RPATH/RUNPATH finding; nothing to change{copy}", err=True)
+        click.echo(one_line(f"{source}: no RPATH/RUNPATH finding; nothing to change{copy}"), err=True)
         sys.exit(ExitCode.OK)
     new = f"DT_RUNPATH {result.new!r}" if result.new else "no search path"
-    click.echo(f"{result.destination}: search path {result.old!r} -> {new}"
-               + (f" (backup: {result.backup})" if result.backup else ""))
+    click.echo(one_line(f"{result.destination}: search path {result.old!r} -> {new}"
+                        + (f" (backup: {result.backup})" if result.backup else "")))
     sys.exit(ExitCode.OK)

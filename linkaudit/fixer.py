@@ -32,7 +32,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,12 +297,39 @@ def _copy_fd(src: int, dst: int, size: int) -> None:
 def _write(source: Path, fd: int, dest: Path, plan, env: LoaderEnv, in_place: bool, names: set[str],
            before: ObjectReport, repoint: dict[str, str], kept: list[tuple[str, str]],
            backup_suffix: str, loader: Loader | None = None) -> FixResult:
+    bound_before = _bound(source, env, loader)
+    after: list[ObjectReport] = []
+
+    def verify(tmp: Path) -> None:
+        after.append(_audit(tmp, env, display=str(dest), loader=loader))
+        _check(before, after[0], names, source)
+        lost = bound_before - _bound(tmp, env, loader)
+        if lost:
+            sample = sorted(lost)[0].decode("utf-8", "surrogateescape")
+            raise RewriteError(f"{source}: refusing: removing {', '.join(sorted(names))} would leave "
+                               f"{plural(len(lost), 'bound symbol')} undefined (e.g. {sample}); "
+                               "the library turned out to be used")
+        _second_reader_check(tmp, [n.name for n in before.needed if n.name not in names], names, source)
+
+    backup = write_patched(source, fd, dest, plan.patches, in_place, backup_suffix, verify)
+    return FixResult(source, dest, tuple(sorted(names)), tuple(sorted(repoint.items())), backup, before, after[0],
+                     tuple(k for k, _ in kept), tuple(w for _, w in kept))
+
+
+def write_patched(source: Path, fd: int, dest: Path, patches, in_place: bool, backup_suffix: str,
+                  verify: Callable[[Path], None]) -> Path | None:
+    """Write ``source`` (open as ``fd``) with ``patches`` applied to ``dest``, the safe way; returns the backup.
+
+    The copy is made by the kernel into a temporary file next to ``dest``, patched,
+    given the source's mode (and owner, in place), synced and handed to ``verify``,
+    which raises to refuse it; only then is it moved into place.  In place, the
+    backup is made first and removed again if anything fails.
+    """
     st = os.fstat(fd)
     # A file without any write bit is refused even for root (who may write it anyway): read-only is a request.
     if in_place and (not os.access(source, os.W_OK) or not st.st_mode & 0o222):
         raise RewriteError(f"{source}: file is read-only")
     dest_dir = _writable_dir(dest)
-    bound_before = _bound(source, env, loader)
     remove_stale_temporaries(dest_dir, dest.name)
     tmp = dest_dir / temp_name(dest)
     backup: Path | None = None
@@ -315,7 +342,7 @@ def _write(source: Path, fd: int, dest: Path, plan, env: LoaderEnv, in_place: bo
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             _copy_fd(fd, out, st.st_size)
-            for p in plan.patches:
+            for p in patches:
                 os.pwrite(out, p.new, p.offset)
             os.fchmod(out, stat.S_IMODE(st.st_mode))
             if in_place and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
@@ -328,15 +355,7 @@ def _write(source: Path, fd: int, dest: Path, plan, env: LoaderEnv, in_place: bo
             os.fsync(out)
         finally:
             os.close(out)
-        after = _audit(tmp, env, display=str(dest), loader=loader)
-        _check(before, after, names, source)
-        lost = bound_before - _bound(tmp, env, loader)
-        if lost:
-            sample = sorted(lost)[0].decode("utf-8", "surrogateescape")
-            raise RewriteError(f"{source}: refusing: removing {', '.join(sorted(names))} would leave "
-                               f"{plural(len(lost), 'bound symbol')} undefined (e.g. {sample}); "
-                               "the library turned out to be used")
-        _second_reader_check(tmp, [n.name for n in before.needed if n.name not in names], names, source)
+        verify(tmp)
         os.replace(tmp, dest)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -347,8 +366,7 @@ def _write(source: Path, fd: int, dest: Path, plan, env: LoaderEnv, in_place: bo
         if isinstance(exc, OSError):
             raise RewriteError(f"{dest}: cannot write: {exc.strerror or exc}") from None
         raise
-    return FixResult(source, dest, tuple(sorted(names)), tuple(sorted(repoint.items())), backup, before, after,
-                     tuple(k for k, _ in kept), tuple(w for _, w in kept))
+    return backup
 
 
 def _writable_dir(dest: Path) -> Path:

@@ -30,15 +30,16 @@ System directories and ``$ORIGIN`` elements inside the package are never finding
 from __future__ import annotations
 
 import functools
-import glob
 import os
 import re
 import stat
 from collections.abc import Iterable
 
 from linkaudit.elf import ElfObject
+from linkaudit.errors import ConfigError
 from linkaudit.loader import LoadedObject, Loader, LoadResult
 from linkaudit.report import FoundVia, RpathFinding, RpathKind
+from linkaudit.smallfile import read_bounded
 
 _ORIGIN_TOKENS = ("$ORIGIN", "${ORIGIN}")
 _LD_SO_CONF = "/etc/ld.so.conf"
@@ -159,27 +160,35 @@ def _inside(path: str, top: str) -> bool:
 
 def _system_dirs(loader: Loader, elf: ElfObject) -> tuple[str, ...]:
     dirs = set(loader.default_dirs(elf)) | set(loader.cache_directories(elf))
-    dirs |= set(_ld_so_conf(loader.env.root))
+    dirs |= set(_ld_so_conf(loader))
     return tuple(sorted(d.rstrip("/") or "/" for d in dirs))
 
 
-@functools.lru_cache(maxsize=8)
-def _ld_so_conf(root: str | None) -> tuple[str, ...]:
-    """The directories ``/etc/ld.so.conf`` names, following its ``include`` globs (as ldconfig reads it)."""
-    out: list[str] = []
+_CONF_MEMO: dict[str | None, tuple[str, ...]] = {}
+_CONF_LIMIT = 1 << 20  # an ld.so.conf is a few hundred bytes
 
-    def host(path: str) -> str:
-        return os.path.join(root, path.lstrip("/")) if root else path
+
+def _ld_so_conf(loader: Loader) -> tuple[str, ...]:
+    """The directories ``/etc/ld.so.conf`` names, following its ``include`` globs (as ldconfig reads it).
+
+    Read through the loader's sysroot (``--root`` is a boundary: links are
+    followed as a chroot would) and bounded, never blocking: a FIFO or a huge
+    file names no directory.
+    """
+    root = loader.env.root
+    hit = _CONF_MEMO.get(root)
+    if hit is not None:
+        return hit
+    out: list[str] = []
 
     def read(path: str, depth: int) -> None:
         if depth > 8:
             return
         try:
-            with open(host(path), encoding="utf-8", errors="replace") as fh:
-                lines = fh.read().splitlines()
-        except OSError:
+            text = read_bounded(loader.host_path(path), _CONF_LIMIT, "ld.so.conf").decode("utf-8", "replace")
+        except ConfigError:
             return
-        for line in lines:
+        for line in text.splitlines():
             line = line.split("#", 1)[0].strip()
             if not line:
                 continue
@@ -187,12 +196,26 @@ def _ld_so_conf(root: str | None) -> tuple[str, ...]:
                 for pattern in line[8:].split():
                     if not pattern.startswith("/"):
                         pattern = os.path.join(os.path.dirname(path), pattern)
-                    for match in sorted(glob.glob(host(pattern))):
-                        read("/" + os.path.relpath(match, root) if root else match, depth + 1)
+                    for match in _glob_in(loader, pattern):
+                        read(match, depth + 1)
             elif line.startswith("/"):
                 out.append(os.path.normpath(line.split("=", 1)[0]))
+
     read(_LD_SO_CONF, 0)
-    return tuple(out)
+    hit = _CONF_MEMO[root] = tuple(out)
+    return hit
+
+
+def _glob_in(loader: Loader, pattern: str) -> list[str]:
+    """``pattern``'s matches as the audited system names them (wildcards in the last component only)."""
+    import fnmatch  # only ld.so.conf's include lines need it
+
+    directory, name = os.path.split(pattern)
+    try:
+        entries = sorted(os.listdir(loader.host_path(directory or "/")))
+    except OSError:
+        return []
+    return [os.path.join(directory, e) for e in entries if fnmatch.fnmatchcase(e, name)]
 
 
 _WRITABLE_MEMO: dict[tuple[str | None, str], str | None] = {}

@@ -10,14 +10,13 @@ original untouched.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
 from linkaudit.audit import AuditOptions, audit_object
 from linkaudit.errors import RewriteError
+from linkaudit.fixer import _copy, _in_place_target, _opened, write_patched
 from linkaudit.fixes import clean_rpath
 from linkaudit.inputs import Target
 from linkaudit.loader import Loader, LoaderEnv, ObjectCache
@@ -34,8 +33,9 @@ class SearchPathFix:
     copied: Path | None = None  # nothing to change, and -o OUT received a byte-identical copy
 
 
-def _audit(path: Path, env: LoaderEnv, display: str | None = None) -> ObjectReport:
-    return audit_object(Target(path, display or str(path)), Loader(env, ObjectCache()), AuditOptions(env=env))
+def _audit(path: Path, env: LoaderEnv, display: str | None = None, loader: Loader | None = None) -> ObjectReport:
+    loader = loader or Loader(env, ObjectCache())
+    return audit_object(Target(path, display or str(path)), loader, AuditOptions(env=env))
 
 
 def _resolution(obj: ObjectReport) -> list[tuple[str, str | None]]:
@@ -45,41 +45,40 @@ def _resolution(obj: ObjectReport) -> list[tuple[str, str | None]]:
 
 def fix_search_path(source: Path, env: LoaderEnv, output: Path | None = None, in_place: bool = False,
                     backup_suffix: str = ".orig") -> SearchPathFix:
-    from linkaudit.rewrite import apply_plan, plan_search_path
-
+    """Drop the flagged elements of ``source``'s search path; written with ``linkaudit fix``'s safeguards."""
     if (output is None) == (not in_place):
         raise RewriteError("choose exactly one of -o OUT or --in-place")
-    before = _audit(source, env)
+    if in_place:
+        source = _in_place_target(source)
+    with _opened(source, lock=in_place) as fd:
+        return _fix_locked(source, fd, env, output, in_place, backup_suffix)
+
+
+def _fix_locked(source: Path, fd: int, env: LoaderEnv, output: Path | None, in_place: bool,
+                backup_suffix: str) -> SearchPathFix:
+    from linkaudit.rewrite import plan_search_path
+
+    loader = Loader(env, ObjectCache())
+    before = _audit(source, env, loader=loader)
     old = before.runpath if before.runpath is not None else before.rpath
     if not before.rpath_findings:
         if output is not None:  # like `linkaudit fix -o`: OUT always exists afterwards, here as a copy
-            try:
-                shutil.copy2(source, output)
-            except OSError as exc:
-                raise RewriteError(f"{output}: cannot write: {exc.strerror}") from None
+            _copy(source, fd, output)
         return SearchPathFix(source, None, old, old, copied=output)
     new = clean_rpath(before)
     try:
-        data = source.read_bytes()
-    except OSError as exc:
-        raise RewriteError(f"{source}: cannot read: {exc.strerror}") from None
-    try:
-        plan = plan_search_path(data, new)
-    except RewriteError as exc:
-        raise RewriteError(f"{source}: {exc.message}", exc.hint) from None
+        data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as exc:
+        raise RewriteError(f"{source}: cannot read: {exc}") from None
+    with data:
+        try:
+            plan = plan_search_path(data, new)
+        except RewriteError as exc:
+            raise RewriteError(f"{source}: {exc.message}", exc.hint) from None
     dest = output if output is not None else source
-    dest_dir = dest.parent if str(dest.parent) else Path(".")
-    if in_place and (not os.access(source, os.W_OK) or not source.stat().st_mode & 0o222):
-        raise RewriteError(f"{source}: file is read-only")
-    if not os.access(dest_dir, os.W_OK):
-        raise RewriteError(f"{dest_dir}: directory is not writable")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".linkaudit", dir=dest_dir)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(apply_plan(data, plan))
-        shutil.copymode(source, tmp)
-        after = _audit(tmp, env, display=str(dest))
+
+    def verify(tmp: Path) -> None:
+        after = _audit(tmp, env, display=str(dest), loader=Loader(env, ObjectCache()))
         if _resolution(after) != _resolution(before):
             changed = sorted({name for name, _path in set(_resolution(before)) ^ set(_resolution(after))})
             raise RewriteError(f"{source}: refusing: without the flagged elements {', '.join(changed) or 'a library'} "
@@ -87,14 +86,8 @@ def fix_search_path(source: Path, env: LoaderEnv, output: Path | None = None, in
         if after.rpath_findings:
             raise RewriteError(f"{source}: rewrite check failed: {after.rpath_findings[0].kind.value} finding left")
         _second_reader_check(tmp, new or None, source)
-        backup = None
-        if in_place:
-            backup = source.with_name(source.name + backup_suffix)
-            shutil.copy2(source, backup)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    backup = write_patched(source, fd, dest, plan.patches, in_place, backup_suffix, verify)
     return SearchPathFix(source, dest, old, new or None, backup)
 
 
