@@ -184,7 +184,7 @@ def audit_object(target: Target, loader: Loader, options: AuditOptions) -> Objec
         rebind = functools.partial(musl.lookup, libc=libc_at)
         absent = {index_of[k]: why for k, why in result.not_on_host.items() if k in index_of}
     else:
-        resolutions = bind(scope, damaged)
+        resolutions = bind(scope, damaged, include_self=False)  # what binds to the object itself is not needed
     by_provider: dict[int, list[Resolution]] = {}
     for r in resolutions:
         if r.provider not in (None, 0):

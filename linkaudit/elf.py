@@ -7,20 +7,30 @@ hash tables, the version tables and the relocations) is reached the way
 ``ld.so`` reaches it: through ``PT_DYNAMIC`` and the virtual addresses of its
 tags, mapped to file offsets through ``PT_LOAD``.  That works on files whose
 section headers were stripped, and it lets a symbol lookup touch only one
-hash bucket of a 400 MB library instead of walking every symbol: tables are
-read lazily from an ``mmap`` with ``struct``, never copied whole.
+hash bucket of a 400 MB library instead of walking every symbol.
+
+Files are read with ``os.pread`` into buffers this process owns, never
+memory-mapped: a file truncated while it is read (a dependency being
+reinstalled) gives an :class:`ElfReadError`, where a mapping would kill the
+process with SIGBUS.  Only the tables a lookup needs are read (the hash table,
+symbols and version indices in bulk, strings in blocks, relocations in chunks),
+and descriptors come from a small process-wide pool, reopened on demand and
+checked to still be the same file, so a run over thousands of objects holds a
+bounded number of open files.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 import sys
 from dataclasses import dataclass
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from functools import cached_property, lru_cache
-from operator import mul
-from collections.abc import Callable
+from itertools import repeat
+from operator import and_, mul, rshift
 from pathlib import Path
 from typing import NamedTuple
 
@@ -68,16 +78,15 @@ _NATIVE = "<" if sys.byteorder == "little" else ">"
 
 # Upper bounds that keep a hostile file from making us loop or allocate for long.
 MAX_DYNAMIC_ENTRIES = 1 << 16
-MAX_CHAIN = 1 << 20
 MAX_VERSION_ENTRIES = 1 << 15
-# A library asked more than INDEX_AFTER_LOOKUPS times, and at least INDEX_LOOKUPS_PER_SYMBOL times per
-# symbol its hash chains hold, gets a name index built from those chains (see hash_lookup).  Since
-# binding.lookup memoizes every library's answers, only distinct questions count, and an index pays
-# only when they far outnumber the symbols (measured on a 768-object corpus: lower thresholds built
-# ~190 indexes and made the run 5% slower).  Libraries with more symbols are never indexed.
-INDEX_AFTER_LOOKUPS = 4096
-INDEX_LOOKUPS_PER_SYMBOL = 2
-INDEX_MAX_SYMBOLS = 60_000
+# A single hash-chain walk longer than this (plus CHAIN_SLACK times the table's average chain) is no
+# linker's output: the library is reported damaged instead of walked for minutes.
+CHAIN_LIMIT = 4096
+CHAIN_SLACK = 64
+MAX_OPEN_FILES = 64  # descriptors held by the pool at once (see _File)
+_BLOCK = 1 << 14  # string tables are read in blocks of this size...
+_MAX_BLOCKS = 1024  # ...and at most this many are kept per object (16 MiB)
+_CHUNK = 1 << 22  # relocation tables are decoded in chunks of this many bytes
 
 
 # 33**k mod 2**32, highest power first: gnu_hash's polynomial evaluated as one C-level dot product.
@@ -160,65 +169,128 @@ class Reloc:
     type: int
 
 
+
+
+class _File:
+    """Owned-buffer reads of one file, by ``os.pread`` through a bounded descriptor pool.
+
+    The descriptor opened first is kept while the pool has room; once it is
+    evicted the file is reopened on demand, and refused (ElfReadError) unless
+    it is still the same file, with the same size and modification time.
+    """
+
+    def __init__(self, path: Path, fd: int, st: os.stat_result) -> None:
+        self.path = path
+        self.size = st.st_size
+        self._ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        _adopt(self, fd)
+
+    def _fd(self) -> int:
+        fd = _OPEN.get(self)
+        if fd is not None:
+            _OPEN.move_to_end(self)
+            return fd
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise ElfReadError(f"{self.path}: cannot reopen: {exc.strerror}") from None
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != self._ident:
+            os.close(fd)
+            raise ElfReadError(f"{self.path}: file changed while being read")
+        _adopt(self, fd)
+        return fd
+
+    def read(self, off: int, n: int, what: str = "table") -> bytes:
+        """Exactly ``n`` bytes at ``off``, or ElfReadError (past the end, or the file shrank meanwhile)."""
+        if off < 0 or n < 0 or off + n > self.size:
+            raise ElfReadError(f"{self.path}: {what} at offset {off:#x} outside the file")
+        try:
+            data = os.pread(self._fd(), n, off)
+            while len(data) < n:
+                more = os.pread(self._fd(), n - len(data), off + len(data))
+                if not more:
+                    raise ElfReadError(f"{self.path}: file truncated while being read")
+                data += more
+        except OSError as exc:
+            raise ElfReadError(f"{self.path}: cannot read: {exc.strerror}") from None
+        return data
+
+    def close(self) -> None:
+        fd = _OPEN.pop(self, None)
+        if fd is not None:
+            os.close(fd)
+
+
+_OPEN: OrderedDict[_File, int] = OrderedDict()  # the descriptor pool, least recently used first
+
+
+def _adopt(file: _File, fd: int) -> None:
+    _OPEN[file] = fd
+    while len(_OPEN) > MAX_OPEN_FILES:
+        _, old = _OPEN.popitem(last=False)
+        os.close(old)
+
+
 class ElfObject:
-    """One ELF file opened read-only and memory-mapped.
+    """One ELF file, read through :class:`_File`.
 
     Construction reads the header, the program headers and the dynamic array
     and raises :class:`ElfReadError` if any of them is damaged.  Tables used
-    for symbol lookup are decoded lazily, on first use.
+    for symbol lookup are read on first use.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
             raise ElfReadError(f"{self.path}: cannot open: {exc.strerror}") from None
         try:
             st = os.fstat(fd)
-            if not _is_regular(st.st_mode):
-                raise ElfReadError(f"{self.path}: not a regular file")
-            self.size = st.st_size
-            self.file_id = (st.st_dev, st.st_ino)
-            # binding.lookup's answers for this object, kept for the run: the objects of a
-            # directory ask their common libraries (libc, libstdc++, ...) the same questions.
-            self.lookup_memo: dict[bytes, Sym | None] = {}  # binding.Reference.memo_key -> answer
-            if self.size < 16:
-                raise ElfReadError(f"{self.path}: not an ELF file (too short)")
-            try:
-                self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError) as exc:
-                raise ElfReadError(f"{self.path}: cannot map file: {exc}") from None
-        finally:
+        except OSError as exc:
             os.close(fd)
-        if self._map[:4] != b"\x7fELF":
+            raise ElfReadError(f"{self.path}: cannot open: {exc.strerror}") from None
+        if not _is_regular(st.st_mode):
+            os.close(fd)
+            raise ElfReadError(f"{self.path}: not a regular file")
+        self.size = st.st_size
+        self.file_id = (st.st_dev, st.st_ino)
+        self._file = _File(self.path, fd, st)
+        if self.size < 16:
             self.close()
-            raise ElfReadError(f"{self.path}: not an ELF file")
+            raise ElfReadError(f"{self.path}: not an ELF file (too short)")
         try:
-            self._read_headers()
+            head = self._file.read(0, min(self.size, 64), "ELF header")
+            if head[:4] != b"\x7fELF":
+                raise ElfReadError(f"{self.path}: not an ELF file")
+            self._read_headers(head)
         except ElfReadError:
             self.close()
             raise
-        except (struct.error, ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+        except (struct.error, ValueError, IndexError, KeyError, TypeError, OverflowError, MemoryError) as exc:
             self.close()
             raise ElfReadError(f"{self.path}: damaged ELF headers ({exc})") from None
 
+    def read(self, off: int, n: int, what: str = "table") -> bytes:
+        """``n`` bytes of the file at ``off`` (an ElfReadError if they are not all there)."""
+        return self._file.read(off, n, what)
+
     # -- headers --------------------------------------------------------
 
-    def _read_headers(self) -> None:
-        m = self._map
-        ei_class, ei_data = m[4], m[5]
+    def _read_headers(self, head: bytes) -> None:
+        ei_class, ei_data = head[4], head[5]
         if ei_class not in (1, 2) or ei_data not in (1, 2):
             raise ElfReadError(f"{self.path}: damaged ELF header (class {ei_class}, data {ei_data})")
         self.bits = 64 if ei_class == 2 else 32
         self.endian = "<" if ei_data == 1 else ">"
-        self.osabi = m[7]
+        self.osabi = head[7]
         # The file header is unpacked with struct as well: importing pyelftools' ELFFile
         # (construct, dwarf, ...) alone costs more than ``ldd`` takes for a whole run.
         ehdr_fmt = self.endian + ("16xHHIQQQIHHHHHH" if self.bits == 64 else "16xHHIIIIIHHHHHH")
-        if self.size < struct.calcsize(ehdr_fmt):
+        if len(head) < struct.calcsize(ehdr_fmt):
             raise ElfReadError(f"{self.path}: truncated (ELF header past end of file)")
-        fields = struct.unpack_from(ehdr_fmt, m, 0)
+        fields = struct.unpack_from(ehdr_fmt, head, 0)
         hdr = dict(zip(("e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff", "e_flags",
                         "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum", "e_shstrndx"), fields))
         self.e_type = hdr["e_type"]
@@ -228,18 +300,19 @@ class ElfObject:
         self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
         self.interp: str | None = None
         dyn_seg: tuple[int, int, int] | None = None
-        if hdr["e_phnum"] and hdr["e_phoff"] + hdr["e_phnum"] * hdr["e_phentsize"] > self.size:
+        phoff, phentsize, phnum = hdr["e_phoff"], hdr["e_phentsize"], hdr["e_phnum"]
+        if phnum and phoff + phnum * phentsize > self.size:
             raise ElfReadError(f"{self.path}: truncated (program headers past end of file)")
         # Program headers are unpacked with struct, not elf.iter_segments(): pyelftools
         # builds a DynamicSegment for PT_DYNAMIC, which walks every section and parses
         # the whole .gnu.hash bucket array with construct (~10 ms per big library).
         phdr_fmt = self.endian + ("IIQQQQQQ" if self.bits == 64 else "IIIIIIII")
         phdr_size = struct.calcsize(phdr_fmt)
-        phoff, phentsize = hdr["e_phoff"], hdr["e_phentsize"]
-        if hdr["e_phnum"] and phentsize < phdr_size:
+        if phnum and phentsize < phdr_size:
             raise ElfReadError(f"{self.path}: damaged ELF header (e_phentsize {phentsize})")
-        for n in range(hdr["e_phnum"]):
-            f = struct.unpack_from(phdr_fmt, m, phoff + n * phentsize)
+        phdrs = self.read(phoff, phnum * phentsize, "program headers") if phnum else b""
+        for n in range(phnum):
+            f = struct.unpack_from(phdr_fmt, phdrs, n * phentsize)
             if self.bits == 64:
                 ptype, p_offset, p_vaddr, p_filesz = f[0], f[2], f[3], f[5]
             else:
@@ -249,12 +322,14 @@ class ElfObject:
             elif ptype == PT_DYNAMIC:
                 dyn_seg = (p_vaddr, p_offset, p_filesz)
             elif ptype == PT_INTERP:
-                raw = self._map[p_offset : p_offset + p_filesz]
+                raw = self.read(p_offset, max(0, min(p_filesz, 4096, self.size - p_offset)), "PT_INTERP")
                 self.interp = raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
         self.tags: dict[int, int] = {}
         self.needed_offsets: list[int] = []
         self.filters: list[int] = []
         self.dynamic_count = 0
+        self._strtab_off: int | None = None
+        self._strtab_end = 0
         if dyn_seg is not None:
             self._read_dynamic(dyn_seg)
 
@@ -265,11 +340,13 @@ class ElfObject:
             start = offset
         fmt = self.endian + ("qQ" if self.bits == 64 else "iI")
         entsize = struct.calcsize(fmt)
-        end = min(self.size, start + max(filesz, 0))
-        pos, count, terminated = start, 0, False
-        while pos + entsize <= end and count < MAX_DYNAMIC_ENTRIES:
-            tag, val = struct.unpack_from(fmt, self._map, pos)
-            pos += entsize
+        if start < 0 or start >= self.size:
+            raise ElfReadError(f"{self.path}: truncated (dynamic section runs past end of file)")
+        end = min(self.size, start + max(filesz, 0), start + MAX_DYNAMIC_ENTRIES * entsize)
+        raw = self.read(start, max(0, end - start) // entsize * entsize, "dynamic section")
+        terminated = False
+        count = 0
+        for tag, val in struct.iter_unpack(fmt, raw):
             count += 1
             if tag == DT_NULL:
                 terminated = True
@@ -280,7 +357,7 @@ class ElfObject:
                 self.filters.append(val)
             elif tag not in self.tags:
                 self.tags[tag] = val
-        if not terminated and pos + entsize > self.size:
+        if not terminated and start + (count + 1) * entsize > self.size:
             raise ElfReadError(f"{self.path}: truncated (dynamic section runs past end of file)")
         self.dynamic_count = count
         strtab = self.tags.get(DT_STRTAB)
@@ -299,6 +376,31 @@ class ElfObject:
                 return off if off < self.size else None
         return None
 
+    def _table_offset(self, tag: int, what: str) -> int | None:
+        addr = self.tags.get(tag)
+        if addr is None:
+            return None
+        off = self.vaddr_to_offset(addr)
+        if off is None:
+            raise ElfReadError(f"{self.path}: {what} points outside the file")
+        return off
+
+    # -- strings ----------------------------------------------------------
+
+    @cached_property
+    def _blocks(self) -> dict[int, bytes]:
+        return {}
+
+    def _block(self, k: int) -> bytes:
+        blocks = self._blocks
+        data = blocks.get(k)
+        if data is None:
+            if len(blocks) >= _MAX_BLOCKS:
+                blocks.clear()
+            start = k * _BLOCK
+            data = blocks[k] = self.read(start, max(0, min(_BLOCK, self._strtab_end - start)), "dynamic string table")
+        return data
+
     def dynstr(self, offset: int) -> bytes:
         """A NUL-terminated string of the dynamic string table."""
         if self._strtab_off is None:
@@ -306,10 +408,21 @@ class ElfObject:
         start = self._strtab_off + offset
         if offset < 0 or start >= self._strtab_end:
             raise ElfReadError(f"{self.path}: string offset {offset} outside the dynamic string table")
-        end = self._map.find(b"\0", start, self._strtab_end)
-        if end < 0:
-            raise ElfReadError(f"{self.path}: unterminated string in the dynamic string table")
-        return self._map[start:end]
+        k, pos = divmod(start, _BLOCK)
+        block = self._block(k)
+        end = block.find(b"\0", pos)
+        if end >= 0:
+            return block[pos:end]
+        parts = [block[pos:]]
+        while (k + 1) * _BLOCK < self._strtab_end:
+            k += 1
+            block = self._block(k)
+            end = block.find(b"\0")
+            if end >= 0:
+                parts.append(block[:end])
+                return b"".join(parts)
+            parts.append(block)
+        raise ElfReadError(f"{self.path}: unterminated string in the dynamic string table")
 
     def _str(self, offset: int) -> str:
         return self.dynstr(offset).decode("utf-8", "surrogateescape")
@@ -354,16 +467,38 @@ class ElfObject:
     # -- symbols ----------------------------------------------------------
 
     @cached_property
-    def _symtab(self) -> tuple[int, int, Callable[[mmap.mmap, int], tuple[int, ...]]] | None:
-        addr = self.tags.get(DT_SYMTAB)
-        if addr is None:
-            return None
-        off = self.vaddr_to_offset(addr)
+    def symbol_layout(self) -> SymbolLayout | None:
+        """Where DT_SYMTAB sits and how its entries are laid out (None without a symbol table)."""
+        off = self._table_offset(DT_SYMTAB, "DT_SYMTAB")
         if off is None:
-            raise ElfReadError(f"{self.path}: DT_SYMTAB points outside the file")
-        if self.bits == 64:
-            return off, 24, struct.Struct(self.endian + "IBBHQ").unpack_from
-        return off, 16, struct.Struct(self.endian + "IIIBBH").unpack_from
+            return None
+        if self.bits == 64:  # Elf64_Sym: name, info, other, shndx, value, size
+            return SymbolLayout(off, 24, 4, 5, 6, 8, 8, struct.Struct(self.endian + "IBBHQ").unpack_from)
+        return SymbolLayout(off, 16, 12, 13, 14, 4, 4, struct.Struct(self.endian + "IIIBBH").unpack_from)
+
+    @cached_property
+    def symbol_count(self) -> int:
+        """How many dynamic symbols the hash table covers (the loader knows no other count)."""
+        table = self.hash_table
+        if isinstance(table, _GnuHash):
+            return table.symbias + table.hashed_count
+        if isinstance(table, _SysvHash):
+            return table.nchain
+        return 0
+
+    _symbuf: bytes = b""
+
+    def symbol_bytes(self, count: int) -> bytes:
+        """The first ``count`` (at least) entries of DT_SYMTAB, read once into one buffer."""
+        lay = self.symbol_layout
+        if lay is None:
+            raise ElfReadError(f"{self.path}: no dynamic symbol table")
+        if len(self._symbuf) < count * lay.size:
+            want = max(count, self.symbol_count)
+            if lay.offset + want * lay.size > self.size:
+                want = count  # a hash table claiming more symbols than the file holds: read what is asked
+            self._symbuf = self.read(lay.offset, want * lay.size, "dynamic symbol table")
+        return self._symbuf
 
     def symbol(self, index: int) -> Sym:
         sym = self._syms.get(index)
@@ -380,78 +515,26 @@ class ElfObject:
         sym = self._syms.get(index)
         if sym is not None:
             return sym.name
-        tab = self._symtab
-        if tab is None:
+        return self.dynstr(self._raw_symbol(index)[0])
+
+    def _raw_symbol(self, index: int) -> tuple[int, int, int, int, int]:
+        """(st_name, st_info, st_other, st_shndx, st_value) of entry ``index``."""
+        lay = self.symbol_layout
+        if lay is None:
             raise ElfReadError(f"{self.path}: no dynamic symbol table")
-        pos = tab[0] + index * tab[1]
-        if index < 0 or pos + tab[1] > self.size:
+        if index < 0 or lay.offset + (index + 1) * lay.size > self.size:
             raise ElfReadError(f"{self.path}: symbol index {index} outside the file")
-        return self.dynstr(struct.unpack_from(self.endian + "I", self._map, pos)[0])
-
-    def hash_lookup(self, name: bytes, ghash: int, shash: list[int]) -> list[int]:
-        """The symbols named ``name`` that the loader's hash-table walk reaches, in walk order.
-
-        ``check_match`` rejects every other candidate of the walk (by name, or
-        earlier for reasons that make no difference to the outcome), so only
-        these matter.  An object asked many times relative to its size gets an
-        index built from its own hash chains (never one of more than
-        ``INDEX_MAX_SYMBOLS`` symbols): each entry keeps the bucket and chain
-        word it was reached by, so a lookup through the index applies the bloom
-        filter, bucket and chain-hash tests exactly as the walk does.
-        """
-        table = self.hash_table
-        if table is None or table.nbuckets == 0:
-            return []
-        if isinstance(table, _SysvHash):
-            if not shash:
-                shash.append(sysv_hash(name))
-            return [i for i in table.candidates(shash[0]) if self.symbol_name(i) == name]
-        index = self._name_index
-        if index is None:
-            self._lookups += 1
-            if self._lookups > INDEX_AFTER_LOOKUPS and self._lookups >= INDEX_LOOKUPS_PER_SYMBOL * table.hashed_count:
-                index = self._build_index(table)
-        if index:
-            entries = index.get(name)
-            if not entries or not table.bloom_ok(ghash):
-                return []
-            bucket = ghash % table.nbuckets
-            return [i for i, b, word in entries if b == bucket and ((word ^ ghash) >> 1) == 0]
-        found = table.candidates(ghash)
-        return [i for i in found if self.symbol(i).name == name] if found else found
-
-    _lookups = 0  # lookups so far; decides when an index pays off
-    _name_index: dict[bytes, list[tuple[int, int, int]]] | None = None  # None: not built yet; {}: never
-
-    def _build_index(self, table: _GnuHash) -> dict[bytes, list[tuple[int, int, int]]]:
-        """name -> [(symbol index, bucket, chain word)]; {} (walk instead, for good) when too large or damaged."""
-        index: dict[bytes, list[tuple[int, int, int]]] = {}
-        try:
-            walked = table.walk(INDEX_MAX_SYMBOLS)
-            if walked is None:  # too large to index: keep walking its chains, one bucket per lookup
-                self._name_index = {}
-                return {}
-            for idx, bucket, word in walked:
-                index.setdefault(self.symbol_name(idx), []).append((idx, bucket, word))
-        except ElfReadError:
-            self._name_index = {}
-            return {}
-        self._name_index = index
-        return index
+        buf = self._symbuf
+        if len(buf) < (index + 1) * lay.size:
+            buf = self.symbol_bytes(index + 1)
+        if self.bits == 64:
+            return lay.unpack(buf, index * 24)
+        name, value, _size, info, other, shndx = lay.unpack(buf, index * 16)
+        return name, info, other, shndx, value
 
     def read_symbol(self, index: int) -> Sym:
         """Decode one dynamic symbol without caching it (``symbol`` caches)."""
-        tab = self._symtab
-        if tab is None:
-            raise ElfReadError(f"{self.path}: no dynamic symbol table")
-        off, size, unpack = tab
-        pos = off + index * size
-        if index < 0 or pos + size > self.size:
-            raise ElfReadError(f"{self.path}: symbol index {index} outside the file")
-        if self.bits == 64:
-            name, info, other, shndx, value = unpack(self._map, pos)
-        else:
-            name, value, _size, info, other, shndx = unpack(self._map, pos)
+        name, info, other, shndx, value = self._raw_symbol(index)
         return Sym(index, self.dynstr(name), info, other, shndx, value)
 
     def relocated_symbol(self, index: int) -> Sym:
@@ -469,13 +552,11 @@ class ElfObject:
 
     @cached_property
     def versyms(self) -> _U16Table | None:
-        addr = self.tags.get(DT_VERSYM)
-        if addr is None:
-            return None
-        off = self.vaddr_to_offset(addr)
+        off = self._table_offset(DT_VERSYM, "DT_VERSYM")
         if off is None:
-            raise ElfReadError(f"{self.path}: DT_VERSYM points outside the file")
-        return _U16Table(self._map, off, self.endian, self.path)
+            return None
+        count = max(0, min(self.symbol_count, (self.size - off) // 2))
+        return _U16Table(self, off, count)
 
     @cached_property
     def versions(self) -> dict[int, Version]:
@@ -486,18 +567,15 @@ class ElfObject:
         (VER_FLG_BASE) is left out, as glibc leaves it out.
         """
         out: dict[int, Version] = {}
-        m, e = self._map, self.endian
-        vn = self.tags.get(DT_VERNEED)
-        if vn is not None:
-            pos = self.vaddr_to_offset(vn)
-            if pos is None:
-                raise ElfReadError(f"{self.path}: DT_VERNEED points outside the file")
+        e = self.endian
+        pos = self._table_offset(DT_VERNEED, "DT_VERNEED")
+        if pos is not None:
             for _ in range(min(self.tags.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)):
-                _ver, cnt, file_off, aux, nxt = _unpack(e + "HHIII", m, pos, self.path)
+                _ver, cnt, file_off, aux, nxt = self._unpack(e + "HHIII", pos)
                 filename = self.dynstr(file_off)
                 apos = pos + aux
                 for _ in range(min(cnt, MAX_VERSION_ENTRIES)):
-                    vhash, _flags, other, name_off, anext = _unpack(e + "IHHII", m, apos, self.path)
+                    vhash, _flags, other, name_off, anext = self._unpack(e + "IHHII", apos)
                     out[other & 0x7FFF] = Version(self.dynstr(name_off), vhash, bool(other & 0x8000), filename)
                     if anext == 0:
                         break
@@ -505,20 +583,20 @@ class ElfObject:
                 if nxt == 0:
                     break
                 pos += nxt
-        vd = self.tags.get(DT_VERDEF)
-        if vd is not None:
-            pos = self.vaddr_to_offset(vd)
-            if pos is None:
-                raise ElfReadError(f"{self.path}: DT_VERDEF points outside the file")
+        pos = self._table_offset(DT_VERDEF, "DT_VERDEF")
+        if pos is not None:
             for _ in range(min(self.tags.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)):
-                _ver, flags, ndx, _cnt, vhash, aux, nxt = _unpack(e + "HHHHIII", m, pos, self.path)
+                _ver, flags, ndx, _cnt, vhash, aux, nxt = self._unpack(e + "HHHHIII", pos)
                 if not flags & VER_FLG_BASE:
-                    (name_off,) = _unpack(e + "I", m, pos + aux, self.path)
+                    (name_off,) = self._unpack(e + "I", pos + aux)
                     out[ndx & 0x7FFF] = Version(self.dynstr(name_off), vhash, False, None)
                 if nxt == 0:
                     break
                 pos += nxt
         return out
+
+    def _unpack(self, fmt: str, pos: int) -> tuple[int, ...]:
+        return struct.unpack(fmt, self.read(pos, struct.calcsize(fmt), "version table entry"))
 
     @cached_property
     def defined_versions(self) -> tuple[bytes, ...]:
@@ -527,33 +605,27 @@ class ElfObject:
     @cached_property
     def hash_table(self) -> _GnuHash | _SysvHash | None:
         """The table ``_dl_setup_hash`` picks: DT_GNU_HASH when present, else DT_HASH."""
-        addr = self.tags.get(DT_GNU_HASH)
-        if addr is not None:
-            off = self.vaddr_to_offset(addr)
-            if off is None:
-                raise ElfReadError(f"{self.path}: DT_GNU_HASH points outside the file")
-            return _GnuHash(self._map, off, self.endian, self.bits, self.path)
-        addr = self.tags.get(DT_HASH)
-        if addr is not None:
-            off = self.vaddr_to_offset(addr)
-            if off is None:
-                raise ElfReadError(f"{self.path}: DT_HASH points outside the file")
-            return _SysvHash(self._map, off, self.endian, self.path)
+        off = self._table_offset(DT_GNU_HASH, "DT_GNU_HASH")
+        if off is not None:
+            return _GnuHash(self, off)
+        off = self._table_offset(DT_HASH, "DT_HASH")
+        if off is not None:
+            return _SysvHash(self, off)
         return None
 
     # -- relocations ------------------------------------------------------
 
-    def relocations(self) -> list[tuple[int, int]]:
-        """Unique (symbol index, type) pairs of the symbolic dynamic relocations.
+    def relocation_blocks(self) -> Iterator[tuple[list[int], list[int]]]:
+        """(symbol indices, types) of the dynamic relocations that can name a symbol, a chunk at a time.
 
         Covers DT_RELA/DT_REL and the PLT relocations (DT_JMPREL).  The first
         DT_RELACOUNT/DT_RELCOUNT entries of DT_RELA/DT_REL are applied as
         relative relocations by glibc without a symbol lookup, so they are
-        skipped here too.  Symbol index 0 never causes a lookup.
+        skipped here too.  Tables are read in chunks and decoded by
+        :func:`decode_relocations`, so a 20 MB table costs milliseconds.
         """
-        seen: dict[tuple[int, int], None] = {}
         t = self.tags
-        ranges: list[tuple[int | None, int, bool, int]] = []
+        ranges: list[tuple[int, int, bool, int]] = []
         if DT_RELA in t:
             ranges.append((t[DT_RELA], t.get(DT_RELASZ, 0), True, t.get(DT_RELACOUNT, 0)))
         if DT_REL in t:
@@ -561,160 +633,166 @@ class ElfObject:
         if DT_JMPREL in t:
             ranges.append((t[DT_JMPREL], t.get(DT_PLTRELSZ, 0), t.get(DT_PLTREL, DT_RELA) == DT_RELA, 0))
         for addr, size, rela, nrelative in ranges:
-            off = self.vaddr_to_offset(addr) if addr is not None else None
+            off = self.vaddr_to_offset(addr)
             if off is None or size <= 0:
                 continue
             entsize = (24 if rela else 16) if self.bits == 64 else (12 if rela else 8)
             count = min(size, self.size - off) // entsize
-            if count <= 0:
-                continue
-            words = _reloc_infos(self._map, off, count, entsize, self.bits, self.endian)
-            shift, mask = (32, 0xFFFFFFFF) if self.bits == 64 else (8, 0xFF)
-            for info in dict.fromkeys(words[min(nrelative, count):]):
-                if info >> shift:
-                    seen[(info >> shift, info & mask)] = None
-        return list(seen)
+            step = max(1, _CHUNK // entsize)
+            for k in range(min(nrelative, count), count, step):
+                raw = self.read(off + k * entsize, min(step, count - k) * entsize, "relocation table")
+                yield decode_relocations(raw, entsize, self.bits, self.endian)
+
+    def relocations(self) -> list[tuple[int, int]]:
+        """Unique (symbol index, type) pairs of the symbolic dynamic relocations (index 0 never looks up)."""
+        seen: dict[tuple[int, int], None] = {}
+        for syms, types in self.relocation_blocks():
+            seen.update(dict.fromkeys(zip(syms, types)))
+        return [pair for pair in seen if pair[0]]
 
     def close(self) -> None:
-        try:
-            self._map.close()
-        except (AttributeError, ValueError, BufferError):  # BufferError: word views still exported
-            pass
+        self._file.close()
 
 
-def _reloc_infos(m: mmap.mmap, off: int, count: int, entsize: int, bits: int, endian: str) -> list[int]:
-    """The r_info words of a relocation table, decoded in one C-level pass."""
-    word = "Q" if bits == 64 else "I"
-    per = entsize // (8 if bits == 64 else 4)
-    if endian == _NATIVE:  # a strided memoryview: no Python ints made for r_offset and r_addend
-        with memoryview(m) as whole, whole[off : off + count * entsize] as raw, raw.cast(word) as words:
-            return words[1::per].tolist()
-    raw = struct.unpack_from(f"{endian}{count * per}{word}", m, off)
-    return list(raw[1::per])
+class SymbolLayout(NamedTuple):
+    """Where each field of a DT_SYMTAB entry sits (Elf32_Sym and Elf64_Sym order them differently)."""
+
+    offset: int  # file offset of entry 0
+    size: int  # bytes per entry
+    info: int  # offset of st_info within an entry
+    other: int  # st_other
+    shndx: int  # st_shndx (2 bytes)
+    value: int  # st_value
+    value_size: int
+    unpack: Callable[[bytes, int], tuple[int, ...]]
 
 
-class _StructWords:
-    """What :func:`_words` gives for a file of the other byte order: decoded one word at a time."""
+def decode_relocations(raw: bytes, entsize: int, bits: int, endian: str) -> tuple[list[int], list[int]]:
+    """(symbol indices, types) of a block of Elf32/64_Rel[a] entries: ELF*_R_SYM and ELF*_R_TYPE of r_info.
 
-    def __init__(self, m: mmap.mmap, start: int, fmt: str) -> None:
-        self._m, self._start, self._fmt = m, start, fmt
-        self._size = struct.calcsize(fmt)
-        self._len = max(0, (len(m) - start) // self._size)
-
-    def __len__(self) -> int:
-        return self._len
-
-    def __getitem__(self, k: int) -> int:
-        if not 0 <= k < self._len:
-            raise IndexError(k)
-        return struct.unpack_from(self._fmt, self._m, self._start + k * self._size)[0]
-
-
-def _words(m: mmap.mmap, start: int, size: int, endian: str) -> memoryview | _StructWords:
-    """The file from ``start`` on as words of ``size`` bytes: word k sits at ``start + k * size``.
-
-    A zero-copy ``memoryview`` cast when the file has this machine's byte
-    order: indexing it costs a fraction of a ``struct.unpack_from`` call, and
-    the hash walk does little else.  Reading past the end raises IndexError;
-    callers check for negative indices themselves (a memoryview would wrap).
+    ``r_info`` is the second word of every entry kind.  On 64-bit it is split
+    into its two 32-bit halves by strided views (no Python int is made for
+    r_offset or r_addend, nor for the whole 64-bit word); on 32-bit the
+    symbol is the top 24 bits and the type the low 8.  This is the one place
+    that knows the r_info layout.
     """
-    code = {2: "H", 4: "I", 8: "Q"}[size]
-    count = max(0, (len(m) - start) // size)
-    if endian != _NATIVE or start < 0 or struct.calcsize(code) != size:
-        return _StructWords(m, start, endian + code)
-    return memoryview(m)[start : start + count * size].cast(code)
+    per = entsize // 4
+    if endian == _NATIVE:
+        words: array | memoryview = memoryview(raw).cast("I")
+    else:
+        words = array("I", raw)
+        words.byteswap()
+    if bits == 64:  # r_info = sym << 32 | type: its high half comes first in a big-endian file
+        hi, lo = (3, 2) if endian == "<" else (2, 3)
+        return words[hi::per].tolist(), words[lo::per].tolist()
+    info = words[1::per].tolist()
+    return list(map(rshift, info, repeat(8, len(info)))), list(map(and_, info, repeat(0xFF, len(info))))
+
+
+def _u32_array(raw: bytes, endian: str) -> array:
+    words = array("I", raw)
+    if endian != _NATIVE:
+        words.byteswap()
+    return words
 
 
 class _U16Table:
-    """Random access to a table of 16-bit words (DT_VERSYM).
+    """DT_VERSYM, read once: ``words[i]`` is symbol i's version index.
 
     Hot loops index ``words`` directly and fall back to ``self[index]`` on
     IndexError, which raises the ElfReadError a damaged table deserves.
     """
 
-    def __init__(self, m: mmap.mmap, off: int, endian: str, path: Path) -> None:
-        self._path = path
-        self.words = _words(m, off, 2, endian)
+    def __init__(self, obj: ElfObject, off: int, count: int) -> None:
+        self._obj, self._off = obj, off
+        self.words = self._load(count)
+
+    def _load(self, count: int) -> array:
+        raw = self._obj.read(self._off, count * 2, ".gnu.version")
+        words = array("H", raw)
+        if self._obj.endian != _NATIVE:
+            words.byteswap()
+        return words
 
     def __getitem__(self, index: int) -> int:
         try:
             return self.words[index]
         except IndexError:
-            raise ElfReadError(f"{self._path}: .gnu.version entry {index} outside the file") from None
+            pass
+        if index < 0 or self._off + (index + 1) * 2 > self._obj.size:
+            raise ElfReadError(f"{self._obj.path}: .gnu.version entry {index} outside the file")
+        self.words = self._load(index + 1)  # symbols past the hash table's: rare, read on demand
+        return self.words[index]
 
 
 class _GnuHash:
-    """DT_GNU_HASH, probed exactly as ``do_lookup_x`` probes it."""
+    """DT_GNU_HASH, read whole (bloom words, buckets, chains) and probed as ``do_lookup_x`` probes it."""
 
-    def __init__(self, m: mmap.mmap, off: int, endian: str, bits: int, path: Path) -> None:
-        self._m, self._e, self._path = m, endian, path
-        nbuckets, self.symbias, nwords, self.shift = _unpack(endian + "IIII", m, off, path)
+    def __init__(self, obj: ElfObject, off: int) -> None:
+        path, e = obj.path, obj.endian
+        self._path = path
+        nbuckets, self.symbias, nwords, self.shift = struct.unpack(e + "IIII", obj.read(off, 16, "GNU hash table"))
         self.nbuckets = nbuckets
-        self.bits = bits
-        self.power_of_two = nwords != 0 and (nwords & (nwords - 1)) == 0
-        self.idxbits = (nwords - 1) & 0xFFFFFFFF
-        self._bloom = off + 16
-        wsize = bits // 8
-        self._buckets = self._bloom + nwords * wsize
-        self._chain0 = self._buckets + nbuckets * 4 - self.symbias * 4
-        if self._buckets + nbuckets * 4 > len(m):
+        self.bits = obj.bits
+        wsize = obj.bits // 8
+        if 16 + nwords * wsize + nbuckets * 4 > obj.size - off:
             raise ElfReadError(f"{path}: truncated GNU hash table")
-        # Whole-file word views: bloom word k is _bloom_words[_bloom_k + k]; bucket b is
-        # _u32[_bucket_k + b]; chain entry i is _u32[_chain_k + i] (negative: before the file).
-        rb, r4 = self._bloom % wsize, self._buckets % 4
-        self._bloom_words = _words(m, rb, wsize, endian)
-        self._bloom_k = (self._bloom - rb) // wsize
-        self._u32 = _words(m, r4, 4, endian)
-        self._bucket_k = (self._buckets - r4) // 4
-        self._chain_k = (self._chain0 - r4) // 4
+        self.idxbits = (nwords - 1) & 0xFFFFFFFF
+        self.bloom = array("Q" if wsize == 8 else "I", obj.read(off + 16, nwords * wsize, "GNU hash bloom filter"))
+        if e != _NATIVE:
+            self.bloom.byteswap()
+        buckets_off = off + 16 + nwords * wsize
+        self.buckets = _u32_array(obj.read(buckets_off, nbuckets * 4, "GNU hash buckets"), e)
+        # Chain entry i (i >= symbias) is chain[i - symbias]; the chains end where the one
+        # starting last ends: that is the table's real size, and every walk stays inside it.
+        chains_off = buckets_off + nbuckets * 4
+        last = max(self.buckets, default=0)
+        end = last
+        if last:
+            if last < self.symbias:
+                raise ElfReadError(f"{path}: GNU hash bucket {last} below symoffset {self.symbias}")
+            limit = (obj.size - chains_off) // 4 + self.symbias  # no chain runs past the file
+            pos = last
+            while True:
+                if pos >= limit:
+                    raise ElfReadError(f"{path}: GNU hash chain runs past the end of the file")
+                n = min(4096, limit - pos)
+                words = _u32_array(obj.read(chains_off + (pos - self.symbias) * 4, n * 4, "GNU hash chain"), e)
+                stop = next((k for k, w in enumerate(words) if w & 1), None)
+                if stop is not None:
+                    end = pos + stop + 1
+                    break
+                pos += n
+        self.chain = _u32_array(obj.read(chains_off, max(0, end - self.symbias) * 4, "GNU hash chains"), e) \
+            if end else array("I")
+        self.hashed_count = len(self.chain)
+        self.walk_limit = CHAIN_LIMIT + CHAIN_SLACK * (self.hashed_count // max(1, nbuckets))
 
     def bloom_ok(self, h: int) -> bool:
         """The bloom-filter test of ``do_lookup_x``: False means the name is certainly absent."""
         bits = self.bits
         try:
-            word = self._bloom_words[self._bloom_k + ((h // bits) & self.idxbits)]
+            word = self.bloom[(h // bits) & self.idxbits]
         except IndexError:
-            raise ElfReadError(f"{self._path}: GNU hash bloom filter outside the file") from None
+            raise ElfReadError(f"{self._path}: GNU hash bloom filter is empty") from None
         return bool((word >> (h & (bits - 1))) & (word >> ((h >> (self.shift & 0xFF)) & (bits - 1))) & 1)
-
-    @cached_property
-    def hashed_count(self) -> int:
-        """How many symbols the chains hold: from the last chain's start to its end bit."""
-        if self.nbuckets == 0:
-            return 0
-        starts = struct.unpack_from(f"{self._e}{self.nbuckets}I", self._m, self._buckets)
-        idx = max(starts)
-        if idx == 0:
-            return 0
-        fmt, m = self._e + "I", self._m
-        for _ in range(MAX_CHAIN):
-            pos = self._chain0 + idx * 4
-            if pos < 0 or pos + 4 > len(m) or struct.unpack_from(fmt, m, pos)[0] & 1:
-                break
-            idx += 1
-        return max(0, idx + 1 - self.symbias)
 
     def walk(self, limit: int) -> list[tuple[int, int, int]] | None:
         """Every (symbol index, bucket, chain word) the chains reach, or None past ``limit`` entries."""
-        m, e = self._m, self._e
-        starts = struct.unpack_from(f"{e}{self.nbuckets}I", m, self._buckets)
         out: list[tuple[int, int, int]] = []
-        fmt = e + "I"
-        size = len(m)
-        for bucket, idx in enumerate(starts):
+        chain, bias = self.chain, self.symbias
+        for bucket, idx in enumerate(self.buckets):
             if idx == 0:
                 continue
-            for _ in range(MAX_CHAIN):
-                pos = self._chain0 + idx * 4
-                if pos < 0 or pos + 4 > size:
-                    raise ElfReadError(f"{self._path}: GNU hash chain outside the file")
-                (word,) = struct.unpack_from(fmt, m, pos)
-                out.append((idx, bucket, word))
+            for k in range(idx - bias, len(chain)):
+                word = chain[k]
+                out.append((k + bias, bucket, word))
                 if len(out) > limit:
                     return None
                 if word & 1:
                     break
-                idx += 1
+            else:
+                raise ElfReadError(f"{self._path}: GNU hash chain runs past the table")
         return out
 
     def candidates(self, h: int) -> list[int]:
@@ -723,65 +801,59 @@ class _GnuHash:
             return []
         bits = self.bits  # the bloom filter (bloom_ok), inlined: most lookups end here
         try:
-            word = self._bloom_words[self._bloom_k + ((h // bits) & self.idxbits)]
+            word = self.bloom[(h // bits) & self.idxbits]
         except IndexError:
-            raise ElfReadError(f"{self._path}: GNU hash bloom filter outside the file") from None
+            raise ElfReadError(f"{self._path}: GNU hash bloom filter is empty") from None
         if not (word >> (h & (bits - 1))) & (word >> ((h >> (self.shift & 0xFF)) & (bits - 1))) & 1:
             return []
-        u32 = self._u32
-        bucket = u32[self._bucket_k + h % self.nbuckets]  # inside the file: checked by __init__
+        bucket = self.buckets[h % self.nbuckets]
         if bucket == 0:
             return []
-        out = []
-        k = self._chain_k + bucket
+        bias = self.symbias
+        k = bucket - bias
         if k < 0:
-            raise ElfReadError(f"{self._path}: GNU hash chain outside the file")
-        base, want, end, size = k - bucket, h >> 1, k + MAX_CHAIN, len(u32)
+            raise ElfReadError(f"{self._path}: GNU hash bucket {bucket} below symoffset {bias}")
+        chain = self.chain
+        end = min(len(chain), k + self.walk_limit)
+        want = h >> 1
+        out = []
         while k < end:
-            if k >= size:
-                raise ElfReadError(f"{self._path}: GNU hash chain outside the file")
-            value = u32[k]
+            value = chain[k]
             if value >> 1 == want:
-                out.append(k - base)
+                out.append(k + bias)
             if value & 1:
-                break
+                return out
             k += 1
-        return out
+        if end < len(chain):
+            raise ElfReadError(f"{self._path}: GNU hash chain longer than {self.walk_limit} entries (damaged)")
+        raise ElfReadError(f"{self._path}: GNU hash chain runs past the table")
 
 
 class _SysvHash:
-    """DT_HASH, walked as the SysV branch of ``do_lookup_x`` walks it."""
+    """DT_HASH, read whole and walked as the SysV branch of ``do_lookup_x`` walks it."""
 
-    def __init__(self, m: mmap.mmap, off: int, endian: str, path: Path) -> None:
-        self._m, self._e, self._path = m, endian, path
-        self.nbuckets, self.nchain = _unpack(endian + "II", m, off, path)
-        self._buckets = off + 8
-        self._chain = self._buckets + self.nbuckets * 4
+    def __init__(self, obj: ElfObject, off: int) -> None:
+        self._path = obj.path
+        self.nbuckets, self.nchain = struct.unpack(obj.endian + "II", obj.read(off, 8, "SysV hash table"))
+        if 8 + (self.nbuckets + self.nchain) * 4 > obj.size - off:
+            raise ElfReadError(f"{obj.path}: SysV hash table outside the file")
+        words = _u32_array(obj.read(off + 8, (self.nbuckets + self.nchain) * 4, "SysV hash table"), obj.endian)
+        self.buckets, self.chain = words[: self.nbuckets], words[self.nbuckets:]
 
     def candidates(self, h: int) -> list[int]:
         if self.nbuckets == 0:
             return []
-        m, fmt = self._m, self._e + "I"
-        pos = self._buckets + (h % self.nbuckets) * 4
-        if pos + 4 > len(m):
-            raise ElfReadError(f"{self._path}: SysV hash table outside the file")
-        (idx,) = struct.unpack_from(fmt, m, pos)
+        idx = self.buckets[h % self.nbuckets]
         out: list[int] = []
-        seen = set()
-        while idx != 0 and idx not in seen and len(out) < MAX_CHAIN:
-            seen.add(idx)
+        chain, n = self.chain, self.nchain
+        while idx != 0:
+            if idx >= n:
+                raise ElfReadError(f"{self._path}: SysV hash chain outside the table")
+            if len(out) >= n:
+                raise ElfReadError(f"{self._path}: SysV hash chain loops")
             out.append(idx)
-            pos = self._chain + idx * 4
-            if pos + 4 > len(m):
-                raise ElfReadError(f"{self._path}: SysV hash chain outside the file")
-            (idx,) = struct.unpack_from(fmt, m, pos)
+            idx = chain[idx]
         return out
-
-
-def _unpack(fmt: str, m: mmap.mmap, pos: int, path: Path) -> tuple[int, ...]:
-    if pos < 0 or pos + struct.calcsize(fmt) > len(m):
-        raise ElfReadError(f"{path}: table entry at offset {pos:#x} outside the file")
-    return struct.unpack_from(fmt, m, pos)
 
 
 def _is_regular(mode: int) -> bool:

@@ -1,6 +1,6 @@
 """The name index (built for libraries asked many times) must answer exactly like the hash walk.
 
-``ElfObject.hash_lookup`` switches from walking the GNU hash chains to an
+``binding.hash_lookup`` switches from walking the GNU hash chains to an
 index built from those same chains once a library has been asked often
 enough.  Both paths must give identical reports: these tests force the index
 from the first lookup and compare whole reports, on every compiled scenario
@@ -14,6 +14,7 @@ import os
 
 import pytest
 
+import linkaudit.binding as binding
 import linkaudit.elf as elf
 from linkaudit.audit import AuditOptions, audit
 from linkaudit.formats.json import report_to_dict
@@ -21,11 +22,12 @@ from linkaudit.loader import LoaderEnv
 
 
 def _audit(paths, env, monkeypatch, after):
-    monkeypatch.setattr(elf, "INDEX_AFTER_LOOKUPS", after)
-    monkeypatch.setattr(elf, "INDEX_LOOKUPS_PER_SYMBOL", 0 if after == 0 else 1 << 30)
+    monkeypatch.setattr(binding, "INDEX_AFTER_LOOKUPS", after)
+    monkeypatch.setattr(binding, "INDEX_LOOKUPS_PER_SYMBOL", 0 if after == 0 else 1 << 30)
+    monkeypatch.setattr(binding, "_LIBRARIES", type(binding._LIBRARIES)())  # nothing indexed by an earlier test
     built = []
-    original = elf.ElfObject._build_index
-    monkeypatch.setattr(elf.ElfObject, "_build_index", lambda self, table: built.append(1) or original(self, table))
+    original = binding._build_index
+    monkeypatch.setattr(binding, "_build_index", lambda obj, lib, table: built.append(1) or original(obj, lib, table))
     report = report_to_dict(audit([str(p) for p in paths], AuditOptions(env=env, jobs=1)))
     assert bool(built) == (after == 0), "the index was not forced on (or off) as the test intends"
     return report
