@@ -132,29 +132,16 @@ class Resolution(NamedTuple):
     sym: Sym | None
 
 
-def _references_by_class(main: ElfObject) -> dict[int, set[int]]:
-    """The symbol indices ``_dl_relocate_object`` looks up for ``main``, per ``elf_machine_type_class``."""
-    classes: dict[int, int | None] = {}
+def _relocation_blocks(main: ElfObject) -> tuple[list[tuple[list[int], list[int]]], dict[int, int | None]]:
+    """The relocation blocks of ``main`` and the ``elf_machine_type_class`` of every type they hold."""
+    blocks = list(main.relocation_blocks())
     machine = main.e_machine
-    out: dict[int, set[int]] = {}
-    for syms, types in main.relocation_blocks():
-        present = set(types)
-        for t in present:
+    classes: dict[int, int | None] = {}
+    for _, types in blocks:
+        for t in set(types):
             if t not in classes:
                 classes[t] = type_class(machine, t)
-        kinds = {classes[t] for t in present} - {None}
-        if not kinds:
-            continue
-        if len(kinds) == 1 and len(present) == 1:  # a homogeneous block (DT_JMPREL: all JUMP_SLOT)
-            out.setdefault(kinds.pop(), set()).update(syms)  # type: ignore[arg-type]
-            continue
-        for t in present:
-            klass = classes[t]
-            if klass is not None:
-                out.setdefault(klass, set()).update(compress(syms, map(t.__eq__, types)))
-    for found in out.values():
-        found.discard(0)  # symbol index 0 never causes a lookup
-    return out
+    return blocks, classes
 
 
 def _reference(main: ElfObject, symidx: int, klass: int, versyms, versions) -> Reference | None:
@@ -176,29 +163,52 @@ def _reference(main: ElfObject, symidx: int, klass: int, versyms, versions) -> R
     return Reference(sym.name, version, bind == STB_WEAK and sym.shndx == SHN_UNDEF, vis == STV_PROTECTED, klass)
 
 
-def _split_references(main: ElfObject, shortcut: bool) -> tuple[list[Reference], list[tuple[int, int]]]:
-    """(references that need a lookup, (symbol index, class) of those bound to ``main`` itself)."""
-    by_class = _references_by_class(main)
-    mine: set[int] = set()
-    if shortcut:
-        wanted = set().union(*(syms for klass, syms in by_class.items() if not klass & CLASS_COPY))
-        mine = self_bound(main, wanted)
+def _split_references(main: ElfObject, shortcut: bool,
+                      with_own: bool = False) -> tuple[list[Reference], dict[int, set[int]]]:
+    """(references that need a lookup, class -> symbol indices of the references bound to ``main`` itself).
+
+    Symbol index 0 never causes a lookup.  The shortcut needs no class (any
+    class but COPY takes a definition in ``main``), so the (symbol, class)
+    pairs are only formed for the references left to look up.
+    """
+    blocks, classes = _relocation_blocks(main)
+    lookup_types = {t for t, k in classes.items() if k is not None and not k & CLASS_COPY}
+    copy_types = {t for t, k in classes.items() if k is not None and k & CLASS_COPY}
+    wanted: set[int] = set()
+    for syms, types in blocks:
+        if lookup_types.issuperset(types):
+            wanted.update(syms)
+        else:
+            wanted.update(compress(syms, map(lookup_types.__contains__, types)))
+    wanted.discard(0)
+    mine = self_bound(main, wanted) if shortcut else set()
+    rest = wanted - mine if mine else wanted
+    pairs: dict[tuple[int, int], None] = {}
+    for syms, types in blocks:
+        picked = compress(zip(syms, types), map(rest.__contains__, syms)) if mine else zip(syms, types)
+        pairs.update(dict.fromkeys(picked))
+        if copy_types and not copy_types.isdisjoint(types):
+            pairs.update(dict.fromkeys((s, t) for s, t in zip(syms, types) if t in copy_types))
     versyms = main.versyms
     versions = main.versions if versyms is not None else {}
     out: dict[tuple[bytes, bytes | None, int], Reference] = {}
-    own: list[tuple[int, int]] = []
-    for klass in sorted(by_class):
-        syms = by_class[klass]
-        if mine and not klass & CLASS_COPY:
-            own.extend((i, klass) for i in sorted(syms & mine))
-            syms = syms - mine
-        for symidx in sorted(syms):
-            ref = _reference(main, symidx, klass, versyms, versions)
-            if ref is None:
-                continue
-            key = (ref.name, ref.version.name if ref.version else None, klass)
-            if key not in out:
-                out[key] = ref
+    for symidx, t in sorted(pairs):
+        klass = classes[t]
+        if klass is None or symidx == 0:
+            continue
+        ref = _reference(main, symidx, klass, versyms, versions)
+        if ref is None:
+            continue
+        key = (ref.name, ref.version.name if ref.version else None, klass)
+        if key not in out:
+            out[key] = ref
+    own: dict[int, set[int]] = {}
+    if mine and with_own:
+        for syms, types in blocks:
+            for t in set(types):
+                klass = classes[t]
+                if t in lookup_types and klass is not None:
+                    own.setdefault(klass, set()).update(mine.intersection(compress(syms, map(t.__eq__, types))))
     return list(out.values()), own
 
 
@@ -566,13 +576,13 @@ def bind(scope: list[ElfObject | None], damaged: dict[int, str] | None = None, *
     """
     main = scope[0]
     assert main is not None
-    refs, own = _split_references(main, shortcut)
+    refs, own = _split_references(main, shortcut, with_own=include_self)
     out = []
     if include_self and own:
         versyms = main.versyms
         versions = main.versions if versyms is not None else {}
         seen: set[tuple[bytes, bytes | None, int]] = set()
-        for symidx, klass in own:
+        for symidx, klass in sorted((i, k) for k, found in own.items() for i in found):
             ref = _reference(main, symidx, klass, versyms, versions)
             assert ref is not None
             key = (ref.name, ref.version.name if ref.version else None, klass)

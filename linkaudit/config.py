@@ -27,7 +27,6 @@ The gate that applies these settings is :mod:`linkaudit.gate`.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -136,6 +135,8 @@ def load_config(path: str | Path | None = None, start: Path | None = None) -> Co
 
 def _read_toml(file: Path) -> dict[str, Any]:
     """Parse a TOML file of at most :data:`~linkaudit.smallfile.CONFIG_LIMIT` bytes (never blocks)."""
+    import tomllib  # here, not at the top: most runs read no TOML and its import compiles many regexes
+
     from linkaudit.smallfile import CONFIG_LIMIT, decode_utf8, read_bounded
     from linkaudit.smallfile import first_clause as _first_clause
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 from linkaudit.report import Category
 
@@ -18,7 +18,9 @@ _HASHED = re.compile(r"-[0-9a-f]{8}(?=\.so)")
 
 @lru_cache(maxsize=1)
 def _policy() -> tuple[tuple[tuple[Category, tuple[str, ...]], ...], dict[str, str]]:
-    data = json.loads(resources.files("linkaudit.data").joinpath("families.json").read_text("utf-8"))
+    # read next to this module, not through importlib.resources (whose import pulls in zipfile):
+    # the package is always installed as files
+    data = json.loads((Path(__file__).parent / "data" / "families.json").read_text("utf-8"))
     fams = tuple((Category(name), tuple(patterns)) for name, patterns in data["families"])
     return fams, dict(data["costs"])
 
