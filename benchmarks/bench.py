@@ -3,23 +3,32 @@
 
 Run by hand from anywhere, with the Python that has linkaudit's dependencies and torch::
 
-    python benchmarks/bench.py            # full: 15 runs per timing
-    python benchmarks/bench.py --quick    # 5 runs per timing, one pass over the corpus
+    python benchmarks/bench.py                      # full: 15 runs per timing, every local set
+    python benchmarks/bench.py --quick              # 5 runs per timing, one pass per tree, no whole /usr/lib
+    python benchmarks/bench.py --download           # also fetch tensorflow-cpu and the wheel corpus (pip)
     python benchmarks/bench.py --json out.json
 
-Sections (each is skipped, with the reason, when an input is missing):
+Every set is timed side by side with ``ldd -u -r`` in the same run, interleaved, and
+reported as a ratio (linkaudit time / ldd time), with linkaudit's peak RSS and whether its
+``ldd_unused`` agrees with ``ldd -u -r`` on every object.  Sets (each skipped, with the
+reason, when its input is missing):
 
-a. one file: ``python -m linkaudit --format json _C*.so`` vs ``ldd -u -r _C*.so`` (both with
-   LD_LIBRARY_PATH=torch/lib), plus the in-process ``audit()`` time and the interpreter
-   start-up + import cost.  Target: linkaudit within 15x of ldd.
-b. a directory corpus (torch/lib plus a deterministic selection of system libraries):
-   one linkaudit run vs ``ldd -u -r`` once per file (sequential and 2 workers); verdicts
-   compared object by object; peak RSS.  Targets: >= 3x faster, < 300 MB, identical verdicts.
-c. the two greet builds in fresh interpreters: ``pybind_torch.greet`` (links torch) vs
+a. one small file: the greet extension ``_C*.so`` in a new process (target: within 10x of ldd),
+   plus the in-process ``audit()`` time and the interpreter start-up + import cost.
+b. big objects, one new process each: libtorch_cpu.so, the system's libLLVM, and tensorflow-cpu's
+   libtensorflow_cc.so.2 (only with --download or an earlier download in the cache).
+   Target: within 3x of ldd, peak RSS under 300 MB.
+c. trees, one ``linkaudit DIR...`` run (default -j, and -j 1) vs ``ldd -u -r`` once per file:
+   torch/lib plus a selection of system libraries; the wheel corpus (a fixed list of real
+   wheels with native code and their vendored .libs, fetched by --download); the whole
+   system library directory (not with --quick).  Targets: default -j at most 0.33x the
+   ldd loop's time (stretch 0.25x), -j 1 at most 0.5x, peak RSS under 300 MB.
+d. the two greet builds in fresh interpreters: ``pybind_torch.greet`` (links torch) vs
    ``pybind_torch.lean.greet``: wall time, peak RSS, .so sizes, bytes of libraries loaded.
 
-``ldd`` runs the dynamic loader on its input: the corpus is this machine's own trusted,
-installed libraries only.  Nothing here uses the network.
+``ldd`` runs the dynamic loader on its input (``-r`` runs IFUNC resolvers): the local sets
+are this machine's installed libraries; the downloaded ones are wheels from the package
+index, fetched only when asked.  Downloads go to --cache (default ~/.cache/linkaudit-bench).
 """
 
 from __future__ import annotations
@@ -34,16 +43,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_LIBDIR = "/usr/lib/x86_64-linux-gnu"
 ELF_MAGIC = b"\x7fELF"
 
-TARGET_ONE_FILE_RATIO = 15.0
-TARGET_CORPUS_SPEEDUP = 3.0
+TARGET_ONE_FILE_RATIO = 10.0  # the greet extension, a new process, vs ldd
+TARGET_BIG_RATIO = 3.0  # a big C++ library vs ldd on the same file
+TARGET_TREE_RATIO = 0.33  # one `linkaudit DIR` (default -j) vs ldd once per file
+TARGET_TREE_STRETCH = 0.25
+TARGET_TREE_SINGLE = 0.5  # ... with -j 1
 TARGET_PEAK_RSS_MB = 300.0
+
+# The downloaded sets, pinned so that runs compare: real wheels with native code and vendored .libs.
+TENSORFLOW = "2.21.0"
+WHEELS = (
+    "opencv-python-headless==5.0.0.93", "pillow==13.0.0", "pygame==2.6.1", "matplotlib==3.11.2",
+    "numpy==2.4.6", "pandas==3.1.1", "grpcio-tools==1.85.1", "pynacl==1.6.2", "scipy==1.17.1",
+    "lxml==6.1.3", "cryptography==50.0.2", "psutil==7.2.2", "pyzmq==27.3.0", "h5py==3.16.0",
+    "shapely==2.2.0", "kiwisolver==1.5.1", "pyyaml==6.0.4",
+)
 
 
 # -- running children -------------------------------------------------------
@@ -101,6 +121,7 @@ class Bench:
         self.runs = args.runs or (5 if args.quick else 15)
         self.results: dict[str, object] = {"quick": args.quick, "runs": self.runs}
         self.tmp = tempfile.mkdtemp(prefix="linkaudit-bench-")
+        self.cache = os.path.abspath(os.path.expanduser(args.cache))
         self.torch_lib = self._torch_lib()
         # Children import linkaudit and pybind_torch from this checkout; bytecode goes to a
         # private cache, so the timings are those of an installed package (pip compiles .pyc)
@@ -317,59 +338,14 @@ class Bench:
             return None, text.strip()
         return unused, text.strip()
 
-    def section_corpus(self) -> None:
-        print("\n== b. directory corpus: one linkaudit run vs ldd -u -r per file ==")
-        if shutil.which("ldd") is None:
-            print("SKIPPED: no ldd on PATH")
-            return
-        args, files = self.corpus()
-        if not files:
-            print("SKIPPED: no corpus (neither torch/lib nor", SYSTEM_LIBDIR, "found)")
-            return
-        big = sum(os.path.getsize(f) for f in files)
-        print(f"corpus: {len(files)} ELF objects, {big / 2**20:.0f} MB "
-              f"(torch/lib: {'yes' if self.torch_lib else 'missing'}; first {self.args.system_libs} of "
-              f"{SYSTEM_LIBDIR}/*.so*, first {self.args.nested_libs} of its subdirectories, /usr/lib/python3*)")
-        if len(files) < 700:
-            print("  note: fewer than 700 objects on this machine")
-        reps = 1 if self.args.quick else 3
-        jobs_opt = self.has_jobs_option()
-        argfile = os.path.join(self.tmp, "corpus.txt")
-        with open(argfile, "w") as fh:
-            fh.write("\n".join(files) + "\n")
+    # -- shared: verdicts against ldd ------------------------------------------------
 
-        # warm the page cache for both tools alike
-        for f in files:
-            with open(f, "rb") as fh:
-                while fh.read(1 << 24):
-                    pass
-
-        runs: dict[str, list[tuple[float, int, float]]] = {}
-        report_path = os.path.join(self.tmp, "report.json")
-        variants = [("linkaudit -j 1", ["-j", "1"]), ("linkaudit -j 2", ["-j", "2"])] if jobs_opt \
-            else [("linkaudit", [])]
-        for label, extra in variants:
-            runs[label] = []
-            for _ in range(reps):
-                with open(report_path, "w") as out:
-                    runs[label].append(run_child(self.linkaudit_cmd("--format", "json", *extra, *args), self.env,
-                                                 stdout=out, cwd=self.tmp, rss=True))
-        with open(report_path) as fh:
-            report = json.load(fh)
-
-        t0 = time.perf_counter()
-        ldd_seq = [self.ldd_unused(f, self.env) for f in files]
-        ldd_seq_t = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda f: self.ldd_unused(f, self.env), files))
-        ldd_par_t = time.perf_counter() - t0
-
-        # verdicts
-        la_by_path = {os.path.realpath(o["path"]): o for o in report["objects"]}
-        la_err = {os.path.realpath(e["path"]): e["message"] for e in report["errors"]}
+    def agreement(self, files: list[str], report: dict, ldd_lists: list[tuple[list[str] | None, str]]) -> dict:
+        """Object by object: does linkaudit's ``ldd_unused`` equal what ``ldd -u -r`` lists?"""
+        la_by_path = {os.path.realpath(self.unalias(o["path"])): o for o in report["objects"]}
+        la_err = {os.path.realpath(self.unalias(e["path"])): e["message"] for e in report["errors"]}
         agree, agree_nonempty, disagree, no_ldd, no_la = 0, 0, [], 0, []
-        for f, (ldd_list, raw) in zip(files, ldd_seq):
+        for f, (ldd_list, _raw) in zip(files, ldd_lists):
             key = os.path.realpath(f)
             obj = la_by_path.get(key)
             if ldd_list is None:
@@ -378,58 +354,256 @@ class Bench:
             if obj is None:
                 no_la.append((f, la_err.get(key, "not in the report")))
                 continue
-            a = sorted(os.path.realpath(p) for p in obj["ldd_unused"])
+            a = sorted(os.path.realpath(self.unalias(p)) for p in obj["ldd_unused"])
             b = sorted(os.path.realpath(p) for p in ldd_list)
             if a == b:
                 agree += 1
                 agree_nonempty += bool(b)
             else:
                 disagree.append((f, obj["ldd_unused"], ldd_list))
+        return {"agree": agree, "agree_with_unused": agree_nonempty, "no_ldd_verdict": no_ldd,
+                "disagree": [{"path": f, "linkaudit": x, "ldd": y} for f, x, y in disagree],
+                "missing_from_linkaudit": [{"path": f, "why": w} for f, w in no_la]}
 
-        print(f"  {'run':<26}{'wall':>12}{'peak RSS':>12}  exit")
-        for label, rs in runs.items():
-            best = min(rs, key=lambda r: r[0])
-            print(f"  {label:<26}{median([r[0] for r in rs]):10.2f} s{max(r[2] for r in rs):9.0f} MB  {best[1]}"
-                  + (f"   (median of {reps})" if reps > 1 else ""))
-        print(f"  {'ldd -u -r loop, 1 worker':<26}{ldd_seq_t:10.2f} s")
-        print(f"  {'ldd -u -r loop, 2 workers':<26}{ldd_par_t:10.2f} s")
-        la_seq = median([r[0] for r in runs[variants[0][0]]])
-        la_best = min(median([r[0] for r in rs]) for rs in runs.values())
-        speed_seq = ldd_seq_t / la_seq
-        speed_fair = min(ldd_seq_t, ldd_par_t) / la_best
+    @staticmethod
+    def unalias(path: str) -> str:
+        return path
+
+    def print_agreement(self, ag: dict) -> None:
+        ok = not ag["disagree"] and not ag["missing_from_linkaudit"]
+        print(f"  verdicts: {ag['agree']} agree with ldd -u -r ({ag['agree_with_unused']} of them list unused "
+              f"dependencies), {len(ag['disagree'])} disagree, {ag['no_ldd_verdict']} without an ldd verdict, "
+              f"{len(ag['missing_from_linkaudit'])} missing from linkaudit's report   ({verdict(ok)})")
+        for d in ag["disagree"][:10]:
+            print(f"    {d['path']}\n      linkaudit: {d['linkaudit']}\n      ldd:       {d['ldd']}")
+        for d in ag["missing_from_linkaudit"][:10]:
+            print(f"    {d['path']}: linkaudit: {d['why']}")
+
+    # -- b. big objects --------------------------------------------------------------
+
+    def big_objects(self) -> list[tuple[str, str | None, str]]:
+        """(label, path or None, why absent) of every big object this machine can offer."""
+        out: list[tuple[str, str | None, str]] = []
+        torch_cpu = os.path.join(self.torch_lib, "libtorch_cpu.so") if self.torch_lib else None
+        out.append(("libtorch_cpu.so", torch_cpu if torch_cpu and os.path.isfile(torch_cpu) else None,
+                    "torch is not installed"))
+        llvm = sorted((p for p in glob.glob(os.path.join(SYSTEM_LIBDIR, "libLLVM*.so*"))
+                       if os.path.isfile(p) and not os.path.islink(p)), key=os.path.getsize)
+        out.append((os.path.basename(llvm[-1]) if llvm else "libLLVM", llvm[-1] if llvm else None,
+                    "no libLLVM on this system (apt-get install libllvm15)"))
+        tf = self.tensorflow()
+        out.append(("libtensorflow_cc.so.2", tf, "not downloaded (use --download)"))
+        return out
+
+    def tensorflow(self) -> str | None:
+        """tensorflow-cpu's libtensorflow_cc.so.2, unpacked from the wheel (with the one library it links
+        from the same wheel, libtensorflow_framework.so.2) into the cache; downloaded with --download."""
+        target = os.path.join(self.cache, "tensorflow", "tensorflow", "libtensorflow_cc.so.2")
+        if os.path.isfile(target):
+            return target
+        wheels = sorted(glob.glob(os.path.join(self.cache, "wheels-tf", f"tensorflow_cpu-{TENSORFLOW}-*.whl")))
+        if not wheels and self.args.download:
+            self.pip_download([f"tensorflow-cpu=={TENSORFLOW}"], os.path.join(self.cache, "wheels-tf"))
+            wheels = sorted(glob.glob(os.path.join(self.cache, "wheels-tf", f"tensorflow_cpu-{TENSORFLOW}-*.whl")))
+        if not wheels:
+            return None
+        import zipfile
+
+        with zipfile.ZipFile(wheels[0]) as zf:
+            for member in ("tensorflow/libtensorflow_cc.so.2", "tensorflow/libtensorflow_framework.so.2"):
+                zf.extract(member, os.path.join(self.cache, "tensorflow"))
+        return target if os.path.isfile(target) else None
+
+    def pip_download(self, requirements: list[str], dest: str) -> None:
+        os.makedirs(dest, exist_ok=True)
+        print(f"  downloading {len(requirements)} wheel(s) into {dest} ...", flush=True)
+        # wheels for the interpreter that runs linkaudit (the pins are CPython 3.11 x86_64 builds)
+        subprocess.run([self.python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                        "-d", dest, *requirements], check=False)
+
+    def section_big(self) -> None:
+        print("\n== b. big objects, a new process each: linkaudit vs ldd -u -r ==")
+        if shutil.which("ldd") is None:
+            print("SKIPPED: no ldd on PATH")
+            return
+        env = dict(self.base_env)  # each finds its own libraries (RUNPATH $ORIGIN)
+        rows = []
+        runs = max(3, self.runs // 3)
+        print(f"  {'object':<26}{'size':>8}{'ldd -u -r':>12}{'linkaudit':>12}{'ratio':>8}{'peak RSS':>10}  verdict")
+        for label, path, why in self.big_objects():
+            if path is None:
+                print(f"  {label:<26} SKIPPED: {why}")
+                continue
+            la_cmd = self.linkaudit_cmd("--format", "json", path)
+            ldd_cmd = ["ldd", "-u", "-r", path]
+            run_child(ldd_cmd, env, cwd=self.tmp)  # warm-up: page cache, bytecode cache
+            out_path = os.path.join(self.tmp, "big.json")
+            with open(out_path, "w") as out:
+                _, _, peak = run_child(la_cmd, env, stdout=out, cwd=self.tmp, rss=True)
+            ldd_t, la_t = [], []
+            for _ in range(runs):
+                ldd_t.append(run_child(ldd_cmd, env, cwd=self.tmp)[0])
+                la_t.append(run_child(la_cmd, env, cwd=self.tmp)[0])
+            with open(out_path) as fh:
+                report = json.load(fh)
+            ag = self.agreement([path], report, [self.ldd_unused(path, env)])
+            ratio = median(la_t) / median(ldd_t)
+            agreed = ag["agree"] == 1
+            print(f"  {label:<26}{os.path.getsize(path) / 2**20:6.0f} MB{ms(median(ldd_t))}{ms(median(la_t))}"
+                  f"{ratio:7.1f}x{peak:7.0f} MB  {'agrees' if agreed else 'DISAGREES'}"
+                  f"   (3x: {verdict(ratio <= TARGET_BIG_RATIO)}, RSS: {verdict(peak < TARGET_PEAK_RSS_MB)})")
+            rows.append({"object": label, "path": path, "bytes": os.path.getsize(path), "runs": runs,
+                         "ldd_median_s": median(ldd_t), "linkaudit_median_s": median(la_t), "ratio": ratio,
+                         "peak_rss_mb": peak, "agrees": agreed, "agreement": ag})
+        print(f"  (medians of {runs} interleaved runs; peak RSS of one linkaudit run under /usr/bin/time)")
+        self.results["big"] = rows
+
+    # -- c. trees --------------------------------------------------------------------
+
+    def elf_files(self, top: str, seen: set[tuple[int, int]] | None = None) -> list[str]:
+        """Every ELF object (not .o) under ``top``, once per inode, in a sorted walk (as linkaudit walks)."""
+        seen = set() if seen is None else seen
+        files: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = os.path.join(dirpath, name)
+                if self.is_linked_elf(path, seen):
+                    files.append(path)
+        return files
+
+    @staticmethod
+    def is_linked_elf(path: str, seen: set[tuple[int, int]]) -> bool:
+        try:
+            st = os.stat(path)
+            if not os.path.isfile(path):
+                return False
+            with open(path, "rb") as fh:
+                head = fh.read(18)
+        except OSError:
+            return False
+        key = (st.st_dev, st.st_ino)
+        if key in seen or len(head) < 18 or head[:4] != ELF_MAGIC:  # linker scripts, dangling links
+            return False
+        if int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") == 1:  # ET_REL
+            return False
+        seen.add(key)
+        return True
+
+    def wheel_tree(self) -> str | None:
+        """The wheel corpus installed side by side (as in a site-packages) under the cache."""
+        tree = os.path.join(self.cache, "site")
+        stamp = os.path.join(tree, ".complete")
+        if os.path.isfile(stamp):
+            return tree
+        dest = os.path.join(self.cache, "wheels")
+        missing = [w for w in WHEELS if not self._have_wheel(dest, w)]
+        if missing and self.args.download:
+            self.pip_download(missing, dest)
+        if any(not self._have_wheel(dest, w) for w in WHEELS):
+            return None
+        import zipfile
+
+        shutil.rmtree(tree, ignore_errors=True)
+        for w in WHEELS:
+            with zipfile.ZipFile(self._have_wheel(dest, w)) as zf:  # type: ignore[arg-type]
+                zf.extractall(tree)
+        for dirpath, _, filenames in os.walk(tree):  # zipfile drops the mode: make the libraries loadable
+            for name in filenames:
+                if ".so" in name:
+                    os.chmod(os.path.join(dirpath, name), 0o755)
+        open(stamp, "w").close()
+        return tree
+
+    @staticmethod
+    def _have_wheel(dest: str, requirement: str) -> str | None:
+        name, version = requirement.split("==")
+        hits = glob.glob(os.path.join(dest, f"{name.replace('-', '_')}-{version}-*.whl"))
+        return hits[0] if hits else None
+
+    def tree_sets(self) -> list[tuple[str, list[str], list[str] | None, str]]:
+        """(label, linkaudit arguments, ELF files or None, why absent)."""
+        sets = []
+        args, files = self.corpus()
+        sets.append(("torch/lib + system selection", args, files or None, "no corpus"))
+        tree = self.wheel_tree()
+        sets.append((f"wheel corpus ({len(WHEELS)} wheels)", [tree] if tree else [],
+                     self.elf_files(tree) if tree else None, "not downloaded (use --download)"))
+        if self.args.quick:
+            sets.append((f"whole {SYSTEM_LIBDIR}", [], None, "not with --quick"))
+        else:
+            sets.append((f"whole {SYSTEM_LIBDIR}", [SYSTEM_LIBDIR], self.elf_files(SYSTEM_LIBDIR) or None,
+                         "no such directory"))
+        return sets
+
+    def section_trees(self) -> None:
+        print("\n== c. trees: one linkaudit run vs ldd -u -r once per file ==")
+        if shutil.which("ldd") is None:
+            print("SKIPPED: no ldd on PATH")
+            return
+        jobs_opt = self.has_jobs_option()
+        self.results["trees"] = []
+        for label, args, files, why in self.tree_sets():
+            print(f"\n  -- {label}")
+            if not files:
+                print(f"  SKIPPED: {why}")
+                continue
+            self.one_tree(label, args, files, jobs_opt)
+
+    def one_tree(self, label: str, args: list[str], files: list[str], jobs_opt: bool) -> None:
+        env = self.env if label.startswith("torch/lib") else dict(self.base_env)
+        big = sum(os.path.getsize(f) for f in files)
+        print(f"  {len(files)} ELF objects, {big / 2**20:.0f} MB")
+        reps = 1 if self.args.quick else 3
+        for f in files:  # warm the page cache for both tools alike
+            with open(f, "rb") as fh:
+                while fh.read(1 << 24):
+                    pass
+        report_path = os.path.join(self.tmp, "report.json")
+        variants = [("linkaudit (default -j)", []), ("linkaudit -j 1", ["-j", "1"])] if jobs_opt \
+            else [("linkaudit", [])]
+        runs: dict[str, list[tuple[float, int, float]]] = {v: [] for v, _ in variants}
+        ldd_loop: list[float] = []
+        ldd_lists: list[tuple[list[str] | None, str]] = []
+        for _ in range(reps):  # interleaved: each repetition runs every variant once
+            for name, extra in variants:
+                with open(report_path, "w") as out:
+                    runs[name].append(run_child(self.linkaudit_cmd("--format", "json", *extra, *args), env,
+                                                stdout=out, cwd=self.tmp, rss=True))
+            t0 = time.perf_counter()
+            ldd_lists = [self.ldd_unused(f, env) for f in files]
+            ldd_loop.append(time.perf_counter() - t0)
+        with open(report_path) as fh:
+            report = json.load(fh)
+        ldd_t = median(ldd_loop)
+        print(f"  {'run':<26}{'wall':>10}{'vs ldd loop':>13}{'peak RSS':>10}  exit")
+        print(f"  {'ldd -u -r once per file':<26}{ldd_t:8.2f} s{'1.00x':>13}")
+        row = {"set": label, "objects": len(files), "bytes": big, "reps": reps, "ldd_loop_s": ldd_t}
+        for name, rs in runs.items():
+            wall = median([r[0] for r in rs])
+            peak = max(r[2] for r in rs)
+            row[name] = {"wall_s": wall, "ratio": wall / ldd_t, "peak_rss_mb": peak, "exit": rs[-1][1]}
+            print(f"  {name:<26}{wall:8.2f} s{wall / ldd_t:12.2f}x{peak:7.0f} MB  {rs[-1][1]}")
+        default = row[variants[0][0]]["ratio"]
+        print(f"  default -j vs the ldd loop: {default:.2f}x   (target <= {TARGET_TREE_RATIO}: "
+              f"{verdict(default <= TARGET_TREE_RATIO)}; stretch <= {TARGET_TREE_STRETCH}: "
+              f"{verdict(default <= TARGET_TREE_STRETCH)})")
+        if jobs_opt:
+            single = row["linkaudit -j 1"]["ratio"]
+            print(f"  -j 1 vs the ldd loop:       {single:.2f}x   (target <= {TARGET_TREE_SINGLE}: "
+                  f"{verdict(single <= TARGET_TREE_SINGLE)})")
         peak = max(r[2] for rs in runs.values() for r in rs)
-        speed_default = ldd_seq_t / la_best  # linkaudit as users run it (-j: all cores) vs ldd once per file
-        print(f"  speed-up, linkaudit (all cores) vs the ldd loop: {speed_default:5.1f}x   (target >= "
-              f"{TARGET_CORPUS_SPEEDUP:.0f}x: {verdict(speed_default >= TARGET_CORPUS_SPEEDUP)})")
-        print(f"  speed-up, both sequential:          {speed_seq:5.1f}x   (stricter: "
-              f"{verdict(speed_seq >= TARGET_CORPUS_SPEEDUP)})")
-        print(f"  speed-up, best of each (2 cores):   {speed_fair:5.1f}x   "
-              f"(stricter: {verdict(speed_fair >= TARGET_CORPUS_SPEEDUP)})")
-        print(f"  peak RSS (largest process)          {peak:5.0f} MB  (target < {TARGET_PEAK_RSS_MB:.0f} MB: "
-              f"{verdict(peak < TARGET_PEAK_RSS_MB)})"
-              + ("; with -j the workers are separate processes" if jobs_opt else ""))
-        print(f"  verdicts: {agree} agree ({agree_nonempty} of them list unused dependencies), {len(disagree)} disagree, {no_ldd} without an ldd verdict "
-              f"(not dynamic), {len(no_la)} missing from linkaudit's report   "
-              f"({verdict(not disagree and not no_la)})")
-        for f, mine, theirs in disagree[:10]:
-            print(f"    {f}\n      linkaudit: {mine}\n      ldd:       {theirs}")
-        for f, why in no_la[:10]:
-            print(f"    {f}: linkaudit: {why}")
-        self.results["corpus"] = {
-            "objects": len(files), "bytes": big,
-            "linkaudit": {label: [{"wall_s": r[0], "exit": r[1], "peak_rss_mb": r[2]} for r in rs]
-                          for label, rs in runs.items()},
-            "ldd_sequential_s": ldd_seq_t, "ldd_2_workers_s": ldd_par_t,
-            "speedup_default": speed_default, "speedup_sequential": speed_seq, "speedup_best": speed_fair,
-            "peak_rss_mb": peak,
-            "agree": agree, "agree_with_unused": agree_nonempty, "disagree": [{"path": f, "linkaudit": a, "ldd": b} for f, a, b in disagree],
-            "no_ldd_verdict": no_ldd, "missing_from_linkaudit": no_la,
-        }
+        print(f"  peak RSS (largest process): {peak:.0f} MB   (target < {TARGET_PEAK_RSS_MB:.0f} MB: "
+              f"{verdict(peak < TARGET_PEAK_RSS_MB)})" + ("; with -j the workers are separate processes" if jobs_opt else ""))
+        ag = self.agreement(files, report, ldd_lists)
+        self.print_agreement(ag)
+        row["agreement"] = ag
+        self.results["trees"].append(row)  # type: ignore[union-attr]
 
-    # -- c. the two greet builds -------------------------------------------------
+    # -- d. the two greet builds -------------------------------------------------
 
     def section_greet(self) -> None:
-        print("\n== c. importing greet: pybind_torch (links torch) vs pybind_torch.lean ==")
+        print("\n== d. importing greet: pybind_torch (links torch) vs pybind_torch.lean ==")
         c_ext, lean_ext = self.greet_extension("_C"), self.greet_extension("_lean")
         if c_ext is None or lean_ext is None:
             print("SKIPPED: pybind_torch/_C*.so or _lean*.so not found; build first: pip install --no-build-isolation ./demo")
@@ -483,13 +657,18 @@ class Bench:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5 runs per timing and one pass over the corpus")
+    parser.add_argument("--quick", action="store_true",
+                        help="5 runs per timing, one pass over each tree, no whole system directory")
     parser.add_argument("--runs", type=int, default=0, help="runs per timing (default 15, --quick 5)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs linkaudit (default: this one)")
-    parser.add_argument("--sections", default="abc", help="which sections to run (default: abc)")
+    parser.add_argument("--sections", default="abcd", help="which sections to run (default: abcd)")
+    parser.add_argument("--download", action="store_true",
+                        help="fetch tensorflow-cpu and the wheel corpus with pip into --cache when absent")
+    parser.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "linkaudit-bench"),
+                        help="where downloaded wheels and their unpacked trees live (default ~/.cache/linkaudit-bench)")
     parser.add_argument("--system-libs", type=int, default=300,
-                        help=f"how many of {SYSTEM_LIBDIR}/*.so* to add to the corpus (default 300)")
+                        help=f"how many of {SYSTEM_LIBDIR}/*.so* to add to the torch/lib set (default 300)")
     parser.add_argument("--nested-libs", type=int, default=400,
                         help=f"how many .so files from subdirectories of {SYSTEM_LIBDIR} (default 400)")
     parser.add_argument("--no-pyc-cache", action="store_true",
@@ -503,8 +682,10 @@ def main() -> int:
         if "a" in args.sections:
             bench.section_one_file()
         if "b" in args.sections:
-            bench.section_corpus()
+            bench.section_big()
         if "c" in args.sections:
+            bench.section_trees()
+        if "d" in args.sections:
             bench.section_greet()
     finally:
         bench.close()

@@ -17,10 +17,18 @@ _HASHED = re.compile(r"-[0-9a-f]{8}(?=\.so)")
 
 
 @lru_cache(maxsize=1)
+def policy_data() -> dict:
+    """``data/families.json``, parsed once.
+
+    Read next to this module, not through ``importlib.resources`` (whose import
+    pulls in zipfile and costs more than the file): pip installs the package as files.
+    """
+    return json.loads((Path(__file__).parent / "data" / "families.json").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
 def _policy() -> tuple[tuple[tuple[Category, tuple[str, ...]], ...], dict[str, str]]:
-    # read next to this module, not through importlib.resources (whose import pulls in zipfile):
-    # the package is always installed as files
-    data = json.loads((Path(__file__).parent / "data" / "families.json").read_text("utf-8"))
+    data = policy_data()
     fams = tuple((Category(name), tuple(patterns)) for name, patterns in data["families"])
     return fams, dict(data["costs"])
 

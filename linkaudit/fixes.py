@@ -11,16 +11,14 @@ constructors) are not suggested for removal unless asked.
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import shlex
 from dataclasses import replace
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from linkaudit.display import verb
-from linkaudit.families import base_name
+from linkaudit.families import base_name, policy_data
 from linkaudit.pyindex import python_package_of
 from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, RpathKind, Status, Suggestion
 
@@ -29,8 +27,7 @@ _RUNTIME = (Category.C_RUNTIME, Category.CXX_RUNTIME, Category.GLIBC_STUB)
 
 @lru_cache(maxsize=1)
 def load_bearing_patterns() -> tuple[str, ...]:
-    data = json.loads(resources.files("linkaudit.data").joinpath("families.json").read_text("utf-8"))
-    return tuple(data.get("load_bearing", ()))
+    return tuple(policy_data().get("load_bearing", ()))
 
 
 def is_load_bearing(name: str) -> bool:
