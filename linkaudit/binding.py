@@ -146,9 +146,9 @@ def _relocation_blocks(main: ElfObject) -> tuple[list[tuple[list[int], list[int]
 
 def _reference(main: ElfObject, symidx: int, klass: int, versyms, versions) -> Reference | None:
     """The Reference of one relocation, or None when it binds locally (RESOLVE_MAP: no lookup)."""
-    sym = main.relocated_symbol(symidx)
-    vis = sym.other & 0x3
-    bind = sym.info >> 4
+    name_off, info, other, shndx, _value = main.raw_symbol(symidx)
+    vis = other & 0x3
+    bind = info >> 4
     if bind == STB_LOCAL or vis == STV_HIDDEN or vis == STV_INTERNAL:
         return None
     version = None
@@ -160,7 +160,8 @@ def _reference(main: ElfObject, symidx: int, klass: int, versyms, versions) -> R
         v = versions.get(raw & 0x7FFF)
         if v is not None and v.hash != 0:
             version = v
-    return Reference(sym.name, version, bind == STB_WEAK and sym.shndx == SHN_UNDEF, vis == STV_PROTECTED, klass)
+    return Reference(main.dynstr(name_off), version, bind == STB_WEAK and shndx == SHN_UNDEF, vis == STV_PROTECTED,
+                     klass)
 
 
 def _split_references(main: ElfObject, shortcut: bool,
@@ -375,10 +376,11 @@ class _Library:
     thresholds built ~190 indexes and made the run 5% slower).
     """
 
-    __slots__ = ("memo", "lookups", "index", "__weakref__")
+    __slots__ = ("memo", "lookups", "index", "scopes", "__weakref__")
 
     def __init__(self) -> None:
         self.memo: dict[bytes, Sym | None] = {}  # Reference.memo_key -> answer
+        self.scopes: dict[tuple, dict[bytes, tuple[int | None, Sym | None]]] = {}  # see _scope_memo
         self.lookups = 0
         self.index: dict[bytes, list[tuple[int, int, int]]] | None = None  # None: not built; {}: never
 
@@ -512,7 +514,8 @@ def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = No
     and passed over, so one broken library makes verdicts uncertain instead of
     stopping the audit.
     """
-    return _lookup(scope[0], _libraries(scope), ref, ref.klass if klass is None else klass, damaged)
+    main = scope[0]
+    return _lookup(main, main and _library(main), _libraries(scope), ref, ref.klass if klass is None else klass, damaged)
 
 
 def _libraries(scope: list[ElfObject | None]) -> list[tuple[int, ElfObject, _Library]]:
@@ -520,8 +523,40 @@ def _libraries(scope: list[ElfObject | None]) -> list[tuple[int, ElfObject, _Lib
     return [(i, obj, _library(obj)) for i, obj in enumerate(scope) if i and obj is not None]
 
 
-def _lookup(main: ElfObject | None, libs: list[tuple[int, ElfObject, _Library]], ref: Reference, klass: int,
-            damaged: dict[int, str] | None) -> tuple[int | None, Sym | None]:
+def _may_define(obj: ElfObject, ghash: int) -> bool:
+    """False when the object's GNU bloom filter rules the name out: ``candidates`` would find nothing.
+
+    The test ``candidates`` starts with, made before any call: the main object
+    is asked every question first, and its filter rejects most of them.
+    """
+    table = obj.__dict__.get("hash_table", _UNKNOWN)  # only once read (a damaged table raises on reading)
+    if table.__class__ is not _GnuHash:
+        return True
+    bits = table.bits
+    try:
+        word = table.bloom[(ghash // bits) & table.idxbits]
+    except IndexError:
+        return True  # let candidates() report it
+    return bool((word >> (ghash & (bits - 1))) & (word >> ((ghash >> (table.shift & 0xFF)) & (bits - 1))) & 1)
+
+
+def _scope_memo(libs: list[tuple[int, ElfObject, _Library]]) -> dict[bytes, tuple[int | None, Sym | None]] | None:
+    """The answers of a whole list of libraries (after the main object), shared by the objects that load it.
+
+    The objects of a tree often load the very same libraries in the same
+    order (libc, libm, libpthread, ...); a question they share is then
+    answered by one dictionary lookup instead of one per library.  Kept by
+    the first library, so it lives exactly as long as the libraries do.
+    """
+    if not libs:
+        return None
+    key = tuple((i, lib) for i, _, lib in libs)
+    return libs[0][2].scopes.setdefault(key, {})
+
+
+def _lookup(main: ElfObject | None, main_lib: _Library | None, libs: list[tuple[int, ElfObject, _Library]],
+            ref: Reference, klass: int, damaged: dict[int, str] | None,
+            shared: dict[bytes, tuple[int | None, Sym | None]] | None = None) -> tuple[int | None, Sym | None]:
     """``lookup`` proper: the main object first, then the libraries through their memos.
 
     A library's answer depends only on the memo key, so the objects of a run
@@ -530,9 +565,9 @@ def _lookup(main: ElfObject | None, libs: list[tuple[int, ElfObject, _Library]],
     name, version = ref.name, ref.version
     ghash = gnu_hash(name)
     shash: list[int] = []
-    if main is not None and not klass & CLASS_COPY and not (damaged and 0 in damaged):
+    if main is not None and not klass & CLASS_COPY and not (damaged and 0 in damaged) and _may_define(main, ghash):
         try:  # not memoized: these questions are the main object's own, seldom asked again
-            sym = _lookup_in(main, _library(main), name, version, klass, ghash, shash)
+            sym = _lookup_in(main, main_lib, name, version, klass, ghash, shash)  # type: ignore[arg-type]
         except ElfReadError as exc:
             if damaged is None:
                 raise
@@ -541,6 +576,20 @@ def _lookup(main: ElfObject | None, libs: list[tuple[int, ElfObject, _Library]],
             if sym is not None:
                 return 0, sym
     key = ref.memo_key(klass)
+    if shared is not None and not damaged:
+        hit = shared.get(key)
+        if hit is not None:
+            return hit
+    answer = _lookup_libraries(libs, ref, klass, damaged, key, ghash, shash)
+    if shared is not None and not damaged:
+        shared[key] = answer
+    return answer
+
+
+def _lookup_libraries(libs: list[tuple[int, ElfObject, _Library]], ref: Reference, klass: int,
+                      damaged: dict[int, str] | None, key: bytes, ghash: int,
+                      shash: list[int]) -> tuple[int | None, Sym | None]:
+    name, version = ref.name, ref.version
     for i, obj, lib in libs:
         if damaged and i in damaged:
             continue
@@ -590,13 +639,15 @@ def bind(scope: list[ElfObject | None], damaged: dict[int, str] | None = None, *
                 seen.add(key)
                 out.append(Resolution(ref, 0, main.symbol(symidx)))
     libs = _libraries(scope)
+    main_lib = _library(main)
+    shared = _scope_memo(libs)
     for ref in refs:
-        provider, sym = _lookup(main, libs, ref, ref.klass, damaged)
+        provider, sym = _lookup(main, main_lib, libs, ref, ref.klass, damaged, shared)
         if provider is not None and provider != 0 and ref.protected:
             if ref.klass == CLASS_PLT:
                 provider = 0
             else:
-                again, _ = _lookup(main, libs, ref, CLASS_PLT, damaged)
+                again, _ = _lookup(main, main_lib, libs, ref, CLASS_PLT, damaged)
                 if again is not None and again != 0:
                     provider = 0
         if provider == 0 and not include_self:

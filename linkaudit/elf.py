@@ -515,9 +515,9 @@ class ElfObject:
         sym = self._syms.get(index)
         if sym is not None:
             return sym.name
-        return self.dynstr(self._raw_symbol(index)[0])
+        return self.dynstr(self.raw_symbol(index)[0])
 
-    def _raw_symbol(self, index: int) -> tuple[int, int, int, int, int]:
+    def raw_symbol(self, index: int) -> tuple[int, int, int, int, int]:
         """(st_name, st_info, st_other, st_shndx, st_value) of entry ``index``."""
         lay = self.symbol_layout
         if lay is None:
@@ -534,7 +534,7 @@ class ElfObject:
 
     def read_symbol(self, index: int) -> Sym:
         """Decode one dynamic symbol without caching it (``symbol`` caches)."""
-        name, info, other, shndx, value = self._raw_symbol(index)
+        name, info, other, shndx, value = self.raw_symbol(index)
         return Sym(index, self.dynstr(name), info, other, shndx, value)
 
     def relocated_symbol(self, index: int) -> Sym:
