@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_LIBDIR = "/usr/lib/x86_64-linux-gnu"
@@ -73,8 +74,11 @@ GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
 def run_child(cmd: list[str], env: dict[str, str], stdout=subprocess.DEVNULL, cwd: str | None = None,
-              stderr=subprocess.DEVNULL, rss: bool = False) -> tuple[float, int, float]:
-    """Wall seconds, exit status and, with ``rss``, peak RSS in MB (else NaN) of one child process.
+              stderr=subprocess.DEVNULL, rss: bool = False) -> Run:
+    """Wall seconds, exit status, with ``rss`` peak RSS in MB (else NaN), and CPU seconds of one child.
+
+    CPU seconds (user + system, the child's own and its workers') barely move
+    when other work shares the machine; wall seconds do.  Ratios are given in both.
 
     The peak RSS comes from GNU time, a small C program: a child forked straight
     from this process inherits this process's high-water mark on Linux (at exec
@@ -99,7 +103,22 @@ def run_child(cmd: list[str], env: dict[str, str], stdout=subprocess.DEVNULL, cw
         peak = int(lines[-1]) / 1024.0 if lines and lines[-1].isdigit() else float("nan")
     elif rss:
         peak = usage.ru_maxrss / 1024.0
-    return wall, proc.returncode, peak
+    return Run(wall, proc.returncode, peak, usage.ru_utime + usage.ru_stime)
+
+
+class Run(NamedTuple):
+    wall: float
+    code: int
+    peak: float
+    cpu: float
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of every child this process has waited for so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def median(xs: list[float]) -> float:
@@ -429,7 +448,8 @@ class Bench:
         env = dict(self.base_env)  # each finds its own libraries (RUNPATH $ORIGIN)
         rows = []
         runs = max(3, self.runs // 3)
-        print(f"  {'object':<26}{'size':>8}{'ldd -u -r':>12}{'linkaudit':>12}{'ratio':>8}{'peak RSS':>10}  verdict")
+        print(f"  {'object':<26}{'size':>8}{'ldd -u -r':>12}{'linkaudit':>12}{'ratio':>8}{'cpu ratio':>10}"
+              f"{'peak RSS':>10}  verdict")
         for label, path, why in self.big_objects():
             if path is None:
                 print(f"  {label:<26} SKIPPED: {why}")
@@ -439,23 +459,27 @@ class Bench:
             run_child(ldd_cmd, env, cwd=self.tmp)  # warm-up: page cache, bytecode cache
             out_path = os.path.join(self.tmp, "big.json")
             with open(out_path, "w") as out:
-                _, _, peak = run_child(la_cmd, env, stdout=out, cwd=self.tmp, rss=True)
-            ldd_t, la_t = [], []
+                peak = run_child(la_cmd, env, stdout=out, cwd=self.tmp, rss=True).peak
+            ldd_r, la_r = [], []
             for _ in range(runs):
-                ldd_t.append(run_child(ldd_cmd, env, cwd=self.tmp)[0])
-                la_t.append(run_child(la_cmd, env, cwd=self.tmp)[0])
+                ldd_r.append(run_child(ldd_cmd, env, cwd=self.tmp))
+                la_r.append(run_child(la_cmd, env, cwd=self.tmp))
+            ldd_t, la_t = [r.wall for r in ldd_r], [r.wall for r in la_r]
+            cpu_ratio = median([r.cpu for r in la_r]) / max(1e-9, median([r.cpu for r in ldd_r]))
             with open(out_path) as fh:
                 report = json.load(fh)
             ag = self.agreement([path], report, [self.ldd_unused(path, env)])
             ratio = median(la_t) / median(ldd_t)
             agreed = ag["agree"] == 1
             print(f"  {label:<26}{os.path.getsize(path) / 2**20:6.0f} MB{ms(median(ldd_t))}{ms(median(la_t))}"
-                  f"{ratio:7.1f}x{peak:7.0f} MB  {'agrees' if agreed else 'DISAGREES'}"
+                  f"{ratio:7.1f}x{cpu_ratio:9.1f}x{peak:7.0f} MB  {'agrees' if agreed else 'DISAGREES'}"
                   f"   (3x: {verdict(ratio <= TARGET_BIG_RATIO)}, RSS: {verdict(peak < TARGET_PEAK_RSS_MB)})")
             rows.append({"object": label, "path": path, "bytes": os.path.getsize(path), "runs": runs,
                          "ldd_median_s": median(ldd_t), "linkaudit_median_s": median(la_t), "ratio": ratio,
+                         "cpu_ratio": cpu_ratio,
                          "peak_rss_mb": peak, "agrees": agreed, "agreement": ag})
-        print(f"  (medians of {runs} interleaved runs; peak RSS of one linkaudit run under /usr/bin/time)")
+        print(f"  (medians of {runs} interleaved runs, wall time; cpu ratio: the same with user+system CPU seconds;"
+              " peak RSS of one linkaudit run under /usr/bin/time)")
         self.results["big"] = rows
 
     # -- c. trees --------------------------------------------------------------------
@@ -562,28 +586,34 @@ class Bench:
         report_path = os.path.join(self.tmp, "report.json")
         variants = [("linkaudit (default -j)", []), ("linkaudit -j 1", ["-j", "1"])] if jobs_opt \
             else [("linkaudit", [])]
-        runs: dict[str, list[tuple[float, int, float]]] = {v: [] for v, _ in variants}
+        runs: dict[str, list[Run]] = {v: [] for v, _ in variants}
         ldd_loop: list[float] = []
+        ldd_cpu: list[float] = []
         ldd_lists: list[tuple[list[str] | None, str]] = []
         for _ in range(reps):  # interleaved: each repetition runs every variant once
             for name, extra in variants:
                 with open(report_path, "w") as out:
                     runs[name].append(run_child(self.linkaudit_cmd("--format", "json", *extra, *args), env,
                                                 stdout=out, cwd=self.tmp, rss=True))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), children_cpu()
             ldd_lists = [self.ldd_unused(f, env) for f in files]
             ldd_loop.append(time.perf_counter() - t0)
+            ldd_cpu.append(children_cpu() - c0)
         with open(report_path) as fh:
             report = json.load(fh)
-        ldd_t = median(ldd_loop)
-        print(f"  {'run':<26}{'wall':>10}{'vs ldd loop':>13}{'peak RSS':>10}  exit")
-        print(f"  {'ldd -u -r once per file':<26}{ldd_t:8.2f} s{'1.00x':>13}")
-        row = {"set": label, "objects": len(files), "bytes": big, "reps": reps, "ldd_loop_s": ldd_t}
+        ldd_t, ldd_c = median(ldd_loop), median(ldd_cpu)
+        print(f"  {'run':<26}{'wall':>10}{'vs ldd loop':>13}{'cpu':>10}{'vs ldd loop':>13}{'peak RSS':>10}  exit")
+        print(f"  {'ldd -u -r once per file':<26}{ldd_t:8.2f} s{'1.00x':>13}{ldd_c:8.2f} s{'1.00x':>13}")
+        row = {"set": label, "objects": len(files), "bytes": big, "reps": reps, "ldd_loop_s": ldd_t,
+               "ldd_loop_cpu_s": ldd_c}
         for name, rs in runs.items():
-            wall = median([r[0] for r in rs])
-            peak = max(r[2] for r in rs)
-            row[name] = {"wall_s": wall, "ratio": wall / ldd_t, "peak_rss_mb": peak, "exit": rs[-1][1]}
-            print(f"  {name:<26}{wall:8.2f} s{wall / ldd_t:12.2f}x{peak:7.0f} MB  {rs[-1][1]}")
+            wall = median([r.wall for r in rs])
+            cpu = median([r.cpu for r in rs])
+            peak = max(r.peak for r in rs)
+            row[name] = {"wall_s": wall, "ratio": wall / ldd_t, "cpu_s": cpu, "cpu_ratio": cpu / ldd_c,
+                         "peak_rss_mb": peak, "exit": rs[-1].code}
+            print(f"  {name:<26}{wall:8.2f} s{wall / ldd_t:12.2f}x{cpu:8.2f} s{cpu / ldd_c:12.2f}x{peak:7.0f} MB"
+                  f"  {rs[-1].code}")
         default = row[variants[0][0]]["ratio"]
         print(f"  default -j vs the ldd loop: {default:.2f}x   (target <= {TARGET_TREE_RATIO}: "
               f"{verdict(default <= TARGET_TREE_RATIO)}; stretch <= {TARGET_TREE_STRETCH}: "
@@ -592,7 +622,7 @@ class Bench:
             single = row["linkaudit -j 1"]["ratio"]
             print(f"  -j 1 vs the ldd loop:       {single:.2f}x   (target <= {TARGET_TREE_SINGLE}: "
                   f"{verdict(single <= TARGET_TREE_SINGLE)})")
-        peak = max(r[2] for rs in runs.values() for r in rs)
+        peak = max(r.peak for rs in runs.values() for r in rs)
         print(f"  peak RSS (largest process): {peak:.0f} MB   (target < {TARGET_PEAK_RSS_MB:.0f} MB: "
               f"{verdict(peak < TARGET_PEAK_RSS_MB)})" + ("; with -j the workers are separate processes" if jobs_opt else ""))
         ag = self.agreement(files, report, ldd_lists)
@@ -614,7 +644,7 @@ class Bench:
             "pybind_torch.lean.greet": ("from pybind_torch.lean import greet; greet()", lean_ext),
         }
         for code, _ in builds.values():  # warm-up; also checks they work
-            _, rc, _ = run_child([self.python, "-c", code], env, cwd=self.tmp)
+            rc = run_child([self.python, "-c", code], env, cwd=self.tmp).code
             if rc != 0:
                 print(f"SKIPPED: `python -c {code!r}` failed (exit {rc})")
                 return
