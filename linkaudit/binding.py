@@ -344,12 +344,18 @@ def _unique_hash_mask(table: _GnuHash, count: int) -> int:
     """1 where no other entry of the table has the same chain hash (so none has the same name)."""
     raw = bytearray(table.chain.tobytes())
     raw[_LOW_BYTE::4] = raw[_LOW_BYTE::4].translate(_EVEN)
-    hashes = memoryview(raw).cast("I")
-    counts = Counter(hashes)  # counted in C
+    counts = Counter(memoryview(raw).cast("I"))  # counted in C
+    mask = int.from_bytes(b"\x01" * count, "little")
     if len(counts) == count:
-        return int.from_bytes(b"\x01" * count, "little")
-    dups = set(compress(counts, map((1).__lt__, counts.values())))
-    return int.from_bytes(bytes(map(dups.__contains__, hashes)).translate(_NONZERO_IS_0), "little")
+        return mask
+    for value in compress(counts, map((1).__lt__, counts.values())):  # the few shared hashes
+        needle = value.to_bytes(4, sys.byteorder)
+        pos = raw.find(needle)
+        while pos >= 0:
+            if pos % 4 == 0:
+                mask &= ~(1 << (8 * (pos // 4)))
+            pos = raw.find(needle, pos + 1)
+    return mask
 
 
 def _sample_hashes(main: ElfObject, table: _GnuHash, found: set[int]) -> bool:
