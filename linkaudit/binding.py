@@ -344,18 +344,12 @@ def _unique_hash_mask(table: _GnuHash, count: int) -> int:
     """1 where no other entry of the table has the same chain hash (so none has the same name)."""
     raw = bytearray(table.chain.tobytes())
     raw[_LOW_BYTE::4] = raw[_LOW_BYTE::4].translate(_EVEN)
-    counts = Counter(memoryview(raw).cast("I"))  # counted in C
-    mask = int.from_bytes(b"\x01" * count, "little")
+    hashes = memoryview(raw).cast("I")
+    counts = Counter(hashes)  # counted in C
     if len(counts) == count:
-        return mask
-    for value in compress(counts, map((1).__lt__, counts.values())):  # the few shared hashes
-        needle = value.to_bytes(4, sys.byteorder)
-        pos = raw.find(needle)
-        while pos >= 0:
-            if pos % 4 == 0:
-                mask &= ~(1 << (8 * (pos // 4)))
-            pos = raw.find(needle, pos + 1)
-    return mask
+        return int.from_bytes(b"\x01" * count, "little")
+    shared = set(compress(counts, map((1).__lt__, counts.values())))
+    return int.from_bytes(bytes(map(shared.__contains__, hashes)).translate(_NONZERO_IS_0), "little")
 
 
 def _sample_hashes(main: ElfObject, table: _GnuHash, found: set[int]) -> bool:
@@ -604,6 +598,9 @@ def _lookup_libraries(libs: list[tuple[int, ElfObject, _Library]], ref: Referenc
         if sym is None:
             continue
         if sym is _UNKNOWN:
+            if not _may_define(obj, ghash):
+                memo[key] = None
+                continue
             try:
                 sym = _lookup_in(obj, lib, name, version, klass, ghash, shash)
             except ElfReadError as exc:
