@@ -77,6 +77,37 @@ from dataclasses import dataclass
 from typing import Literal
 
 from linkaudit.display import plural
+from linkaudit.elf import (  # the ELF constants are defined once, in elf.py
+    DT_GNU_CONFLICT,
+    DT_GNU_HASH,
+    DT_GNU_LIBLIST,
+    DT_HASH,
+    DT_NEEDED,
+    DT_NULL,
+    DT_POSFLAG_1,
+    DT_STRSZ,
+    DT_STRTAB,
+    DT_SYMENT,
+    DT_SYMTAB,
+    DT_VERDEF,
+    DT_VERDEFNUM,
+    DT_VERNEED,
+    DT_VERNEEDNUM,
+    DT_VERSYM,
+    STT_COMMON,
+    STT_FUNC,
+    STT_GNU_IFUNC,
+    STT_NOTYPE,
+    STT_OBJECT,
+    STT_TLS,
+    VER_FLG_BASE,
+    VER_NDX_GLOBAL,
+)
+from linkaudit.elf import PT_DYNAMIC as _PT_DYNAMIC
+from linkaudit.elf import PT_LOAD as _PT_LOAD
+from linkaudit.elf import SHN_ABS as _SHN_ABS
+from linkaudit.elf import SHN_UNDEF as _SHN_UNDEF
+from linkaudit.elf import SHT_GNU_VERNEED as _SHT_GNU_VERNEED
 from linkaudit.errors import ElfReadError, LinkauditError, RewriteError
 
 __all__ = [
@@ -93,37 +124,16 @@ __all__ = [
 
 # --- ELF constants (only those used) -------------------------------------
 
-_PT_LOAD, _PT_DYNAMIC = 1, 2
-_SHN_UNDEF, _SHN_ABS = 0, 0xFFF1
-_SHT_GNU_VERNEED = 0x6FFFFFFE
-
-DT_NULL = 0
-DT_NEEDED = 1
-DT_HASH = 4
-DT_STRTAB = 5
-DT_SYMTAB = 6
-DT_STRSZ = 10
-DT_SYMENT = 11
-DT_GNU_HASH = 0x6FFFFEF5
-DT_GNU_CONFLICT = 0x6FFFFEF8
-DT_GNU_LIBLIST = 0x6FFFFEF9
-DT_POSFLAG_1 = 0x6FFFFDFD
-DT_VERSYM = 0x6FFFFFF0
-DT_VERDEF = 0x6FFFFFFC
-DT_VERDEFNUM = 0x6FFFFFFD
-DT_VERNEED = 0x6FFFFFFE
-DT_VERNEEDNUM = 0x6FFFFFFF
+# defined once, in elf.py (imported above)
 
 _TAG_NAMES = {DT_VERNEED: "DT_VERNEED", DT_VERNEEDNUM: "DT_VERNEEDNUM", DT_VERSYM: "DT_VERSYM"}
 
-VER_FLG_BASE = 0x1
-VER_NDX_GLOBAL = 1
 _VERNEED_SIZE = 16  # Elf32_Verneed == Elf64_Verneed
 _VERNAUX_SIZE = 16
 _MAX_RECORDS = 1 << 16  # bound on chain walks, so corrupt loops terminate
 
 # Symbol types glibc's check_match accepts as definitions.
-_ALLOWED_STT = {0, 1, 2, 5, 6, 10}  # NOTYPE OBJECT FUNC COMMON TLS GNU_IFUNC
+_ALLOWED_STT = {STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_COMMON, STT_TLS, STT_GNU_IFUNC}
 
 
 # --- public data -----------------------------------------------------------
