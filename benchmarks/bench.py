@@ -218,12 +218,20 @@ class Bench:
         la_cmd = self.linkaudit_cmd("--format", "json", ext)
         for cmd in (ldd_cmd, la_cmd):  # warm-up: page cache, bytecode cache
             run_child(cmd, self.env, cwd=self.tmp)
-        ldd_t: list[float] = []
-        la_t: list[float] = []
+        ldd_r: list[Run] = []
+        la_r: list[Run] = []
         for _ in range(self.runs):
-            ldd_t.append(run_child(ldd_cmd, self.env, cwd=self.tmp)[0])
-            la_t.append(run_child(la_cmd, self.env, cwd=self.tmp)[0])
+            ldd_r.append(run_child(ldd_cmd, self.env, cwd=self.tmp))
+            la_r.append(run_child(la_cmd, self.env, cwd=self.tmp))
+        ldd_t, la_t = [r.wall for r in ldd_r], [r.wall for r in la_r]
         ratio = median(la_t) / median(ldd_t)
+        cpu_ratio = median([r.cpu for r in la_r]) / max(1e-9, median([r.cpu for r in ldd_r]))
+        out = subprocess.run(la_cmd, env=self.env, capture_output=True, text=True, cwd=self.tmp)
+        try:
+            ag = self.agreement([ext], json.loads(out.stdout), [self.ldd_unused(ext, self.env)])
+        except ValueError:
+            ag = {"agree": 0, "agree_with_unused": 0, "no_ldd_verdict": 0, "disagree": [],
+                  "missing_from_linkaudit": [{"path": ext, "why": out.stderr.strip()[-200:]}]}
 
         # interpreter start-up and import cost
         pass_t, imp_t = [], []
@@ -261,7 +269,8 @@ class Bench:
         print(f"  ldd -u -r            median {ms(median(ldd_t))}   min {ms(min(ldd_t))}")
         print(f"  linkaudit (process)  median {ms(median(la_t))}   min {ms(min(la_t))}")
         print(f"  ratio linkaudit/ldd  {ratio:6.1f}x   (target <= {TARGET_ONE_FILE_RATIO:.0f}x: "
-              f"{verdict(ratio <= TARGET_ONE_FILE_RATIO)})")
+              f"{verdict(ratio <= TARGET_ONE_FILE_RATIO)});  in CPU seconds: {cpu_ratio:.1f}x")
+        self.print_agreement(ag)
         print(f"  python -c pass       median {ms(median(pass_t))}")
         print(f"  import linkaudit.cli median {ms(median(imp_t))}   (imports alone: "
               f"{ms(median(imp_t) - median(pass_t)).strip()})")
@@ -274,8 +283,9 @@ class Bench:
         for us, name in top[:10]:
             print(f"      {us / 1000:7.1f} ms  {name}")
         self.results["one_file"] = {
-            "file": ext, "ldd_median_s": median(ldd_t), "ldd_min_s": min(ldd_t),
+            "file": ext, "agreement": ag, "ldd_median_s": median(ldd_t), "ldd_min_s": min(ldd_t),
             "linkaudit_median_s": median(la_t), "linkaudit_min_s": min(la_t), "ratio": ratio,
+            "cpu_ratio": cpu_ratio,
             "python_startup_s": median(pass_t), "import_cli_s": median(imp_t),
             "audit_inprocess_first_s": inproc[0] if inproc else None,
             "audit_inprocess_median_s": median(inproc[1:]) if inproc else None,

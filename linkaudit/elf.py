@@ -394,32 +394,43 @@ class ElfObject:
         return {}
 
     def _block(self, k: int) -> bytes:
+        """Block ``k`` of the file (``_BLOCK`` bytes, fewer at the end), read once and kept."""
         blocks = self._blocks
         data = blocks.get(k)
         if data is None:
             if len(blocks) >= _MAX_BLOCKS:
                 blocks.clear()
             start = k * _BLOCK
-            data = blocks[k] = self.read(start, max(0, min(_BLOCK, self._strtab_end - start)), "dynamic string table")
+            data = blocks[k] = self.read(start, max(0, min(_BLOCK, self.size - start)), "table")
         return data
+
+    def read_small(self, off: int, n: int, what: str = "table entry") -> bytes:
+        """``n`` bytes at ``off`` through the block cache: for the many small records of a table."""
+        k, pos = divmod(off, _BLOCK)
+        if off < 0 or n < 0 or off + n > self.size:
+            raise ElfReadError(f"{self.path}: {what} at offset {off:#x} outside the file")
+        if pos + n <= _BLOCK:
+            return self._block(k)[pos:pos + n]
+        return self.read(off, n, what)
 
     def dynstr(self, offset: int) -> bytes:
         """A NUL-terminated string of the dynamic string table."""
         if self._strtab_off is None:
             raise ElfReadError(f"{self.path}: no dynamic string table")
         start = self._strtab_off + offset
-        if offset < 0 or start >= self._strtab_end:
+        end_of_table = self._strtab_end
+        if offset < 0 or start >= end_of_table:
             raise ElfReadError(f"{self.path}: string offset {offset} outside the dynamic string table")
         k, pos = divmod(start, _BLOCK)
         block = self._block(k)
-        end = block.find(b"\0", pos)
+        end = block.find(b"\0", pos, end_of_table - k * _BLOCK)
         if end >= 0:
             return block[pos:end]
         parts = [block[pos:]]
-        while (k + 1) * _BLOCK < self._strtab_end:
+        while (k + 1) * _BLOCK < end_of_table:
             k += 1
             block = self._block(k)
-            end = block.find(b"\0")
+            end = block.find(b"\0", 0, end_of_table - k * _BLOCK)
             if end >= 0:
                 parts.append(block[:end])
                 return b"".join(parts)
@@ -598,7 +609,7 @@ class ElfObject:
         return out
 
     def _unpack(self, fmt: str, pos: int) -> tuple[int, ...]:
-        return struct.unpack(fmt, self.read(pos, struct.calcsize(fmt), "version table entry"))
+        return struct.unpack(fmt, self.read_small(pos, struct.calcsize(fmt), "version table entry"))
 
     @cached_property
     def defined_versions(self) -> tuple[bytes, ...]:
