@@ -228,6 +228,8 @@ _BIND_TYPE_OK = _byte_table(lambda b: (b >> 4) in (STB_GLOBAL, STB_WEAK, STB_GNU
 _VIS_OK = _byte_table(lambda b: (b & 0x3) in (STV_DEFAULT, STV_PROTECTED))
 _IS_TLS = _byte_table(lambda b: (b & 0xF) == STT_TLS)
 _NONZERO = _byte_table(lambda b: b != 0)
+_IS_ABS_LOW = _byte_table(lambda b: b == SHN_ABS & 0xFF)  # the two bytes of st_shndx == SHN_ABS
+_IS_ABS_HIGH = _byte_table(lambda b: b == SHN_ABS >> 8)
 _ODD = _byte_table(lambda b: b & 1)
 _EVEN = bytes(b & 0xFE for b in range(256))
 _NONZERO_IS_0 = bytes([1]) + bytes(255)
@@ -306,8 +308,7 @@ def _entry_mask(main: ElfObject, table: _GnuHash, buf: bytes, bias: int, n: int)
     value = 0
     for k in range(lay.value_size):
         value |= ints(buf[lo + lay.value + k:hi:size])
-    shn_abs = ints(sh_lsb.translate(_byte_table(lambda b: b == SHN_ABS & 0xFF))) & \
-        ints(sh_msb.translate(_byte_table(lambda b: b == SHN_ABS >> 8)))
+    shn_abs = ints(sh_lsb.translate(_IS_ABS_LOW)) & ints(sh_msb.translate(_IS_ABS_HIGH))
     mask = (ints(info.translate(_BIND_TYPE_OK)) & ints(buf[lo + lay.other:hi:size].translate(_VIS_OK))
             & nonzero(ints(sh_a) | ints(sh_b))
             & (nonzero(value) | shn_abs | ints(info.translate(_IS_TLS))))
@@ -376,11 +377,12 @@ class _Library:
     thresholds built ~190 indexes and made the run 5% slower).
     """
 
-    __slots__ = ("memo", "lookups", "index", "scopes", "__weakref__")
+    __slots__ = ("memo", "lookups", "index", "scopes", "bloom", "__weakref__")
 
     def __init__(self) -> None:
         self.memo: dict[bytes, Sym | None] = {}  # Reference.memo_key -> answer
         self.scopes: dict[tuple, dict[bytes, tuple[int | None, Sym | None]]] = {}  # see _scope_memo
+        self.bloom: tuple | None = None  # (words, bits, index mask, shift) once its GNU table is read
         self.lookups = 0
         self.index: dict[bytes, list[tuple[int, int, int]]] | None = None  # None: not built; {}: never
 
@@ -523,21 +525,21 @@ def _libraries(scope: list[ElfObject | None]) -> list[tuple[int, ElfObject, _Lib
     return [(i, obj, _library(obj)) for i, obj in enumerate(scope) if i and obj is not None]
 
 
-def _may_define(obj: ElfObject, ghash: int) -> bool:
+def _may_define(obj: ElfObject, lib: _Library, ghash: int) -> bool:
     """False when the object's GNU bloom filter rules the name out: ``candidates`` would find nothing.
 
-    The test ``candidates`` starts with, made before any call: the main object
-    is asked every question first, and its filter rejects most of them.
+    The test ``candidates`` starts with, made before any call: every object is
+    asked most questions in vain, and its filter rejects most of them.
     """
-    table = obj.__dict__.get("hash_table", _UNKNOWN)  # only once read (a damaged table raises on reading)
-    if table.__class__ is not _GnuHash:
-        return True
-    bits = table.bits
-    try:
-        word = table.bloom[(ghash // bits) & table.idxbits]
-    except IndexError:
-        return True  # let candidates() report it
-    return bool((word >> (ghash & (bits - 1))) & (word >> ((ghash >> (table.shift & 0xFF)) & (bits - 1))) & 1)
+    bloom = lib.bloom
+    if bloom is None:
+        table = obj.__dict__.get("hash_table", _UNKNOWN)  # only once read (a damaged table raises on reading)
+        if table.__class__ is not _GnuHash or not table.bloom:
+            return True
+        bloom = lib.bloom = (table.bloom, table.bits, table.idxbits, table.shift & 0xFF, table.bits - 1)
+    words, bits, idxbits, shift, low = bloom
+    word = words[(ghash // bits) & idxbits]
+    return bool((word >> (ghash & low)) & (word >> ((ghash >> shift) & low)) & 1)
 
 
 def _scope_memo(libs: list[tuple[int, ElfObject, _Library]]) -> dict[bytes, tuple[int | None, Sym | None]] | None:
@@ -565,7 +567,8 @@ def _lookup(main: ElfObject | None, main_lib: _Library | None, libs: list[tuple[
     name, version = ref.name, ref.version
     ghash = gnu_hash(name)
     shash: list[int] = []
-    if main is not None and not klass & CLASS_COPY and not (damaged and 0 in damaged) and _may_define(main, ghash):
+    if (main is not None and not klass & CLASS_COPY and not (damaged and 0 in damaged)
+            and _may_define(main, main_lib, ghash)):  # type: ignore[arg-type]
         try:  # not memoized: these questions are the main object's own, seldom asked again
             sym = _lookup_in(main, main_lib, name, version, klass, ghash, shash)  # type: ignore[arg-type]
         except ElfReadError as exc:
@@ -598,7 +601,7 @@ def _lookup_libraries(libs: list[tuple[int, ElfObject, _Library]], ref: Referenc
         if sym is None:
             continue
         if sym is _UNKNOWN:
-            if not _may_define(obj, ghash):
+            if not _may_define(obj, lib, ghash):
                 memo[key] = None
                 continue
             try:
