@@ -163,16 +163,6 @@ class Version:
     filename: bytes | None  # the vn_file of a requirement; None for a definition
 
 
-@dataclass(frozen=True)
-class Reloc:
-    """A symbolic dynamic relocation: which symbol it needs and its type."""
-
-    sym: int
-    type: int
-
-
-
-
 class _File:
     """Owned-buffer reads of one file, by ``os.pread`` through a bounded descriptor pool.
 
@@ -549,19 +539,6 @@ class ElfObject:
         """Decode one dynamic symbol without caching it (``symbol`` caches)."""
         name, info, other, shndx, value = self.raw_symbol(index)
         return Sym(index, self.dynstr(name), info, other, shndx, value)
-
-    def relocated_symbol(self, index: int) -> Sym:
-        """The symbol a relocation names; cached only when defined here.
-
-        A defined one is about to be met again as a candidate of the lookup in
-        this object; an undefined one (most of them) never is.
-        """
-        sym = self._syms.get(index)
-        if sym is None:
-            sym = self.read_symbol(index)
-            if sym.shndx != SHN_UNDEF:
-                self._syms[index] = sym
-        return sym
 
     @cached_property
     def versyms(self) -> _U16Table | None:
