@@ -400,14 +400,15 @@ def _library(obj: ElfObject) -> _Library:
     return lib
 
 
-def hash_lookup(obj: ElfObject, lib: _Library, name: bytes, ghash: int, shash: list[int]) -> list[int]:
+def hash_lookup(obj: ElfObject, name: bytes, ghash: int, shash: list[int], lib: _Library | None = None) -> list[int]:
     """The symbols named ``name`` that the loader's hash-table walk reaches, in walk order.
 
     ``check_match`` rejects every other candidate of the walk (by name, or
     earlier for reasons that make no difference to the outcome), so only
     these matter.  Through the index, each entry keeps the bucket and chain
     word it was reached by, so the bloom filter, bucket and chain-hash tests
-    are applied exactly as the walk applies them.
+    are applied exactly as the walk applies them.  ``lib`` is what binding
+    keeps about ``obj`` (looked up when not given).
     """
     table = obj.hash_table
     if table is None or table.nbuckets == 0:
@@ -416,6 +417,8 @@ def hash_lookup(obj: ElfObject, lib: _Library, name: bytes, ghash: int, shash: l
         if not shash:
             shash.append(sysv_hash(name))
         return [i for i in table.candidates(shash[0]) if obj.symbol_name(i) == name]
+    if lib is None:
+        lib = _library(obj)
     index = lib.index
     if index is None:
         lib.lookups += 1
@@ -484,7 +487,7 @@ def lookup_in(obj: ElfObject, name: bytes, version: Version | None, klass: int, 
 
 def _lookup_in(obj: ElfObject, lib: _Library, name: bytes, version: Version | None, klass: int, ghash: int,
                shash: list[int]) -> Sym | None:
-    candidates = hash_lookup(obj, lib, name, ghash, shash)
+    candidates = hash_lookup(obj, name, ghash, shash, lib)
     if not candidates:
         return None
     found: Sym | None = None
@@ -677,7 +680,7 @@ def owner_of(name: bytes, scope: list[ElfObject | None], exclude: int) -> tuple[
         verstab = obj.versyms
         if verstab is None:
             continue
-        for idx in hash_lookup(obj, _library(obj), name, ghash, shash):  # the definitions named `name`, in walk order
+        for idx in hash_lookup(obj, name, ghash, shash):  # the definitions named `name`, in walk order
             sym = obj.symbol(idx)
             if sym.shndx == SHN_UNDEF or sym.bind == STB_LOCAL:
                 continue

@@ -540,6 +540,19 @@ class ElfObject:
         name, info, other, shndx, value = self.raw_symbol(index)
         return Sym(index, self.dynstr(name), info, other, shndx, value)
 
+    def relocated_symbol(self, index: int) -> Sym:
+        """The symbol a relocation names; cached only when defined here.
+
+        A defined one is about to be met again as a candidate of the lookup in
+        this object; an undefined one (most of them) never is.
+        """
+        sym = self._syms.get(index)
+        if sym is None:
+            sym = self.read_symbol(index)
+            if sym.shndx != SHN_UNDEF:
+                self._syms[index] = sym
+        return sym
+
     @cached_property
     def versyms(self) -> _U16Table | None:
         off = self._table_offset(DT_VERSYM, "DT_VERSYM")

@@ -49,7 +49,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 
-from linkaudit.binding import CLASS_COPY, CLASS_PLT, Reference, Resolution
+from linkaudit.binding import CLASS_COPY, CLASS_PLT, Reference, Resolution, hash_lookup
 from linkaudit.elf import (
     SHN_UNDEF,
     STB_GLOBAL,
@@ -531,7 +531,7 @@ def references(main: ElfObject) -> list[Reference]:
 
 def _find_in(obj: ElfObject, name: bytes, need_def: bool, ghash: int | None = None, shash: list[int] | None = None) -> Sym | None:
     """``find_sym2`` for one object: its first non-hidden entry named ``name``, if acceptable."""
-    candidates = obj.hash_lookup(name, gnu_hash(name) if ghash is None else ghash, [] if shash is None else shash)
+    candidates = hash_lookup(obj, name, gnu_hash(name) if ghash is None else ghash, [] if shash is None else shash)
     if not candidates:
         return None
     versyms = obj.versyms
