@@ -12,7 +12,8 @@ The rules kept exactly:
 * references that bind locally (STB_LOCAL, hidden or internal visibility) are
   never looked up;
 * a definition is skipped when its value is 0 (unless absolute or TLS), when it
-  is undefined and the relocation is of the PLT class, when its type is not a
+  is undefined and the relocation is of the PLT class (on MIPS: when it is
+  undefined and not marked STO_MIPS_PLT), when its type is not a
   code/data type, or when it is hidden or internal; STB_LOCAL definitions make
   the lookup move on to the next object; weak, global and unique definitions
   all win (``LD_DYNAMIC_WEAK`` is off);
@@ -23,7 +24,10 @@ The rules kept exactly:
 * an unversioned reference takes version indices 0-2 directly, and a higher
   one only when it is the single non-hidden candidate in that object;
 * copy relocations skip the main object; a protected reference that resolves
-  elsewhere is redirected to the main object.
+  elsewhere is redirected to the main object;
+* which relocation types look anything up, and in which class, is each
+  architecture's own (relocations.py); MIPS objects also look up every
+  global GOT entry (``mips_got_references``).
 
 The main object is first in its own scope, so a reference whose own symbol
 entry ``check_match`` accepts binds to it before any dependency is asked: in
@@ -45,7 +49,9 @@ from weakref import WeakKeyDictionary
 
 from linkaudit.errors import ElfReadError
 from linkaudit.elf import (
+    EM_MIPS,
     SHN_ABS,
+    SHN_COMMON,
     SHN_UNDEF,
     STB_GLOBAL,
     STB_GNU_UNIQUE,
@@ -56,11 +62,13 @@ from linkaudit.elf import (
     STT_GNU_IFUNC,
     STT_NOTYPE,
     STT_OBJECT,
+    STT_SECTION,
     STT_TLS,
     STV_DEFAULT,
     STV_HIDDEN,
     STV_INTERNAL,
     STV_PROTECTED,
+    STO_MIPS_PLT,
     ElfObject,
     Sym,
     Version,
@@ -71,30 +79,14 @@ from linkaudit.elf import (
 )
 from typing import NamedTuple
 
-CLASS_PLT = 1
-CLASS_COPY = 2
+from linkaudit.relocations import CLASS_COPY, CLASS_PLT, classes_for
+
 _ALLOWED_TYPES = (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS) | (1 << STT_GNU_IFUNC)
 
-# Per machine: relocation types handled without a lookup, PLT-class types, copy types
-# (sysdeps/*/dl-machine.h: elf_machine_rel[a] and elf_machine_type_class).
-_RELOC_CLASSES: dict[int, tuple[frozenset[int], frozenset[int], frozenset[int]]] = {
-    62: (frozenset({0, 8, 38}), frozenset({7, 16, 17, 18, 36}), frozenset({5})),  # x86_64
-    3: (frozenset({0, 8}), frozenset({7, 35, 36, 37, 14, 41}), frozenset({5})),  # i386
-    183: (frozenset({0, 256, 1027}), frozenset({1026, 1028, 1029, 1030, 1031}), frozenset({1024})),  # aarch64
-    40: (frozenset({0, 23}), frozenset({22, 17, 18, 19, 13}), frozenset({20})),  # arm
-    243: (frozenset({0, 3}), frozenset({5, 6, 7, 8, 9, 10, 11}), frozenset({4})),  # riscv
-}
 
-
-def type_class(machine: int, rtype: int) -> int | None:
-    """``elf_machine_type_class``; None for types applied without any lookup."""
-    table = _RELOC_CLASSES.get(machine)
-    if table is None:
-        return None if rtype == 0 else 0
-    skip, plt, copy = table
-    if rtype in skip:
-        return None
-    return (CLASS_PLT if rtype in plt else 0) | (CLASS_COPY if rtype in copy else 0)
+def type_class(machine: int, rtype: int, e_flags: int = 0, big_endian: bool = False) -> int | None:
+    """``elf_machine_type_class``; None for types applied without any lookup (see relocations.py)."""
+    return classes_for(machine, e_flags, big_endian).type_class(rtype)
 
 
 class Reference(NamedTuple):
@@ -135,13 +127,48 @@ class Resolution(NamedTuple):
 def _relocation_blocks(main: ElfObject) -> tuple[list[tuple[list[int], list[int]]], dict[int, int | None]]:
     """The relocation blocks of ``main`` and the ``elf_machine_type_class`` of every type they hold."""
     blocks = list(main.relocation_blocks())
-    machine = main.e_machine
+    type_class_of = classes_for(main.e_machine, main.e_flags, main.endian == ">").type_class
     classes: dict[int, int | None] = {}
+    if main.e_machine == EM_MIPS:
+        got = mips_got_references(main)
+        if got:
+            blocks.append(([i for i, _ in got], [t for _, t in got]))
+            classes.update(_MIPS_GOT_CLASSES)
     for _, types in blocks:
         for t in set(types):
             if t not in classes:
-                classes[t] = type_class(machine, t)
+                classes[t] = type_class_of(t)
     return blocks, classes
+
+
+# Pseudo relocation types (no real r_type is negative) for the lookups of MIPS's GOT walk:
+# as R_MIPS_JUMP_SLOT (PLT class) and as R_MIPS_32 (no class).
+_MIPS_GOT_PLT, _MIPS_GOT_DATA = -1, -2
+_MIPS_GOT_CLASSES: dict[int, int | None] = {_MIPS_GOT_PLT: CLASS_PLT, _MIPS_GOT_DATA: 0}
+
+
+def mips_got_references(main: ElfObject) -> list[tuple[int, int]]:
+    """The lookups of ``elf_machine_got_rel`` with eager binding, as (symbol index, pseudo type).
+
+    A MIPS object imports through its global GOT entries, one per dynamic
+    symbol from DT_MIPS_GOTSYM to DT_MIPS_SYMTABNO, not through relocations:
+    ``ld.so`` looks each up (as R_MIPS_JUMP_SLOT, PLT class, for a function's
+    lazy-binding stub; as R_MIPS_32 otherwise), except section symbols.
+    """
+    out: list[tuple[int, int]] = []
+    for idx in main.mips_global_got():
+        sym = main.read_symbol(idx)
+        stt = sym.info & 0xF
+        if sym.shndx == SHN_UNDEF:
+            stub = stt == STT_FUNC and sym.value and not sym.other & STO_MIPS_PLT
+            out.append((idx, _MIPS_GOT_PLT if stub else _MIPS_GOT_DATA))
+        elif sym.shndx == SHN_COMMON:
+            out.append((idx, _MIPS_GOT_DATA))
+        elif stt == STT_FUNC and main.mips_got_word(idx) != sym.value:
+            out.append((idx, _MIPS_GOT_PLT))
+        elif stt != STT_SECTION:
+            out.append((idx, _MIPS_GOT_DATA))
+    return out
 
 
 def _reference(main: ElfObject, symidx: int, klass: int, versyms, versions) -> Reference | None:
@@ -254,7 +281,16 @@ def self_bound(main: ElfObject, wanted: Iterable[int]) -> set[int]:
     earlier entry can have the same name), and the names of a sample of the
     entries must hash to the chain word and bucket they sit in.  When any of
     this fails the answer is the empty set and every reference is looked up.
+
+    MIPS objects are always looked up one by one: their DT_MIPS_XHASH chain
+    position k is not symbol k (a translation table maps it), and they import
+    through global GOT entries that the rules above were not checked against.
+    On every other architecture the relocation classes cannot make the
+    shortcut wrong: copy relocations never reach it, and the PLT class only
+    rejects undefined entries, which it never takes.
     """
+    if main.e_machine == EM_MIPS:
+        return set()
     table = main.hash_table
     lay = main.symbol_layout
     if not isinstance(table, _GnuHash) or lay is None or table.nbuckets == 0:
@@ -455,8 +491,9 @@ def _check_match(name: bytes, version: Version | None, klass: int, obj: ElfObjec
     """``check_match``: (matching symbol, whether it is a versioned candidate for an unversioned lookup)."""
     sym = obj.symbol(idx)
     stt = sym.info & 0xF  # sym.type, without a property call: this runs for every candidate
-    if (sym.value == 0 and sym.shndx != SHN_ABS and stt != STT_TLS) or (klass & CLASS_PLT and sym.shndx == SHN_UNDEF):
-        return None, False
+    if (sym.value == 0 and sym.shndx != SHN_ABS and stt != STT_TLS) or (sym.shndx == SHN_UNDEF and (
+            klass & CLASS_PLT or (obj.e_machine == EM_MIPS and not sym.other & STO_MIPS_PLT))):
+        return None, False  # the last: elf_machine_sym_no_match, MIPS's undefined symbols never define
     if not (1 << stt) & _ALLOWED_TYPES:
         return None, False
     if sym.name != name:

@@ -48,6 +48,8 @@ DT_VERSYM, DT_RELACOUNT, DT_RELCOUNT = 0x6FFFFFF0, 0x6FFFFFF9, 0x6FFFFFFA
 DT_FLAGS_1, DT_VERDEF, DT_VERDEFNUM = 0x6FFFFFFB, 0x6FFFFFFC, 0x6FFFFFFD
 DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 DT_FILTER, DT_AUXILIARY = 0x7FFFFFFF, 0x7FFFFFFD
+DT_PLTGOT = 3
+DT_MIPS_LOCAL_GOTNO, DT_MIPS_SYMTABNO, DT_MIPS_GOTSYM, DT_MIPS_XHASH = 0x7000000A, 0x70000011, 0x70000013, 0x70000036
 
 DF_1_NODEFLIB = 0x800
 VER_FLG_BASE = 0x1
@@ -61,7 +63,9 @@ STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE = 0, 1, 2, 3, 4
 STT_COMMON, STT_TLS, STT_GNU_IFUNC = 5, 6, 10
 STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
-SHN_UNDEF, SHN_ABS = 0, 0xFFF1
+STO_MIPS_PLT = 0x8
+SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
+EM_MIPS, EM_SPARCV9 = 8, 43
 
 MACHINE_NAMES = {
     3: "i386",
@@ -644,7 +648,7 @@ class ElfObject:
             step = max(1, _CHUNK // entsize)
             for k in range(min(nrelative, count), count, step):
                 raw = self.read(off + k * entsize, min(step, count - k) * entsize, "relocation table")
-                yield decode_relocations(raw, entsize, self.bits, self.endian)
+                yield decode_relocations(raw, entsize, self.bits, self.endian, self.e_machine)
 
     def relocations(self) -> list[tuple[int, int]]:
         """Unique (symbol index, type) pairs of the symbolic dynamic relocations (index 0 never looks up)."""
@@ -652,6 +656,24 @@ class ElfObject:
         for syms, types in self.relocation_blocks():
             seen.update(dict.fromkeys(zip(syms, types)))
         return [pair for pair in seen if pair[0]]
+
+    def mips_global_got(self) -> range:
+        """The dynamic symbols with a global GOT entry (DT_MIPS_GOTSYM up to DT_MIPS_SYMTABNO)."""
+        t = self.tags
+        if self.e_machine != EM_MIPS or DT_MIPS_GOTSYM not in t or DT_MIPS_SYMTABNO not in t:
+            return range(0)
+        return range(max(t[DT_MIPS_GOTSYM], 1), t[DT_MIPS_SYMTABNO])
+
+    def mips_got_word(self, symidx: int) -> int | None:
+        """The initial GOT entry of a global GOT symbol (``got[local_gotno + symidx - gotsym]``)."""
+        t = self.tags
+        if DT_PLTGOT not in t or DT_MIPS_LOCAL_GOTNO not in t or DT_MIPS_GOTSYM not in t:
+            return None
+        size = self.bits // 8
+        off = self.vaddr_to_offset(t[DT_PLTGOT] + (t[DT_MIPS_LOCAL_GOTNO] + symidx - t[DT_MIPS_GOTSYM]) * size)
+        if off is None or off + size > self.size:
+            return None
+        return struct.unpack(self.endian + ("Q" if size == 8 else "I"), self.read_small(off, size, "MIPS GOT entry"))[0]
 
     def close(self) -> None:
         self._file.close()
@@ -670,14 +692,24 @@ class SymbolLayout(NamedTuple):
     unpack: Callable[[bytes, int], tuple[int, ...]]
 
 
-def decode_relocations(raw: bytes, entsize: int, bits: int, endian: str) -> tuple[list[int], list[int]]:
+def decode_relocations(raw: bytes, entsize: int, bits: int, endian: str,
+                       machine: int = 0) -> tuple[list[int], list[int]]:
     """(symbol indices, types) of a block of Elf32/64_Rel[a] entries: ELF*_R_SYM and ELF*_R_TYPE of r_info.
 
     ``r_info`` is the second word of every entry kind.  On 64-bit it is split
     into its two 32-bit halves by strided views (no Python int is made for
     r_offset or r_addend, nor for the whole 64-bit word); on 32-bit the
     symbol is the top 24 bits and the type the low 8.  This is the one place
-    that knows the r_info layout.
+    that knows the r_info layout, including the two 64-bit machines
+    (``machine``, the e_machine) whose glibc port splits it otherwise:
+
+    * MIPS64 stores r_sym (a 32-bit word) and then the bytes r_ssym, r_type3,
+      r_type2, r_type, each in file order; glibc's ``ELF64_MIPS_R_TYPE``
+      makes them one number, r_type | r_type2 << 8 | r_type3 << 16 |
+      r_ssym << 24.  Big-endian that is the plain layout; little-endian the
+      symbol is the low word and the type bytes come reversed in the high one.
+    * SPARC V9 keeps a 24-bit addend in the type's upper bits; glibc takes
+      ``ELF64_R_TYPE_ID``, the low 8.
     """
     per = entsize // 4
     if endian == _NATIVE:
@@ -686,7 +718,14 @@ def decode_relocations(raw: bytes, entsize: int, bits: int, endian: str) -> tupl
         words = array("I", raw)
         words.byteswap()
     if bits == 64:  # r_info = sym << 32 | type: its high half comes first in a big-endian file
+        if machine == EM_MIPS and endian == "<":
+            types = array("I", words[3::per].tolist())
+            types.byteswap()  # the four type bytes, read in file order as one big-endian number
+            return words[2::per].tolist(), types.tolist()
         hi, lo = (3, 2) if endian == "<" else (2, 3)
+        if machine == EM_SPARCV9:
+            low = words[lo::per].tolist()
+            return words[hi::per].tolist(), list(map(and_, low, repeat(0xFF, len(low))))
         return words[hi::per].tolist(), words[lo::per].tolist()
     info = words[1::per].tolist()
     return list(map(rshift, info, repeat(8, len(info)))), list(map(and_, info, repeat(0xFF, len(info))))
