@@ -1,0 +1,177 @@
+"""Each architecture's own dynamic loader, run under qemu-user, as the oracle for ``--root`` audits.
+
+A sysroot is Debian's packages of one architecture unpacked with ``dpkg-deb -x``
+(downloaded with ``apt-get download``, which needs the architecture enabled with
+``dpkg --add-architecture``).  ``ldd -u -r`` is a shell script around the
+loader; its equivalent is the architecture's ``ld.so`` run on the file under
+``qemu-<arch>-static -L SYSROOT`` with ``LD_TRACE_LOADED_OBJECTS=1`` (load and
+trace, never run), ``LD_BIND_NOW=yes LD_WARN=yes`` (``-r``: every relocation,
+PLT ones included, resolved now) and ``LD_DEBUG=unused`` (``-u``: rtld prints
+"Unused direct dependencies:" and the ``l_name`` of each DT_NEEDED object no
+binding used, and exits 1).
+
+The sysroot's ``/etc/ld.so.cache`` is built by the architecture's own
+``ldconfig -r SYSROOT`` under qemu when we may chroot (root); otherwise it is
+left empty, which both glibc and linkaudit read as "no cache" (without the
+file, qemu would let the foreign loader read this machine's cache).
+
+Everything here is optional: :func:`sysroot` returns None (and the tests skip)
+when qemu, dpkg/apt, the architecture or the network is missing.  It also
+serves ``scripts/foreign_oracle.py``, which measures agreement on whole sysroots.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One Debian architecture: its qemu-user binary and its loader's path in the sysroot."""
+
+    debian: str
+    qemu: str
+    ld_so: str
+    triplet: str
+
+
+ARCHES = {
+    a.debian: a
+    for a in (
+        Arch("arm64", "qemu-aarch64-static", "/lib/ld-linux-aarch64.so.1", "aarch64-linux-gnu"),
+        Arch("armhf", "qemu-arm-static", "/lib/ld-linux-armhf.so.3", "arm-linux-gnueabihf"),
+        Arch("armel", "qemu-arm-static", "/lib/ld-linux.so.3", "arm-linux-gnueabi"),
+        Arch("i386", "qemu-i386-static", "/lib/ld-linux.so.2", "i386-linux-gnu"),
+        Arch("ppc64el", "qemu-ppc64le-static", "/lib64/ld64.so.2", "powerpc64le-linux-gnu"),
+        Arch("s390x", "qemu-s390x-static", "/lib/ld64.so.1", "s390x-linux-gnu"),
+        Arch("mipsel", "qemu-mipsel-static", "/lib/ld.so.1", "mipsel-linux-gnu"),
+        Arch("mips64el", "qemu-mips64el-static", "/lib64/ld.so.1", "mips64el-linux-gnuabi64"),
+    )
+}
+
+# What the test layer unpacks: the loader, libc, ldconfig and the C++ runtime.
+BASE_PACKAGES = ("libc6", "libc-bin", "libgcc-s1", "libstdc++6", "zlib1g")
+
+UNUSED_HEADER = "Unused direct dependencies:"
+
+
+def cache_root() -> Path:
+    """Where sysroots are kept between runs: $LINKAUDIT_SYSROOT_CACHE, else the user's cache directory."""
+    explicit = os.environ.get("LINKAUDIT_SYSROOT_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "linkaudit-tests" / "sysroots"
+
+
+def why_unavailable(arch: str) -> str | None:
+    """A reason the oracle cannot run for ``arch`` on this machine, or None."""
+    spec = ARCHES[arch]
+    if shutil.which(spec.qemu) is None:
+        return f"{spec.qemu} not installed (qemu-user-static)"
+    for tool in ("dpkg", "dpkg-deb", "apt-get"):
+        if shutil.which(tool) is None:
+            return f"{tool} not available (Debian tools are needed to unpack {arch} packages)"
+    try:
+        native = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, timeout=30).stdout.split()
+        foreign = subprocess.run(["dpkg", "--print-foreign-architectures"], capture_output=True, text=True,
+                                 timeout=30).stdout.split()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"dpkg failed: {exc}"
+    if arch not in native + foreign:
+        return f"architecture {arch} not enabled (dpkg --add-architecture {arch} && apt-get update)"
+    return None
+
+
+def sysroot(arch: str, packages: tuple[str, ...] = BASE_PACKAGES, name: str = "base",
+            where: Path | None = None, tolerant: bool = False) -> tuple[Path | None, str]:
+    """A sysroot of ``packages`` for ``arch`` (built once, then reused): (path, '') or (None, why not).
+
+    ``tolerant``: packages this architecture lacks are left out instead of failing.
+    """
+    reason = why_unavailable(arch)
+    if reason:
+        return None, reason
+    top = (where or cache_root()) / f"{arch}-{name}"
+    root = top / "root"
+    done = top / "complete"
+    if done.exists():
+        return root, ""
+    debs = top / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    missing = [p for p in packages if not list(debs.glob(f"{p}_*_{arch}.deb")) and not list(debs.glob(f"{p}_*_all.deb"))]
+    if missing:
+        try:
+            proc = subprocess.run(["apt-get", "download", "-q", *[f"{p}:{arch}" for p in missing]], cwd=debs,
+                                  capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, f"apt-get download failed: {exc}"
+        if proc.returncode != 0 and tolerant:
+            for p in missing:
+                subprocess.run(["apt-get", "download", "-q", f"{p}:{arch}"], cwd=debs, capture_output=True, timeout=600)
+        elif proc.returncode != 0:
+            return None, f"apt-get download of {arch} packages failed: {proc.stderr.strip().splitlines()[-1:]}"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, capture_output=True, timeout=300)
+    _write_cache(ARCHES[arch], root)
+    done.write_text(" ".join(packages) + "\n")
+    return root, ""
+
+
+def _write_cache(spec: Arch, root: Path) -> None:
+    """The architecture's own ldconfig builds ``/etc/ld.so.cache`` (needs chroot); else an empty, ignored one."""
+    cache = root / "etc" / "ld.so.cache"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    ldconfig = root / "sbin" / "ldconfig"
+    if os.geteuid() == 0 and ldconfig.exists():
+        conf = root / "etc" / "ld.so.conf"
+        if not conf.exists():
+            conf.write_text("include /etc/ld.so.conf.d/*.conf\n")
+        proc = subprocess.run([spec.qemu, "-L", str(root), str(ldconfig), "-r", str(root)], capture_output=True,
+                              text=True, timeout=300)
+        if proc.returncode == 0 and cache.exists() and cache.stat().st_size > 0:
+            return
+    cache.write_bytes(b"")
+
+
+def host_path(root: Path, guest: str) -> Path:
+    """A guest path's file on this machine, following symbolic links inside the root."""
+    path = Path(guest.lstrip("/"))
+    here = root
+    for part in path.parts:
+        here = here / part
+        for _ in range(40):
+            if not here.is_symlink():
+                break
+            target = os.readlink(here)
+            here = (root / target.lstrip("/")) if target.startswith("/") else (here.parent / target)
+    return here
+
+
+def ldd_unused(arch: str, root: Path, guest: str, timeout: float = 120) -> tuple[set[str] | None, str]:
+    """``ldd -u -r`` of the guest file ``guest`` by the architecture's loader: (unused paths, '') or (None, error)."""
+    spec = ARCHES[arch]
+    ld_so = host_path(root, spec.ld_so)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LD_") and not k.startswith("QEMU_")}
+    env.update(LD_TRACE_LOADED_OBJECTS="1", LD_WARN="yes", LD_BIND_NOW="yes", LD_DEBUG="unused")
+    try:
+        proc = subprocess.run([spec.qemu, "-L", str(root), str(ld_so), guest], capture_output=True, text=True,
+                              env=env, timeout=timeout, cwd=root)
+    except subprocess.TimeoutExpired:
+        return None, "timeout"
+    lines = proc.stdout.splitlines()
+    if UNUSED_HEADER in lines:
+        if proc.returncode != 1:
+            return None, f"exit status {proc.returncode} with an unused list"
+        after = lines[lines.index(UNUSED_HEADER) + 1:]
+        return {os.path.normpath(line.strip()) for line in after if line.strip()}, ""
+    if proc.returncode != 0:
+        return None, f"exit status {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:300]}"
+    return set(), ""
