@@ -485,8 +485,10 @@ class ElfObject:
 
     @cached_property
     def symbol_count(self) -> int:
-        """How many dynamic symbols the hash table covers (the loader knows no other count)."""
+        """How many dynamic symbols the hash table covers (the loader knows no other count; MIPS says it)."""
         table = self.hash_table
+        if self.e_machine == EM_MIPS and DT_MIPS_SYMTABNO in self.tags and table is not None:
+            return self.tags[DT_MIPS_SYMTABNO]
         if isinstance(table, _GnuHash):
             return table.symbias + table.hashed_count
         if isinstance(table, _SysvHash):
@@ -611,10 +613,22 @@ class ElfObject:
 
     @cached_property
     def hash_table(self) -> _GnuHash | _SysvHash | None:
-        """The table ``_dl_setup_hash`` picks: DT_GNU_HASH when present, else DT_HASH."""
-        off = self._table_offset(DT_GNU_HASH, "DT_GNU_HASH")
-        if off is not None:
-            return _GnuHash(self, off)
+        """The table ``_dl_setup_hash`` picks: DT_GNU_HASH when present, else DT_HASH.
+
+        On MIPS glibc takes DT_MIPS_XHASH in place of DT_GNU_HASH: the same
+        table followed by one word per hashed symbol giving its real index
+        (MIPS orders .dynsym by GOT, not by hash bucket).
+        """
+        if self.e_machine == EM_MIPS:
+            off = self._table_offset(DT_MIPS_XHASH, "DT_MIPS_XHASH")
+            if off is not None:
+                if DT_MIPS_SYMTABNO not in self.tags:
+                    raise ElfReadError(f"{self.path}: DT_MIPS_XHASH without DT_MIPS_SYMTABNO")
+                return _GnuHash(self, off, xhash_symtabno=self.tags[DT_MIPS_SYMTABNO])
+        else:
+            off = self._table_offset(DT_GNU_HASH, "DT_GNU_HASH")
+            if off is not None:
+                return _GnuHash(self, off)
         off = self._table_offset(DT_HASH, "DT_HASH")
         if off is not None:
             return _SysvHash(self, off)
@@ -768,9 +782,18 @@ class _U16Table:
 
 
 class _GnuHash:
-    """DT_GNU_HASH, read whole (bloom words, buckets, chains) and probed as ``do_lookup_x`` probes it."""
+    """DT_GNU_HASH, read whole (bloom words, buckets, chains) and probed as ``do_lookup_x`` probes it.
 
-    def __init__(self, obj: ElfObject, off: int) -> None:
+    With ``xhash_symtabno`` it is a DT_MIPS_XHASH table: the chains are
+    DT_MIPS_SYMTABNO - symoffset words long and followed by as many words
+    giving the symbol index of each chain position (``ELF_MACHINE_XHASH_SETUP``,
+    ``ELF_MACHINE_HASH_SYMIDX``); ``xlat`` holds those of the hashed positions
+    and every index this table returns has been through it.
+    """
+
+    xlat: array | None = None
+
+    def __init__(self, obj: ElfObject, off: int, xhash_symtabno: int | None = None) -> None:
         path, e = obj.path, obj.endian
         self._path = path
         nbuckets, self.symbias, nwords, self.shift = struct.unpack(e + "IIII", obj.read(off, 16, "GNU hash table"))
@@ -808,6 +831,11 @@ class _GnuHash:
         self.chain = _u32_array(obj.read(chains_off, max(0, end - self.symbias) * 4, "GNU hash chains"), e) \
             if end else array("I")
         self.hashed_count = len(self.chain)
+        if xhash_symtabno is not None:
+            if self.hashed_count and xhash_symtabno < self.symbias + self.hashed_count:
+                raise ElfReadError(f"{path}: MIPS xhash chains longer than DT_MIPS_SYMTABNO")
+            xlat_off = chains_off + (xhash_symtabno - self.symbias) * 4
+            self.xlat = _u32_array(obj.read(xlat_off, self.hashed_count * 4, "MIPS xhash translation"), e)
         self.walk_limit = CHAIN_LIMIT + CHAIN_SLACK * (self.hashed_count // max(1, nbuckets))
 
     def bloom_ok(self, h: int) -> bool:
@@ -822,13 +850,13 @@ class _GnuHash:
     def walk(self, limit: int) -> list[tuple[int, int, int]] | None:
         """Every (symbol index, bucket, chain word) the chains reach, or None past ``limit`` entries."""
         out: list[tuple[int, int, int]] = []
-        chain, bias = self.chain, self.symbias
+        chain, bias, xlat = self.chain, self.symbias, self.xlat
         for bucket, idx in enumerate(self.buckets):
             if idx == 0:
                 continue
             for k in range(idx - bias, len(chain)):
                 word = chain[k]
-                out.append((k + bias, bucket, word))
+                out.append((k + bias if xlat is None else xlat[k], bucket, word))
                 if len(out) > limit:
                     return None
                 if word & 1:
@@ -864,7 +892,7 @@ class _GnuHash:
             if value >> 1 == want:
                 out.append(k + bias)
             if value & 1:
-                return out
+                return out if self.xlat is None or not out else [self.xlat[i - bias] for i in out]
             k += 1
         if end < len(chain):
             raise ElfReadError(f"{self._path}: GNU hash chain longer than {self.walk_limit} entries (damaged)")

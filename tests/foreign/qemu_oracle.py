@@ -23,6 +23,7 @@ serves ``scripts/foreign_oracle.py``, which measures agreement on whole sysroots
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -104,17 +105,20 @@ def sysroot(arch: str, packages: tuple[str, ...] = BASE_PACKAGES, name: str = "b
     debs = top / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     missing = [p for p in packages if not list(debs.glob(f"{p}_*_{arch}.deb")) and not list(debs.glob(f"{p}_*_all.deb"))]
-    if missing:
+    for _attempt in range(3):
+        if not missing:
+            break
         try:
             proc = subprocess.run(["apt-get", "download", "-q", *[f"{p}:{arch}" for p in missing]], cwd=debs,
                                   capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.SubprocessError) as exc:
             return None, f"apt-get download failed: {exc}"
-        if proc.returncode != 0 and tolerant:
-            for p in missing:
-                subprocess.run(["apt-get", "download", "-q", f"{p}:{arch}"], cwd=debs, capture_output=True, timeout=600)
-        elif proc.returncode != 0:
+        if proc.returncode == 0:
+            break
+        unknown = set(re.findall(r"Unable to locate package ([^:\s]+)", proc.stderr))
+        if not tolerant or not unknown:
             return None, f"apt-get download of {arch} packages failed: {proc.stderr.strip().splitlines()[-1:]}"
+        missing = [p for p in missing if p not in unknown]  # this architecture lacks them: leave them out
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
