@@ -50,7 +50,7 @@ def is_dynamic_elf(path: Path) -> bool:
             head = fh.read(20)
     except OSError:
         return False
-    return head[:4] == b"\x7fELF" and head[16] in (2, 3)
+    return head[:4] == b"\x7fELF" and head[17 if head[5] == 2 else 16] in (2, 3)  # e_type: ET_EXEC, ET_DYN
 
 
 def objects(root: Path) -> list[Path]:

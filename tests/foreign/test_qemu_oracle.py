@@ -1,0 +1,99 @@
+"""linkaudit against each architecture's own ld.so, run under qemu-user (optional layer).
+
+Skipped, per architecture, unless qemu-user-static is installed, the
+architecture is enabled in dpkg and its Debian packages can be downloaded (the
+first run unpacks libc6, libc-bin, libgcc-s1, libstdc++6 and zlib1g into a
+sysroot under $LINKAUDIT_SYSROOT_CACHE or ~/.cache/linkaudit-tests/sysroots and
+reuses it afterwards; see qemu_oracle.py).  ld.so is only ever run on files
+this repository built or Debian ships.
+
+* the committed fixtures (tests/data/<arch>/) must get the same unused list
+  from linkaudit and from the loader, and that list must be the one
+  tests/unit/test_arch_fixtures.py expects everywhere;
+* every dynamic object of the sysroot, audited with ``--root``, must agree
+  with the loader run inside that root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import qemu_oracle
+from linkaudit.audit import AuditOptions, audit
+from linkaudit.loader import LoaderEnv
+
+pytestmark = [pytest.mark.oracle, pytest.mark.slow]
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+FIXTURE_DIR = {"arm64": "aarch64"}  # Debian name -> tests/data name, where they differ
+EXPECTED_UNUSED = {"libmain.so": {"libfb.so"}, "libuser.so": {"libmain.so"}, "main_copy": {"libfb.so"}}
+
+
+@pytest.fixture(scope="module", params=sorted(qemu_oracle.ARCHES))
+def sysroot(request) -> tuple[str, Path]:
+    arch = request.param
+    root, why = qemu_oracle.sysroot(arch)
+    if root is None:
+        pytest.skip(f"{arch}: {why}")
+    return arch, root
+
+
+def test_fixtures_agree_with_the_loader(sysroot):
+    arch, root = sysroot
+    fixtures = DATA / FIXTURE_DIR.get(arch, arch)
+    for name, expected in EXPECTED_UNUSED.items():
+        path = (fixtures / name).resolve()
+        want, err = qemu_oracle.ldd_unused(arch, root, str(path))
+        assert want is not None, f"{arch} ld.so on {path}: {err}"
+        assert {os.path.basename(p) for p in want} == expected, f"{arch} ld.so disagrees with the expectation"
+        report = audit([str(path)], AuditOptions(env=LoaderEnv(python_package_rule=False), jobs=1))
+        (obj,) = report.objects
+        assert {os.path.normpath(p) for p in obj.ldd_unused} == {os.path.normpath(p) for p in want}, (arch, name)
+
+
+def _dynamic_objects(root: Path) -> list[Path]:
+    out = []
+    for top in ("bin", "sbin", "lib", "lib64", "usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "usr/libexec"):
+        base = root / top
+        if not base.is_dir() or base.is_symlink():
+            continue
+        for dirpath, _dirs, files in os.walk(base):
+            for f in files:
+                p = Path(dirpath) / f
+                if p.is_symlink() or not p.is_file():
+                    continue
+                with open(p, "rb") as fh:
+                    head = fh.read(20)
+                if head[:4] == b"\x7fELF" and head[17 if head[5] == 2 else 16] in (2, 3):  # ET_EXEC, ET_DYN
+                    out.append(p)
+    return sorted(out)
+
+
+def test_sysroot_objects_agree_with_the_loader(sysroot, run_cli):
+    arch, root = sysroot
+    paths = _dynamic_objects(root)
+    assert paths, f"no ELF objects unpacked in {root}"
+    res = run_cli(["--root", str(root), "--format", "json", "--no-python-packages", "--fail-on", "none",
+                   *map(str, paths)], env={"LD_LIBRARY_PATH": None})
+    doc = json.loads(res.stdout)
+    by_inode = {os.stat(o["path"])[1:3]: o for o in doc["objects"]}
+    disagreements, compared = [], 0
+    for p in paths:
+        guest = "/" + str(p.relative_to(root))
+        want, _err = qemu_oracle.ldd_unused(arch, root, guest)
+        if want is None:  # the loader refuses it (a static program, ld.so itself): nothing to compare
+            continue
+        obj = by_inode.get(os.stat(p)[1:3])
+        compared += 1
+        if obj is None:
+            disagreements.append(f"{guest}: linkaudit has no report")
+            continue
+        got = {os.path.normpath(x) for x in obj["ldd_unused"]}
+        if got != want:
+            disagreements.append(f"{guest}: ld.so unused {sorted(want)}, linkaudit {sorted(got)}")
+    assert compared, "the loader accepted no object"
+    assert not disagreements, f"{len(disagreements)} of {compared} disagree:\n" + "\n".join(disagreements[:20])
