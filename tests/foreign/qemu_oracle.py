@@ -22,6 +22,7 @@ serves ``scripts/foreign_oracle.py``, which measures agreement on whole sysroots
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -102,6 +103,20 @@ def sysroot(arch: str, packages: tuple[str, ...] = BASE_PACKAGES, name: str = "b
     done = top / "complete"
     if done.exists():
         return root, ""
+    try:
+        top.mkdir(parents=True, exist_ok=True)
+        with open(top / "lock", "w") as lock:  # two test runs at once: one builds, the other waits
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if done.exists():
+                return root, ""
+            return _build(arch, packages, top, tolerant)
+    except OSError as exc:
+        return None, f"cannot build the {arch} sysroot in {top}: {exc}"
+
+
+def _build(arch: str, packages: tuple[str, ...], top: Path, tolerant: bool) -> tuple[Path | None, str]:
+    root = top / "root"
+    done = top / "complete"
     debs = top / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     missing = [p for p in packages if not list(debs.glob(f"{p}_*_{arch}.deb")) and not list(debs.glob(f"{p}_*_all.deb"))]
