@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from linkaudit.relocations import RelocClasses, classes_for
+
 # ld.so.cache flags (sysdeps/generic/ldconfig.h)
 FLAG_ELF = 0x0001
 FLAG_ELF_LIBC6 = 0x0003
@@ -76,9 +78,16 @@ class Machine:
     # The ELF ABI selector: (e_flags & flags_mask) == flags_value picks this record.
     flags_mask: int = 0
     flags_value: int = 0
-    # Where binding's relocation classes plug in: (types applied without a lookup, PLT-class types,
-    # copy types).  None: binding's own table, keyed by e_machine, is used.
-    relocation_classes: tuple[frozenset[int], frozenset[int], frozenset[int]] | None = None
+
+    @property
+    def relocations(self) -> RelocClasses:
+        """Which relocations this ABI's ``ld.so`` looks up, and in which class (``elf_machine_type_class``).
+
+        They follow ``e_machine`` (and, for ppc64, the ELFv1/ELFv2 ABI, which the
+        byte order of glibc's ports decides), not the other ABI bits that split
+        records, so they are tabulated once per machine in relocations.py.
+        """
+        return classes_for(self.e_machine, 0, self.endian == ">")
 
     @property
     def default_dirs_plain(self) -> tuple[str, ...]:

@@ -79,3 +79,13 @@ def test_every_record_is_complete():
     for m in MACHINES:
         assert m.cache_flags and m.slibdir.startswith("/") and m.bits in (32, 64) and m.endian in "<>", m.name
         assert m.platform is None or m.platform in m.platforms, m.name
+
+
+def test_every_record_has_its_architectures_relocation_classes():
+    """Each ABI of the table names its port's JUMP_SLOT-class types (relocations.py, from dl-machine.h)."""
+    for m in MACHINES:
+        assert m.relocations.plt or m.relocations.all_plt, m.name
+        assert m.relocations.name != "unknown", m.name
+    assert by_name("ppc64").relocations.all_plt  # ELFv1: every relocation is of the PLT class
+    assert not by_name("ppc64el").relocations.all_plt
+    assert by_name("armel").relocations is by_name("armhf").relocations
