@@ -16,8 +16,9 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from linkaudit.audit import AuditOptions, audit
-from linkaudit.binding import CLASS_COPY, CLASS_PLT, bind, lookup_in, references, type_class
-from linkaudit.elf import ElfObject, gnu_hash
+import linkaudit.binding as binding
+from linkaudit.binding import CLASS_COPY, CLASS_PLT, bind, hash_lookup, lookup_in, references, self_bound, type_class
+from linkaudit.elf import ElfObject, decode_relocations, gnu_hash
 from linkaudit.loader import LoaderEnv
 from linkaudit.relocations import RELOC_CLASSES, classes_for
 from linkaudit.report import Status
@@ -95,7 +96,7 @@ def test_copy_relocation_binds_in_the_library_not_the_executable(arch):
     fa = ElfObject(DATA / arch / "libfa.so")
     (ref,) = references(main)
     assert (ref.name, ref.klass) == (b"fa_data", CLASS_COPY)
-    assert main.hash_lookup(b"fa_data", gnu_hash(b"fa_data"), [])  # the executable defines it too
+    assert hash_lookup(main, b"fa_data", gnu_hash(b"fa_data"), [])  # the executable defines it too
     (res,) = bind([main, fa])
     assert res.provider == 1
 
@@ -117,7 +118,7 @@ def test_mips_imports_go_through_the_global_got(arch):
 def test_undefined_mips_symbol_with_a_stub_address_is_not_a_definition(arch):
     """elf_machine_sym_no_match: libmain.so's fa is undefined, non-zero (its stub) and not STO_MIPS_PLT."""
     lib = ElfObject(DATA / arch / "libmain.so")
-    (idx,) = lib.hash_lookup(b"fa", gnu_hash(b"fa"), []) or [None]
+    (idx,) = hash_lookup(lib, b"fa", gnu_hash(b"fa"), []) or [None]
     sym = lib.symbol(idx)
     assert sym.shndx == 0 and sym.value != 0 and not sym.other & 0x8
     assert lookup_in(lib, b"fa", None, 0, gnu_hash(b"fa"), []) is None
@@ -148,3 +149,62 @@ def test_s390x_classes():
     assert s390.type_class(11) == CLASS_PLT  # R_390_JMP_SLOT
     assert s390.type_class(10) == 0  # R_390_GLOB_DAT
     assert s390.type_class(12) is None  # R_390_RELATIVE
+
+
+# -- the fast paths (self-binding shortcut, name index) on every architecture ------------------
+
+def _scopes(arch: str) -> list[list[ElfObject]]:
+    o = {n: ElfObject(DATA / arch / n) for n in ("libmain.so", "libuser.so", "libfa.so", "libfb.so", "main_copy")}
+    return [[o["libmain.so"], o["libfa.so"], o["libfb.so"]], [o["libuser.so"], o["libmain.so"], o["libfa.so"]],
+            [o["main_copy"], o["libfa.so"], o["libfb.so"]], [o["libfa.so"]]]
+
+
+def _resolutions(scope, shortcut: bool) -> list[tuple]:
+    return sorted((r.ref.name, r.ref.klass, r.provider, r.sym.index if r.sym else None)
+                  for r in bind(scope, shortcut=shortcut))
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_shortcut_and_index_answer_like_the_walk(arch, monkeypatch):
+    """Self-binding shortcut on or off, name index forced or not: the same resolutions."""
+    monkeypatch.setattr(binding, "_LIBRARIES", type(binding._LIBRARIES)())
+    walked = [_resolutions(s, shortcut=False) for s in _scopes(arch)]
+    assert walked == [_resolutions(s, shortcut=True) for s in _scopes(arch)]
+    monkeypatch.setattr(binding, "INDEX_AFTER_LOOKUPS", 0)
+    monkeypatch.setattr(binding, "INDEX_LOOKUPS_PER_SYMBOL", 0)
+    monkeypatch.setattr(binding, "_LIBRARIES", type(binding._LIBRARIES)())
+    built = []
+    original = binding._build_index
+    monkeypatch.setattr(binding, "_build_index", lambda obj, lib, table: built.append(1) or original(obj, lib, table))
+    assert walked == [_resolutions(s, shortcut=True) for s in _scopes(arch)]
+    assert built  # the index really was used
+
+
+@pytest.mark.parametrize("arch", ["mipsel", "mips64el"])
+def test_mips_xhash_names_each_symbol_through_its_translation_table(arch):
+    """Every hashed name, looked up by walk and by index, reaches the symbol of that name (not chain position k)."""
+    for path in sorted((DATA / arch).iterdir()):
+        obj = ElfObject(path)
+        table = obj.hash_table
+        assert table is not None and table.xlat is not None, path  # DT_MIPS_XHASH, not DT_GNU_HASH
+        walked = table.walk(1 << 16)
+        assert walked, path
+        for idx, _bucket, _word in walked:
+            name = obj.symbol_name(idx)
+            assert idx in table.candidates(gnu_hash(name)), (path, name)
+        assert self_bound(obj, {i for i, _, _ in walked}) == set()  # MIPS: always looked up one by one
+
+
+def _rela64(sym_word: bytes, type_word: bytes) -> bytes:
+    return bytes(8) + sym_word + type_word + bytes(8)  # r_offset, r_info (as two file-order words), r_addend
+
+
+def test_r_info_layouts_of_the_64_bit_machines():
+    """decode_relocations: the generic split, MIPS64's byte-wise type (either order) and SPARC V9's type id."""
+    x86 = (7 << 32 | 6).to_bytes(8, "little")
+    assert decode_relocations(bytes(8) + x86 + bytes(8), 24, 64, "<", 62) == ([7], [6])
+    mips_type = bytes([0, 0, 18, 3])  # r_ssym, r_type3, r_type2, r_type: R_MIPS_REL32 | R_MIPS_64 << 8
+    assert decode_relocations(_rela64((7).to_bytes(4, "little"), mips_type), 24, 64, "<", 8) == ([7], [3 | 18 << 8])
+    assert decode_relocations(_rela64((7).to_bytes(4, "big"), mips_type), 24, 64, ">", 8) == ([7], [3 | 18 << 8])
+    sparc = (7 << 32 | 0x123456 << 8 | 21).to_bytes(8, "big")  # R_SPARC_JMP_SLOT with a 24-bit addend above it
+    assert decode_relocations(bytes(8) + sparc + bytes(8), 24, 64, ">", 43) == ([7], [21])
