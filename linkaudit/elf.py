@@ -835,7 +835,8 @@ class _GnuHash:
             if self.hashed_count and xhash_symtabno < self.symbias + self.hashed_count:
                 raise ElfReadError(f"{path}: MIPS xhash chains longer than DT_MIPS_SYMTABNO")
             xlat_off = chains_off + (xhash_symtabno - self.symbias) * 4
-            self.xlat = _u32_array(obj.read(xlat_off, self.hashed_count * 4, "MIPS xhash translation"), e)
+            self.xlat = _u32_array(obj.read(xlat_off, self.hashed_count * 4, "MIPS xhash translation"), e) \
+                if self.hashed_count else array("I")
         self.walk_limit = CHAIN_LIMIT + CHAIN_SLACK * (self.hashed_count // max(1, nbuckets))
 
     def bloom_ok(self, h: int) -> bool:
