@@ -94,9 +94,6 @@ def _unwind_on_signals(ctx: click.Context) -> None:
 
     if threading.current_thread() is not threading.main_thread():
         return
-    import tempfile
-
-    tempfile.gettempdir()  # its first call writes and removes a probe file: not to be interrupted midway
 
     def unwind(signum: int, _frame: object) -> None:
         raise Terminated(128 + signum)
@@ -233,7 +230,6 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
     no ELF object was found, or a usage or configuration error.
     """
     from linkaudit.audit import AuditOptions, audit, default_env
-    from linkaudit.baseline import Baseline, load_baseline, report_entries, write_baseline
     from linkaudit.config import load_config
     from linkaudit.display import plural
     from linkaudit.errors import ConfigError
@@ -249,7 +245,11 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
         raise click.BadParameter(str(exc), param_hint="--fail-on") from None
     try:
         config = load_config(config_file)
-        baseline = load_baseline(baseline_file) if baseline_file else None
+        baseline = None
+        if baseline_file:
+            from linkaudit.baseline import load_baseline  # here: most runs have no baseline
+
+            baseline = load_baseline(baseline_file)
     except ConfigError as exc:
         app.error(exc.message + (f" ({exc.hint})" if exc.hint else ""))
         if fmt == OutputFormat.JSON.value:  # machines reading stdout get the error in the contract's shape
@@ -276,6 +276,8 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
     gc.freeze()
     click.get_current_context().call_on_close(gc.unfreeze)
     if write_baseline_file:
+        from linkaudit.baseline import Baseline, report_entries, write_baseline
+
         try:
             count = write_baseline(report, write_baseline_file, paths)
         except ConfigError as exc:

@@ -18,8 +18,7 @@ import importlib.machinery
 import importlib.util
 import os
 import stat
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -112,7 +111,8 @@ def collect(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterab
 
     Under ``root`` (``--root``), links met inside the image are resolved inside it.
     """
-    with tempfile.TemporaryDirectory(prefix="linkaudit-") as workdir:
+    workdir = _LazyWorkdir()
+    try:
         targets: list[Target] = []
         errors: list[ErrorEntry] = []
         for item in iter_targets(paths, exclude, modules=modules, workdir=workdir, skip_dirs=skip_dirs, root=root):
@@ -121,16 +121,51 @@ def collect(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterab
             else:
                 targets.append(item)
         yield targets, errors
+    finally:
+        workdir.cleanup()
+
+
+class _LazyWorkdir:
+    """A temporary directory made the first time a wheel asks for one.
+
+    Most runs audit no wheel: they import no :mod:`tempfile` and create nothing.
+    SIGTERM and SIGHUP (turned into exceptions by the CLI) are held back while it
+    is made, so an interruption never leaves the probe file or the directory behind.
+    """
+
+    def __init__(self) -> None:
+        self._dir = None
+
+    def __call__(self) -> str:
+        if self._dir is None:
+            import signal
+            import tempfile
+            import threading
+
+            held = {signal.SIGTERM, signal.SIGHUP}
+            main = threading.current_thread() is threading.main_thread()
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, held) if main else None
+            try:
+                self._dir = tempfile.TemporaryDirectory(prefix="linkaudit-")
+            finally:
+                if old is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return self._dir.name
+
+    def cleanup(self) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
 
 
 def iter_targets(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterable[str] = (),
-                 workdir: str | None = None, skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS,
+                 workdir: str | Callable[[], str] | None = None, skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS,
                  root: str | None = None) -> Iterator[Target | ErrorEntry]:
     """Expand command-line inputs in order, then ``modules``; errors are yielded, never raised.
 
     Paths matching an ``exclude`` glob (``[tool.linkaudit] exclude``) are skipped silently,
     and so are subdirectories whose name matches a ``skip_dirs`` glob while walking.
-    Wheels are extracted under ``workdir``, which the caller removes (see :func:`collect`).
+    Wheels are extracted under ``workdir`` (or the directory it returns when called, made
+    on demand), which the caller removes (see :func:`collect`).
     Under ``root``, a path inside the image is opened where the image's links lead inside it.
     """
     seen: set[tuple[int, int]] = set()
@@ -270,7 +305,7 @@ class _Wheels:
     total than :func:`wheel_budget` allows: a zip bomb ends as one error line.
     """
 
-    def __init__(self, workdir: str | None) -> None:
+    def __init__(self, workdir: str | Callable[[], str] | None) -> None:
         self.workdir = workdir
         self.count = 0
 
@@ -291,7 +326,8 @@ class _Wheels:
             yield ErrorEntry(display, f"cannot read wheel: {_first_line(exc)}")
             return
         self.count += 1
-        dest = os.path.join(self.workdir, f"{self.count}-{os.path.basename(path)}")
+        workdir = self.workdir() if callable(self.workdir) else self.workdir
+        dest = os.path.join(workdir, f"{self.count}-{os.path.basename(path)}")
         found: list[tuple[str, str]] = []
         budget = wheel_budget(size)
         with archive:
