@@ -86,3 +86,61 @@ def test_accepted_findings_are_shown_with_why(sample_report: Report) -> None:
     text = TextFormat(width=200).format(evaluate(sample_report, policy))
     assert "allowed: libgomp.so.1 is incidental (OpenMP comes with torch)" in text
     assert "baselined: libtorch.so is unused (recorded in the baseline)" in text
+
+
+# -- drawn without rich: the same characters ---------------------------------------
+
+
+def _variants(report: Report) -> list[Report]:
+    """The sample, and copies whose text only rich can lay out (control, wide, combining characters)."""
+    obj = report.objects[0]
+    needed = obj.needed[0]
+    return [
+        report,
+        replace(report, objects=(replace(obj, path="dir/bad\tname\x1b[31m\r.so"),)),
+        replace(report, objects=(replace(obj, path="日本/模块.so"),)),
+        replace(report, objects=(replace(obj, needed=(replace(needed, name="libe\u0301.so"), *obj.needed[1:])),)),
+        replace(report, objects=(replace(obj, warnings=("w" * 300,), needed=()),)),
+        replace(report, objects=(replace(obj, needed=(replace(needed, name="lib" + "x" * 150 + ".so"),
+                                                      *obj.needed[1:])),)),
+    ]
+
+
+@pytest.mark.parametrize("width", [200, 100, 60, 20])
+def test_plain_drawing_matches_rich(sample_report: Report, clean_report: Report, width: int) -> None:
+    from linkaudit.formats.text import _draw_plain, _draw_rich
+
+    drawn = 0
+    for report in (*_variants(sample_report), clean_report):
+        blocks = TextFormat(width=width).layout(report)
+        plain = _draw_plain(blocks, width)
+        if plain is not None:
+            drawn += 1
+            assert plain == _draw_rich(blocks, False, width)
+    if width >= 100:
+        assert drawn >= 2  # the sample and the clean report need none of rich's care
+
+
+def test_only_rich_draws_what_needs_it(sample_report: Report) -> None:
+    from linkaudit.formats.text import _draw_plain
+
+    hostile = _variants(sample_report)[1:]
+    assert all(_draw_plain(TextFormat(width=200).layout(r), 200) is None for r in hostile[:4])
+
+
+def test_plain_text_report_does_not_import_rich(sample_report: Report) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "sys.path.insert(0, sys.argv[1])\n"
+            "from formats.conftest import make_sample_report\n"
+            "from linkaudit.formats.text import TextFormat\n"
+            "TextFormat(width=200).format(make_sample_report())\n"
+            "print('rich' in sys.modules)\n")
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code, str(tests)], capture_output=True, text=True,
+                         cwd=tests.parent, check=True)
+    assert out.stdout.strip() == "False"
