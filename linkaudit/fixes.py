@@ -32,7 +32,18 @@ def load_bearing_patterns() -> tuple[str, ...]:
 
 def is_load_bearing(name: str) -> bool:
     base = base_name(name)
-    return any(fnmatch.fnmatchcase(base, pat) for pat in load_bearing_patterns())
+    return any(_matches(base, pat) for pat in load_bearing_patterns())
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """``fnmatchcase``, without compiling a regular expression for a plain name or ``prefix*``.
+
+    (Compiling the seven load-bearing patterns cost a one-file run several milliseconds.)
+    """
+    head = pattern[:-1] if pattern.endswith("*") else pattern
+    if not any(c in head for c in "*?["):
+        return name.startswith(head) if len(head) < len(pattern) else name == pattern
+    return fnmatch.fnmatchcase(name, pattern)
 
 
 def removable(n: NeededEntry, include_incidental: bool = False, include_load_bearing: bool = False) -> bool:

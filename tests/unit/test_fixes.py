@@ -300,3 +300,16 @@ def test_runpath_for_a_top_level_module_and_a_subpackage(tmp_path: Path) -> None
     assert set(_runpaths(obj(missing, path=str(sub / "_ext.so")))) == {"$ORIGIN/../../torch/lib"}
     wheel_member = obj(missing, path="dist/pkg-1.0-cp311-cp311-linux_x86_64.whl!pkg/_ext.so")
     assert set(_runpaths(wheel_member)) == {"$ORIGIN/../torch/lib"}
+
+
+def test_load_bearing_matching_is_fnmatch():
+    import fnmatch
+
+    from linkaudit.fixes import _matches, load_bearing_patterns
+
+    patterns = [*load_bearing_patterns(), "lib*x", "a[bc]", "*", "", "x?", "libc10_cuda*", "lib[!a]*"]
+    names = ["libtorch_cuda", "libtorch_cuda_linalg", "libc10_cuda", "libc10_cuda2", "libx", "ab", "a", "x1", "",
+             "libtorch_cud", "libtorch_global_deps", "libtorch_xpu_ops", "libb"]
+    assert [[_matches(n, p) for p in patterns] for n in names] == \
+        [[fnmatch.fnmatchcase(n, p) for p in patterns] for n in names]
+    assert any(_matches("libtorch_cuda_linalg", p) for p in load_bearing_patterns())
