@@ -18,7 +18,8 @@ a. one small file: the greet extension ``_C*.so`` in a new process (target: with
 b. big objects, one new process each: libtorch_cpu.so, the system's libLLVM, and tensorflow-cpu's
    libtensorflow_cc.so.2 (only with --download or an earlier download in the cache).
    Target: within 3x of ldd, peak RSS under 300 MB.
-c. trees, one ``linkaudit DIR...`` run (default -j, and -j 1) vs ``ldd -u -r`` once per file:
+c. trees, one ``linkaudit --format json DIR...`` run (default -j, and -j 1), and the default
+   text report as ``linkaudit DIR...`` prints it, vs ``ldd -u -r`` once per file:
    torch/lib plus a selection of system libraries; the wheel corpus (a fixed list of real
    wheels with native code and their vendored .libs, fetched by --download); the whole
    system library directory (not with --quick).  Targets: default -j at most 0.33x the
@@ -596,15 +597,18 @@ class Bench:
         report_path = os.path.join(self.tmp, "report.json")
         variants = [("linkaudit (default -j)", []), ("linkaudit -j 1", ["-j", "1"])] if jobs_opt \
             else [("linkaudit", [])]
+        variants.append(("text report (default -j)", ["--format", "text"]))  # `linkaudit DIR` as typed
         runs: dict[str, list[Run]] = {v: [] for v, _ in variants}
         ldd_loop: list[float] = []
         ldd_cpu: list[float] = []
         ldd_lists: list[tuple[list[str] | None, str]] = []
         for _ in range(reps):  # interleaved: each repetition runs every variant once
             for name, extra in variants:
-                with open(report_path, "w") as out:
-                    runs[name].append(run_child(self.linkaudit_cmd("--format", "json", *extra, *args), env,
-                                                stdout=out, cwd=self.tmp, rss=True))
+                text = "--format" in extra
+                with open(report_path + ".txt" if text else report_path, "w") as out:
+                    cmd = self.linkaudit_cmd(*extra, *args) if text else \
+                        self.linkaudit_cmd("--format", "json", *extra, *args)
+                    runs[name].append(run_child(cmd, env, stdout=out, cwd=self.tmp, rss=True))
             t0, c0 = time.perf_counter(), children_cpu()
             ldd_lists = [self.ldd_unused(f, env) for f in files]
             ldd_loop.append(time.perf_counter() - t0)
