@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from linkaudit.audit import AuditOptions, audit_object
+from linkaudit.audit import audit_object
 from linkaudit.display import plural
 from linkaudit.errors import LinkauditError, RewriteError
 from linkaudit.fixes import removable
@@ -61,7 +61,7 @@ class FixResult:
 
 def _audit(path: Path, env: LoaderEnv, display: str | None = None, loader: Loader | None = None) -> ObjectReport:
     loader = loader or Loader(env, ObjectCache())
-    return audit_object(Target(path, display or str(path)), loader, AuditOptions(env=env))
+    return audit_object(Target(path, display or str(path)), loader)
 
 
 def _bound(path: Path, env: LoaderEnv, loader: Loader | None = None) -> set[bytes]:

@@ -190,14 +190,14 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
             ))
 
     for n in incidental:
-        owners = sorted({b.owner for b in n.bindings if b.owner})
+        owners = sorted({b.owner for b in n.bindings if b.owner}, key=str)
         out.append(Suggestion(
             kind="incidental",
-            title=f"{n.name} is linked only because it re-exports symbols of {', '.join(owners)}",
+            title=f"{n.name} is linked only because it re-exports symbols of {', '.join(map(str, owners))}",
             text=(
                 "--as-needed keeps it: it does satisfy references, but only with unversioned copies of another\n"
                 "library's symbols. Either do not link it at all (nothing of its own is used), or link the owner\n"
-                f"first so the linker records the owner's versioned symbols: e.g. -l{_lflag(owners[0].split()[0]) if owners else 'owner'} "
+                f"first so the linker records the owner's versioned symbols: e.g. -l{_lflag(owners[0].library) if owners else 'owner'} "
                 f"before -l{_lflag(n.name)}."
             ),
             removes=(n.name,),

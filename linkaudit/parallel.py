@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
-    from linkaudit.audit import AuditOptions
     from linkaudit.inputs import Target
+    from linkaudit.loader import Loader, LoaderEnv
     from linkaudit.report import ErrorEntry, ObjectReport
 
     Outcome = ObjectReport | ErrorEntry
+    AuditFn = Callable[[Target, Loader], Outcome]
 
-_WORKER: tuple[object, AuditOptions] | None = None  # (Loader, options) of this worker process
+_WORKER: tuple[Loader, AuditFn] | None = None  # this worker process's loader and audit function
 
 
 def default_jobs() -> int:
@@ -41,18 +42,21 @@ def chunked(n: int, jobs: int) -> list[range]:
     return [range(i, min(n, i + size)) for i in range(0, n, size)]
 
 
-def run(targets: Sequence[Target], options: AuditOptions, jobs: int,
+def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int,
         progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
-    """One outcome per target, in input order, audited by ``jobs`` worker processes."""
-    from linkaudit.audit import audit_one
+    """One outcome per target, in input order, audited by ``jobs`` worker processes.
+
+    ``audit_one(target, loader)`` audits one target and never raises; it must
+    be a module-level function (it is sent to the workers by name).
+    """
     from linkaudit.loader import Loader, ObjectCache
 
     n = len(targets)
     if jobs <= 1 or n < 2:
-        loader = Loader(options.env, ObjectCache())
+        loader = Loader(env, ObjectCache())
         out = []
         for k, target in enumerate(targets, 1):
-            out.append(audit_one(target, loader, options))
+            out.append(audit_one(target, loader))
             if progress:
                 progress(k, n)
         return out
@@ -68,7 +72,7 @@ def run(targets: Sequence[Target], options: AuditOptions, jobs: int,
     else:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
     done = 0
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init, initargs=(options,)) as pool, \
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init, initargs=(env, audit_one)) as pool, \
             _workers_stopped_on_exit(pool):
         futures = {pool.submit(_work, [targets[i] for i in chunk]): chunk for chunk in chunked(n, jobs)}
         for future in as_completed(futures):
@@ -108,16 +112,14 @@ def _workers_stopped_on_exit(pool: ProcessPoolExecutor) -> Iterator[None]:
         raise
 
 
-def _init(options: AuditOptions) -> None:
+def _init(env: LoaderEnv, audit_one: AuditFn) -> None:
     global _WORKER
     from linkaudit.loader import Loader, ObjectCache
 
-    _WORKER = (Loader(options.env, ObjectCache()), options)
+    _WORKER = (Loader(env, ObjectCache()), audit_one)
 
 
 def _work(chunk: list[Target]) -> list[Outcome]:
-    from linkaudit.audit import audit_one
-
     assert _WORKER is not None
-    loader, options = _WORKER
-    return [audit_one(t, loader, options) for t in chunk]  # type: ignore[arg-type]
+    loader, audit_one = _WORKER
+    return [audit_one(t, loader) for t in chunk]

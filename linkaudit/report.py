@@ -65,6 +65,17 @@ class FindingKind(str, Enum):
     UNLOADED_VENDORED = "unloaded-vendored"  # a wheel carries a library none of its members loads
 
 
+@dataclass(frozen=True, order=True)
+class Owner:
+    """The library whose versioned definition an incidental binding copies, and that version."""
+
+    library: str  # its soname (its path when it has none)
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.library} ({self.version})"
+
+
 @dataclass(frozen=True)
 class Binding:
     """One undefined reference of the audited object and where the loader binds it."""
@@ -73,7 +84,7 @@ class Binding:
     version: str | None
     weak: bool
     provider: str | None  # path of the providing object; None when unresolved
-    owner: str | None = None  # for incidental bindings: the library the symbol really belongs to
+    owner: Owner | None = None  # for incidental bindings: the library the symbol really belongs to
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
-from linkaudit.audit import AuditOptions, audit_object
+from linkaudit.audit import audit_object
 from linkaudit.errors import RewriteError
 from linkaudit.fixer import _copy, _in_place_target, _opened, write_patched
 from linkaudit.fixes import clean_rpath
@@ -35,7 +35,7 @@ class SearchPathFix:
 
 def _audit(path: Path, env: LoaderEnv, display: str | None = None, loader: Loader | None = None) -> ObjectReport:
     loader = loader or Loader(env, ObjectCache())
-    return audit_object(Target(path, display or str(path)), loader, AuditOptions(env=env))
+    return audit_object(Target(path, display or str(path)), loader)
 
 
 def _resolution(obj: ObjectReport) -> list[tuple[str, str | None]]:

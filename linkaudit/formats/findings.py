@@ -185,7 +185,7 @@ def message(s: Shown) -> str:
             text += (f"; it drags in {plural(len(n.drags), 'more library', 'more libraries')} "
                      f"({human_size(n.drags_bytes)})")
     elif f.kind is FindingKind.INCIDENTAL:
-        owners = sorted({b.owner for b in n.bindings if b.owner}) if n is not None else []
+        owners = sorted({str(b.owner) for b in n.bindings if b.owner}) if n is not None else []
         text = f"{f.name} is used only incidentally: every symbol it satisfies belongs to another library"
         if owners:
             text += " (" + ", ".join(owners) + ")"

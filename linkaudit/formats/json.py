@@ -94,7 +94,7 @@ def _needed(n: NeededEntry) -> dict[str, Any]:
         "category": n.category.value,
         "symbols": list(n.symbols),
         "bindings": [
-            {"symbol": b.symbol, "version": b.version, "weak": b.weak, "owner": b.owner} for b in n.bindings
+            {"symbol": b.symbol, "version": b.version, "weak": b.weak, "owner": b.owner and str(b.owner)} for b in n.bindings
         ],
         "python_package": n.python_package,
         "drags": [str(p) for p in n.drags],

@@ -28,6 +28,7 @@ from linkaudit.report import (
     LoadedLibrary,
     NeededEntry,
     ObjectReport,
+    Owner,
     Report,
     SearchStep,
     Status,
@@ -55,7 +56,7 @@ def make_sample_report() -> Report:
     gomp = NeededEntry(
         name="libgomp.so.1", path=Path("/usr/lib/libgomp.so.1"), found_via=FoundVia.CACHE,
         status=Status.INCIDENTAL, category=Category.OPENMP,
-        bindings=(Binding("omp_get_num_threads", "OMP_1.0", True, "/usr/lib/libgomp.so.1", owner="libtorch_cpu.so"),),
+        bindings=(Binding("omp_get_num_threads", "OMP_1.0", True, "/usr/lib/libgomp.so.1", owner=Owner("libtorch_cpu.so", "OMP_1.0")),),
     )
     missing = NeededEntry(
         name="libmissing.so.2", path=None, found_via=None, status=Status.MISSING, category=Category.OTHER,

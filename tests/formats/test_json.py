@@ -48,7 +48,7 @@ EXPECTED_EXT = {
         _needed(name="libgomp.so.1", path="/usr/lib/libgomp.so.1", found_via="ld.so.cache", status="incidental",
                 category="openmp", symbols=["omp_get_num_threads"],
                 bindings=[{"symbol": "omp_get_num_threads", "version": "OMP_1.0", "weak": True,
-                           "owner": "libtorch_cpu.so"}]),
+                           "owner": "libtorch_cpu.so (OMP_1.0)"}]),
         _needed(name="libmissing.so.2", status="missing", category="other",
                 searched=[{"directory": "/opt/app/lib", "source": f"RUNPATH of {EXT}", "via": "runpath"},
                           {"directory": "/usr/lib", "source": "default", "via": "default"}],

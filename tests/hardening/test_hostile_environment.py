@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkaudit.audit import AuditOptions
+from linkaudit.audit import audit_one
 from linkaudit.formats import OutputFormat
 from linkaudit.inputs import collect
 from linkaudit.loader import LoaderEnv
@@ -151,14 +151,14 @@ def test_inputs_that_change_after_listing(objects, main_change, dep_change, jobs
     with tempfile.TemporaryDirectory() as d:
         for name in ("libmain.so", "libdep.so"):
             shutil.copy(objects / name, Path(d) / name)
-        options = AuditOptions(env=LoaderEnv(python_package_rule=False), jobs=jobs)
+        env = LoaderEnv(python_package_rule=False)
         with collect([str(Path(d) / "libmain.so")]) as (targets, errors):
             assert len(targets) == 1
             for name, how in (("libmain.so", main_change), ("libdep.so", dep_change)):
                 if how != "none":
                     _change(Path(d) / name, how)
             with timeout(30):
-                outcomes = run(targets, options, jobs)
+                outcomes = run(targets, audit_one, env, jobs)
         for p in Path(d).iterdir():
             if not p.is_symlink() and p.is_file():
                 p.chmod(0o644)

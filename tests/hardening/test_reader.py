@@ -59,7 +59,7 @@ def test_dependency_truncated_during_the_run(built, tmp_path):
     shutil.copy(built.main, second)
     code = """
         import os, sys, json
-        from linkaudit.audit import AuditOptions, audit_one
+        from linkaudit.audit import AuditOptions, audit_one  # noqa: F401
         from linkaudit.inputs import Target
         from linkaudit.loader import Loader, LoaderEnv, ObjectCache
         from linkaudit.formats.json import report_to_dict
@@ -70,7 +70,7 @@ def test_dependency_truncated_during_the_run(built, tmp_path):
         loader.load(first)  # the dependency is now open and cached, its symbol tables not read yet
         with open(dep, "r+b") as fh:  # cut it under the reader's feet
             fh.truncate(0)
-        out = [audit_one(Target(first, first), loader, options), audit_one(Target(second, second), loader, options)]
+        out = [audit_one(Target(first, first), loader), audit_one(Target(second, second), loader)]
         objects = tuple(o for o in out if not isinstance(o, ErrorEntry))
         errors = tuple(o for o in out if isinstance(o, ErrorEntry))
         print(json.dumps(report_to_dict(Report(objects, errors))))

@@ -291,7 +291,7 @@ def test_incidental_under_musl(tmp_path: Path) -> None:
     status = {n.name: n.status for n in obj.needed}
     assert status == {"libcopy.so": Status.INCIDENTAL, "libowner.so": Status.UNUSED, "libc.so": Status.USED}
     (copy,) = [n for n in obj.needed if n.name == "libcopy.so"]
-    assert [b.symbol for b in copy.bindings] == ["foo"] and copy.bindings[0].owner.endswith("/libowner.so (OWN_1)")
+    assert [b.symbol for b in copy.bindings] == ["foo"] and str(copy.bindings[0].owner).endswith("/libowner.so (OWN_1)")
     for name in ("libcopy.so", "libowner.so"):
         variant = tmp_path / f"app-without-{name}"
         shutil.copy(app, variant)

@@ -17,7 +17,7 @@ from linkaudit.audit import AuditOptions, audit
 from linkaudit.binding import CLASS_COPY, CLASS_PLT, bind, lookup, lookup_in, references
 from linkaudit.elf import ElfObject, Version, gnu_hash, sysv_hash
 from linkaudit.loader import Loader, LoaderEnv
-from linkaudit.report import Status
+from linkaudit.report import Owner, Status
 
 pytestmark = pytest.mark.requires_cc
 
@@ -176,7 +176,7 @@ def test_incidental_only_when_the_owner_can_take_the_reference(scenarios, monkey
     obj = audit_scenario(scenarios["version_shadowed"], monkeypatch)
     (plain,) = [n for n in obj.needed if n.name == "libfoo_plain.so"]
     assert plain.status is Status.INCIDENTAL
-    assert [b.owner for b in plain.bindings] == ["libversioned.so (V1)"]
+    assert [b.owner for b in plain.bindings] == [Owner("libversioned.so", "V1")]
     obj = audit_scenario(scenarios["unversioned_only_hidden"], monkeypatch)
     (plain,) = [n for n in obj.needed if n.name == "libfoo_plain.so"]
     assert plain.status is Status.USED

@@ -14,7 +14,7 @@ from linkaudit.audit import AuditOptions, audit
 from linkaudit.families import classify
 from linkaudit.fixes import is_load_bearing, removable, suggest, with_suggestions
 from linkaudit.loader import LoaderEnv
-from linkaudit.report import Binding, FoundVia, NeededEntry, ObjectReport, Report, Status
+from linkaudit.report import Binding, FoundVia, NeededEntry, ObjectReport, Owner, Report, Status
 
 
 def entry(name: str, status: Status = Status.USED, **kw) -> NeededEntry:
@@ -72,7 +72,7 @@ def test_removable_by_status() -> None:
 def test_lean_extension_when_no_torch_library_is_used() -> None:
     o = obj(entry("libc10.so", Status.INCIDENTAL,
                   bindings=(Binding("_ZSt28__throw_bad_array_new_lengthv", None, False, "/t/libc10.so",
-                                    "libstdc++.so.6 (GLIBCXX_3.4.29)"),)),
+                                    Owner("libstdc++.so.6", "GLIBCXX_3.4.29")),)),
             entry("libtorch.so", Status.UNUSED), entry("libstdc++.so.6"), entry("libc.so.6"))
     got = suggest(o)
     lean = [s for s in got if s.kind == "lean-extension"]
@@ -153,7 +153,7 @@ def object_reports(draw) -> ObjectReport:
     entries = []
     for name in names:
         status = draw(st.sampled_from(list(Status)))
-        owner = draw(st.sampled_from([None, "libstdc++.so.6 (GLIBCXX_3.4.29)"]))
+        owner = draw(st.sampled_from([None, Owner("libstdc++.so.6", "GLIBCXX_3.4.29")]))
         bindings = (Binding("sym", None, False, f"/lib/{name}", owner),) if status is not Status.MISSING else ()
         candidates = (Path("/x/site-packages/torch/lib") / name,) if status is Status.MISSING and draw(st.booleans()) else ()
         entries.append(entry(name, status, bindings=bindings, candidates=candidates,

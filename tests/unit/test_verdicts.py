@@ -82,7 +82,7 @@ def test_incidental_reexport_is_charged_to_its_owner(incidental_tree) -> None:
     a, b = needed["libA.so"], needed["libB.so"]
     assert a.status is Status.INCIDENTAL
     assert [bd.symbol for bd in a.bindings] == ["shared_sym"]
-    assert all(bd.owner is not None and bd.owner.startswith("libB.so") and "B_1.0" in bd.owner for bd in a.bindings)
+    assert all(bd.owner is not None and bd.owner.library.startswith("libB.so") and bd.owner.version == "B_1.0" for bd in a.bindings)
     assert b.status is Status.USED
     assert "b_only" in b.symbols
 
