@@ -21,6 +21,7 @@ from linkaudit.display import verb
 from linkaudit.families import base_name, policy_data
 from linkaudit.pyindex import python_package_of
 from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, RpathKind, Status, Suggestion
+from linkaudit.verdicts import closure
 
 _RUNTIME = (Category.C_RUNTIME, Category.CXX_RUNTIME, Category.GLIBC_STUB)
 
@@ -75,13 +76,8 @@ def _savings(obj: ObjectReport, names: set[str]) -> tuple[int, int]:
     for lib in obj.loaded:
         for parent in lib.needed_by:
             children.setdefault(parent, []).append(str(lib.path))
-    stack = [str(n.path) for n in obj.needed if n.name not in names and n.path is not None]
-    still = set(stack)
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in still:
-                still.add(child)
-                stack.append(child)
+    still = closure((str(n.path) for n in obj.needed if n.name not in names and n.path is not None),
+                    lambda path: children.get(path, ()))
     gone = [lib for lib in obj.loaded if str(lib.path) not in still]
     return len(gone), sum(lib.size for lib in gone)
 
