@@ -36,11 +36,6 @@ class App:
 
         click.echo(f"linkaudit: {one_line(message)}", err=True)
 
-    def warn(self, message: str) -> None:
-        from linkaudit.printable import one_line
-
-        click.echo(f"linkaudit: warning: {one_line(message)}", err=True)
-
 
 def _want_color(stream) -> bool:
     if os.environ.get("NO_COLOR"):

@@ -62,7 +62,7 @@ removed library that has a ``Verneed`` entry we either:
    unversioned ``memcpy`` binds to ``memcpy@GLIBC_2.2.5``, not
    ``@@GLIBC_2.14``.  So the drop is binding-preserving only when, for each
    such symbol, the library that defines it at run time answers
-   :func:`unversioned_binding` with exactly ``V``.  That cannot be decided
+   with exactly ``V`` (``binding.lookup_in`` with no version answers that).  That cannot be decided
    from this file alone, so by default a drop is refused when any symbol uses
    the dropped versions (a requirement no symbol uses is dropped freely:
    removing it only removes a presence check).  Pass ``unversion=True`` after
@@ -76,7 +76,6 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from linkaudit.display import plural
 from linkaudit.elf import (  # the ELF constants are defined once, in elf.py
     DT_GNU_CONFLICT,
     DT_GNU_HASH,
@@ -94,18 +93,11 @@ from linkaudit.elf import (  # the ELF constants are defined once, in elf.py
     DT_VERNEED,
     DT_VERNEEDNUM,
     DT_VERSYM,
-    STT_COMMON,
-    STT_FUNC,
-    STT_GNU_IFUNC,
-    STT_NOTYPE,
-    STT_OBJECT,
-    STT_TLS,
     VER_FLG_BASE,
     VER_NDX_GLOBAL,
 )
 from linkaudit.elf import PT_DYNAMIC as _PT_DYNAMIC
 from linkaudit.elf import PT_LOAD as _PT_LOAD
-from linkaudit.elf import SHN_ABS as _SHN_ABS
 from linkaudit.elf import SHN_UNDEF as _SHN_UNDEF
 from linkaudit.elf import SHT_GNU_VERNEED as _SHT_GNU_VERNEED
 from linkaudit.errors import ElfReadError, LinkauditError, RewriteError
@@ -116,8 +108,6 @@ __all__ = [
     "VerneedChange",
     "apply_plan",
     "plan_needed_removal",
-    "remove_needed",
-    "unversioned_binding",
     "versions_defined",
     "versions_required_from",
 ]
@@ -131,10 +121,6 @@ _TAG_NAMES = {DT_VERNEED: "DT_VERNEED", DT_VERNEEDNUM: "DT_VERNEEDNUM", DT_VERSY
 _VERNEED_SIZE = 16  # Elf32_Verneed == Elf64_Verneed
 _VERNAUX_SIZE = 16
 _MAX_RECORDS = 1 << 16  # bound on chain walks, so corrupt loops terminate
-
-# Symbol types glibc's check_match accepts as definitions.
-_ALLOWED_STT = {STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_COMMON, STT_TLS, STT_GNU_IFUNC}
-
 
 # --- public data -----------------------------------------------------------
 
@@ -187,26 +173,6 @@ class RewritePlan:
                 ranges.append((p.offset + i, p.offset + j))
                 i = j
         return tuple(sorted(ranges))
-
-    def describe(self) -> str:
-        """Human-readable summary, one change per line (for ``fix --dry-run``)."""
-        lines = [f"remove DT_NEEDED {name}" for name in self.removed]
-        for ch in self.verneed:
-            vers = ", ".join(ch.versions)
-            if ch.action == "repoint":
-                lines.append(f"re-point version requirement {ch.library} ({vers}) to {ch.target}")
-            else:
-                lines.append(f"drop version requirement {ch.library} ({vers})")
-        for sym, ver in self.unversioned:
-            lines.append(f"make reference {sym}@{ver} unversioned")
-        for tag in self.dropped_tags:
-            lines.append(f"delete dynamic tag {tag}")
-        touched = self.touched
-        lines.append(
-            f"{plural(sum(e - s for s, e in touched), 'byte')} changed in {plural(len(touched), 'range')}; "
-            f"file size unchanged ({self.file_size})"
-        )
-        return "\n".join(lines)
 
 
 # --- ELF reading -------------------------------------------------------------
@@ -501,42 +467,6 @@ def versions_defined(data: bytes) -> tuple[str, ...]:
     return tuple(name for _, flags, name in img.verdefs(entries, strtab) if not flags & VER_FLG_BASE)
 
 
-def unversioned_binding(data: bytes, symbol: str) -> str | None:
-    """Which definition of ``symbol`` in this library an *unversioned* reference binds to.
-
-    Mirrors glibc ``check_match``/``do_lookup_x`` for relocation lookups:
-    returns ``""`` for an unversioned or base-version definition, the version
-    name when the chosen definition has version index 2 (oldest defined
-    version) or is the only non-hidden versioned one, and ``None`` when the
-    library offers no such definition.  Use it to decide whether
-    ``unversion=True`` keeps a reference ``symbol@V`` bound to ``V``.
-    """
-    img = _Image(data, ElfReadError)
-    _, entries = img.dynamic()
-    strtab = img.strtab(entries)
-    count = img.symbol_count(entries)
-    if count is None:
-        raise ElfReadError("cannot size the dynamic symbol table (no DT_HASH or DT_GNU_HASH)")
-    names = {ndx: (name if not flags & VER_FLG_BASE else "") for ndx, flags, name in img.verdefs(entries, strtab)}
-    vs = img.versyms(entries, count)
-    versioned: list[str] = []
-    for i, name, info, other, shndx, value in img.symbols(entries, strtab, count):
-        if name != symbol or shndx == _SHN_UNDEF or (info & 0xF) not in _ALLOWED_STT:
-            continue
-        if info >> 4 == 0 or (other & 3) in (1, 2):  # STB_LOCAL, STV_INTERNAL/HIDDEN
-            continue
-        if value == 0 and shndx != _SHN_ABS and (info & 0xF) != 6:
-            continue
-        if vs is None:
-            return ""
-        ndx = vs[1][i]
-        if ndx & 0x7FFF < 3:
-            return names.get(ndx & 0x7FFF, "")
-        if not ndx & 0x8000:
-            versioned.append(names.get(ndx & 0x7FFF, ""))
-    return versioned[0] if len(versioned) == 1 else None
-
-
 # --- planning ------------------------------------------------------------------
 
 
@@ -694,7 +624,7 @@ def _plan_unversion(
             f"symbols are bound to versions required from {', '.join(libs)} ({shown}); "
             "dropping the requirement would make them unversioned, which can bind a different version",
             hint="re-point the requirement to the library that defines these versions now "
-            "(e.g. libpthread.so.0 -> libc.so.6), or allow unversioning after checking unversioned_binding()",
+            "(e.g. libpthread.so.0 -> libc.so.6), or allow unversioning after checking which version an unversioned reference binds",
         )
     for i, _ in users:
         off = vs_off + 2 * i
@@ -748,17 +678,6 @@ def apply_plan(data: bytes, plan: RewritePlan) -> bytes:
             raise RewriteError(f"file changed since the rewrite was planned ({p.what})")
         out[p.offset : p.offset + len(p.new)] = p.new
     return bytes(out)
-
-
-def remove_needed(
-    data: bytes,
-    remove: Collection[str],
-    repoint: Mapping[str, str] | None = None,
-    *,
-    unversion: bool = False,
-) -> bytes:
-    """Plan and apply in one step (see :func:`plan_needed_removal`)."""
-    return apply_plan(data, plan_needed_removal(data, remove, repoint, unversion=unversion))
 
 
 # --- the search path ------------------------------------------------------------

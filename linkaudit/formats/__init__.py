@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import assert_never
 
-from linkaudit.formats.interface import Format, FormatError
+from linkaudit.formats.interface import Format
 
-__all__ = ["Format", "FormatError", "OutputFormat", "make_format"]
+__all__ = ["Format", "OutputFormat", "make_format"]
 
 
 class OutputFormat(str, Enum):

@@ -68,12 +68,9 @@ class Table(NamedTuple):
 Block = Line | Table
 
 class TextFormat(Format):
-    is_human = True
-
-    def __init__(self, color: bool = False, width: int = 100, verbose: bool = False) -> None:
+    def __init__(self, color: bool = False, width: int = 100) -> None:
         self.color = color
         self.width = width
-        self.verbose = verbose
 
     def format(self, report: Report) -> str:
         text = _draw(self.layout(report), self.color, self.width)

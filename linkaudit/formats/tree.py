@@ -91,8 +91,6 @@ class Text:
 
 
 class TreeFormat(Format):
-    is_human = True
-
     def __init__(self, color: bool = False, width: int = 100) -> None:
         self.color = color
         self.width = width  # lines are never wrapped: a tree is pasted, not read in a narrow pane

@@ -24,7 +24,7 @@ from linkaudit.errors import RewriteError
 from linkaudit.fixer import fix_file, remove_stale_temporaries
 from linkaudit.loader import LoaderEnv
 from linkaudit.report import Status
-from linkaudit.rewrite import remove_needed
+from linkaudit.rewrite import apply_plan, plan_needed_removal
 
 from .conftest import CC, compile_so
 
@@ -78,7 +78,8 @@ def test_filtees_are_loaded_where_glibc_puts_them(filters):
 def test_an_auxiliary_filter_that_alone_loads_a_provider_is_kept(filters, tmp_path):
     src = filters / "libviaaux.so"
     naive = tmp_path / "naive.so"  # what a blind removal gives: glibc then misses prov_fn
-    naive.write_bytes(remove_needed(src.read_bytes(), ["libaux.so"]))
+    data = src.read_bytes()
+    naive.write_bytes(apply_plan(data, plan_needed_removal(data, ["libaux.so"])))
     shutil.copy(filters / "libprov.so", tmp_path)
     assert "undefined symbol: prov_fn" in _ldd_r(naive)
     with pytest.raises(RewriteError, match="alone loads libprov.so"):
