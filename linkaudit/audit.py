@@ -10,29 +10,20 @@ import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from linkaudit import musl
-from linkaudit.binding import Resolution, bind, lookup, lookup_in
+from linkaudit.binding import bind, lookup, lookup_in
 from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, ElfObject, gnu_hash
 from linkaudit.errors import ElfReadError, LinkauditError
-from linkaudit.families import classify
 from linkaudit.hostparams import HostFacts, LoaderParams, Overrides
 from linkaudit.inputs import BUILD_SCRATCH_DIRS, Target, collect
-from linkaudit.loader import LoadedObject, Loader, LoaderEnv, LoadResult, machine_of
-from linkaudit.report import (
-    Binding,
-    Dependency,
-    ErrorEntry,
-    LoadedLibrary,
-    NeededEntry,
-    ObjectReport,
-    Report,
-    RpathFinding,
-)
+from linkaudit.loader import Loader, LoaderEnv, LoadResult, machine_of
+from linkaudit.objectreport import loaded_libraries, needed_entries, renamed
+from linkaudit.report import ErrorEntry, ObjectReport, Report, RpathFinding
 from linkaudit.rpath import package_root, rpath_findings
-from linkaudit.verdicts import Verdicts, judge, ldd_unused, soname_or
+from linkaudit.verdicts import Rebind, Resolved, judge, ldd_unused
 from linkaudit.verdicts import unresolved as unresolved_references
 
 
@@ -110,35 +101,11 @@ def audit_one(target: Target, loader: Loader) -> ObjectReport | ErrorEntry:
         return ErrorEntry(target.display, _one_line(f"cannot read file: {exc}"))
     except Exception as exc:  # a bug, not a bad file: keep auditing the other objects
         return ErrorEntry(target.display, _one_line(f"internal error ({type(exc).__name__}: {exc}); please report it"))
-    return _renamed(report, target) if target.alias else report
+    return renamed(report, target) if target.alias else report
 
 
 def _one_line(message: str) -> str:
     return " ".join(message.split()) or "error"
-
-
-def _renamed(report: ObjectReport, target: Target) -> ObjectReport:
-    """Wheel members: name libraries found inside the extracted wheel as ``x.whl!pkg.libs/lib.so``."""
-    def p(path: Path | None) -> Path | None:
-        return None if path is None else Path(target.rename(str(path)))
-
-    def s(text: str) -> str:
-        assert target.alias is not None
-        return text.replace(target.alias[0] + "/", target.alias[1])
-
-    needed = tuple(replace(
-        n, path=p(n.path), drags=tuple(Path(target.rename(str(d))) for d in n.drags),
-        bindings=tuple(replace(b, provider=b.provider and target.rename(b.provider)) for b in n.bindings),
-        searched=tuple(replace(st, directory=target.rename(st.directory), source=s(st.source)) for st in n.searched),
-        uncertain=n.uncertain and s(n.uncertain),
-    ) for n in report.needed)
-    loaded = tuple(replace(lib, path=Path(target.rename(str(lib.path))),
-                           needed_by=tuple(target.rename(x) for x in lib.needed_by),
-                           needs=tuple(replace(d, path=d.path and target.rename(d.path)) for d in lib.needs))
-                   for lib in report.loaded)
-    return replace(report, needed=needed, loaded=loaded, ldd_unused=tuple(target.rename(x) for x in report.ldd_unused),
-                   warnings=tuple(s(w) for w in report.warnings),
-                   rpath_findings=tuple(replace(f, message=s(f.message)) for f in report.rpath_findings))
 
 
 def _strip_path(message: str, target: Target) -> str:
@@ -159,22 +126,23 @@ def audit_object(target: Target, loader: Loader) -> ObjectReport:
         return ObjectReport(target.display, elf.machine, elf.bits, None, (), (), (),
                             warnings=("statically linked: no dynamic dependencies",), libc=libc, abi=abi)
     result = musl.musl_loader(loader).load(path, elf) if libc == musl.MUSL else loader.load(path, elf)
-    bound = _bind(result)
-    verdicts = judge(result, bound.resolutions, bound.rebind, bound.absent)
+    resolved = _bind(result)
+    verdicts = judge(result, resolved)
+    candidates = loader.python_candidates if libc != musl.MUSL else lambda name: ()
     is_ext = _is_python_extension(elf, Path(target.display.rsplit("!", 1)[-1]))
-    unresolved, host = unresolved_references(bound.resolutions, is_ext)
+    unresolved, host = unresolved_references(resolved.resolutions, is_ext)
     warnings = list(result.warnings)
-    if bound.absent and unresolved:  # they may well be defined by what this host lacks
+    if resolved.absent and unresolved:  # they may well be defined by what this host lacks
         warnings.append(f"undefined references not judged ({len(set(unresolved))}): "
-                        f"{', '.join(dict.fromkeys(o.first_name for o in bound.absent))} not on this host")
+                        f"{', '.join(dict.fromkeys(o.first_name for o in resolved.absent))} not on this host")
         unresolved = []
     warnings += [f"the real loader stops at {name}: {dep.fatal}" for name, dep in zip(elf.needed, result.direct)
                  if dep.fatal]
     warnings += [f"{o.path}: symbol tables damaged ({why}); verdicts that depend on it are uncertain"
-                 for o, why in bound.damaged.items()]
+                 for o, why in resolved.damaged.items()]
     return ObjectReport(
         path=target.display, machine=elf.machine, elf_class=elf.bits, soname=_safe(lambda: elf.soname),
-        needed=_needed_entries(elf, result, verdicts, bound, loader, libc), loaded=_loaded(result, verdicts),
+        needed=needed_entries(elf, result, verdicts, resolved, candidates), loaded=loaded_libraries(result, verdicts),
         unresolved=tuple(sorted(set(unresolved))), host_provided=tuple(sorted(set(host))),
         ldd_unused=() if libc == musl.MUSL else ldd_unused(result, verdicts.used, len(elf.needed)),  # musl's ldd has no -u
         is_python_extension=is_ext, warnings=tuple(warnings), libc=libc, abi=abi,
@@ -191,17 +159,7 @@ def _require_linked(elf: ElfObject, path: str) -> None:
         raise ElfReadError(f"{path}: not a linked object: {kind}; nothing to audit")
 
 
-@dataclass(frozen=True)
-class _Bound:
-    """The binder's output for one load, keyed by loaded object."""
-
-    resolutions: list[Resolution]
-    rebind: Callable[..., tuple[int | None, object]]  # the same lookup over a reduced scope
-    damaged: dict[LoadedObject, str]  # objects whose symbol tables broke while binding, and why
-    absent: dict[LoadedObject, str]  # musl system libraries this host lacks (not judged), search-list order
-
-
-def _bind(result: LoadResult) -> _Bound:
+def _bind(result: LoadResult) -> Resolved:
     """Bind every reference of the main object with glibc's or musl's rules."""
     scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
     damaged: dict[int, str] = {}
@@ -209,72 +167,12 @@ def _bind(result: LoadResult) -> _Bound:
         at = [k for k, o in enumerate(result.searchlist) if o is result.ldso]
         libc_at = at[0] if at else None
         resolutions = musl.bind(scope, damaged, libc_at)
-        rebind: Callable[..., tuple[int | None, object]] = functools.partial(musl.lookup, libc=libc_at)
+        rebind: Rebind = functools.partial(musl.lookup, libc=libc_at)
         absent = {o: result.not_on_host[id(o)] for o in result.searchlist if id(o) in result.not_on_host}
     else:
         resolutions = bind(scope, damaged, include_self=False)  # what binds to the object itself is not needed
         rebind, absent = lookup, {}
-    return _Bound(resolutions, rebind, {result.searchlist[k]: why for k, why in damaged.items()}, absent)
-
-
-def _needed_entries(elf: ElfObject, result: LoadResult, verdicts: Verdicts, bound: _Bound, loader: Loader,
-                    libc: str | None) -> tuple[NeededEntry, ...]:
-    """One entry per DT_NEEDED string, in order; a repeated entry carries its bindings once."""
-    out: list[NeededEntry] = []
-    seen: set[LoadedObject] = set()
-    for raw_name, dep in zip(elf.needed, result.direct):
-        owners = verdicts.owners.get(dep, {})
-        bindings = () if dep in seen else tuple(
-            Binding(_text(r.ref.name), _text(r.ref.version.name) if r.ref.version else None, r.ref.weak,
-                    dep.path, owners.get(r.ref.name))
-            for r in verdicts.bound.get(dep, []))
-        seen.add(dep)
-        drags = verdicts.drags(dep)
-        out.append(NeededEntry(
-            name=raw_name,
-            path=Path(dep.path) if dep.elf is not None else None,
-            found_via=dep.found_via if dep.elf is not None else None,
-            status=verdicts.status[dep],
-            category=classify(soname_or(dep, raw_name)),
-            bindings=bindings,
-            searched=dep.searched if dep.elf is None else (),
-            candidates=tuple(loader.python_candidates(raw_name)) if dep.elf is None and libc != musl.MUSL else (),
-            python_package=dep.python_package,
-            drags=tuple(Path(o.path) for o in drags),
-            drags_bytes=sum(o.elf.size for o in drags),  # type: ignore[union-attr]
-            has_initializers=bool(dep.elf and dep.elf.has_initializers),
-            uncertain=_uncertainty(dep, verdicts, bound),
-            loads_providers=tuple(soname_or(p, p.path) or "" for p in verdicts.exclusive.get(dep, ())),
-        ))
-    return tuple(out)
-
-
-def _uncertainty(dep: LoadedObject, verdicts: Verdicts, bound: _Bound) -> str | None:
-    """Why the verdict on ``dep`` may be wrong: damaged tables, or a musl library this host lacks."""
-    why = bound.damaged.get(dep) or bound.absent.get(dep)
-    if why is None and dep.elf is not None and dep not in verdicts.bound and bound.damaged:
-        why = "; ".join(f"{o.path}: symbol tables damaged" for o in bound.damaged)
-    before = [o for o in bound.absent if verdicts.position[o] < verdicts.position[dep]]
-    if why is None and dep in verdicts.bound and before:
-        why = (f"{', '.join(dict.fromkeys(o.first_name for o in before))} "
-               "is not on this host and comes first in musl's scope: it may define these symbols")
-    return why
-
-
-def _loaded(result: LoadResult, verdicts: Verdicts) -> tuple[LoadedLibrary, ...]:
-    """The load closure, breadth-first, each library marked when only unneeded entries keep it loaded."""
-    return tuple(LoadedLibrary(
-        name=obj.first_name,
-        path=Path(obj.path),
-        soname=soname_or(obj, None),
-        found_via=obj.found_via,  # type: ignore[arg-type]
-        category=classify(soname_or(obj, obj.first_name)),  # type: ignore[arg-type]
-        size=obj.elf.size,
-        depth=obj.depth,
-        needed_by=tuple(obj.needed_by),
-        only_for_unneeded=obj not in verdicts.keep,
-        needs=_needs(obj),
-    ) for obj in result.searchlist[1:] if obj.elf is not None)
+    return Resolved(resolutions, rebind, {result.searchlist[k]: why for k, why in damaged.items()}, absent)
 
 
 def _rpath_findings(target: Target, elf: ElfObject, result: LoadResult, loader: Loader,
@@ -285,16 +183,6 @@ def _rpath_findings(target: Target, elf: ElfObject, result: LoadResult, loader: 
     return rpath_findings(elf, result.main, loader, result, package_root(path, wheel[0] if wheel else None),
                           wheel[1].rstrip("!") if wheel else None,
                           musl.system_path_of(loader, elf) if libc == musl.MUSL else None)
-
-
-def _needs(obj: LoadedObject) -> tuple[Dependency, ...]:
-    """A loaded library's own DT_NEEDED entries as this load resolved them (for the tree)."""
-    try:
-        names = obj.elf.needed if obj.elf is not None else ()
-    except ElfReadError:
-        return ()
-    return tuple(Dependency(name, dep.path, ()) if dep.elf is not None else Dependency(name, None, dep.searched)
-                 for name, dep in zip(names, obj.deps))
 
 
 def _is_python_extension(elf: ElfObject, path: Path) -> bool:
@@ -313,10 +201,6 @@ def _safe(fn: Callable[[], str | None]) -> str | None:
         return fn()
     except ElfReadError:
         return None
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
 
 
 def default_env(search_paths: Iterable[str] = (), python_packages: bool = True, root: str | None = None,

@@ -52,6 +52,16 @@ def reachability(result: LoadResult) -> dict[LoadedObject, frozenset[LoadedObjec
 
 
 @dataclass(frozen=True)
+class Resolved:
+    """The binder's output for one load, keyed by loaded object: what the verdicts are judged on."""
+
+    resolutions: list[Resolution]
+    rebind: Rebind  # the same lookup over a reduced scope
+    damaged: dict[LoadedObject, str]  # objects whose symbol tables broke while binding, and why
+    absent: dict[LoadedObject, str]  # musl system libraries this host lacks (not judged), search-list order
+
+
+@dataclass(frozen=True)
 class Verdicts:
     """What the rules concluded for one load: a status per direct dependency and its evidence."""
 
@@ -77,16 +87,16 @@ class Verdicts:
         return tuple(sorted((o for o in gone if o.elf is not None), key=self.position.__getitem__))
 
 
-def judge(result: LoadResult, resolutions: Iterable[Resolution], rebind: Rebind,
-          absent: Mapping[LoadedObject, str] = {}) -> Verdicts:  # noqa: B006 (read only)
+def judge(result: LoadResult, resolved: Resolved) -> Verdicts:
     """The verdict on every direct dependency of ``result.main``.
 
-    ``rebind`` looks a reference up again over a reduced scope (the incidental
-    rule); ``absent`` are musl system libraries this host lacks, which are not judged.
+    ``resolved.rebind`` looks a reference up again over a reduced scope (the
+    incidental rule); ``resolved.absent`` are musl system libraries this host
+    lacks, which are not judged.
     """
-    scope = result.searchlist
+    scope, absent, rebind = result.searchlist, resolved.absent, resolved.rebind
     position = {obj: k for k, obj in enumerate(scope)}
-    bound = providers(resolutions, scope)
+    bound = providers(resolved.resolutions, scope)
     reach = reachability(result)
     direct = list(dict.fromkeys(result.direct))
     stays = {d: _loaded_without(d, direct, reach) for d in direct}

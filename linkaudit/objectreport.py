@@ -1,0 +1,123 @@
+"""One object's report records from its load and its verdicts: DT_NEEDED entries, the load closure.
+
+Turns loader nodes and verdicts into the frozen records of :mod:`linkaudit.report`;
+it decides nothing (:mod:`linkaudit.verdicts` does) and reads nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from linkaudit.errors import ElfReadError
+from linkaudit.families import classify
+from linkaudit.report import Binding, Dependency, LoadedLibrary, NeededEntry, ObjectReport
+from linkaudit.verdicts import Resolved, Verdicts, soname_or
+
+if TYPE_CHECKING:
+    from linkaudit.elf import ElfObject
+    from linkaudit.inputs import Target
+    from linkaudit.loader import LoadedObject, LoadResult
+
+
+def needed_entries(elf: ElfObject, result: LoadResult, verdicts: Verdicts, resolved: Resolved,
+                   candidates: Callable[[str], Iterable[Path]]) -> tuple[NeededEntry, ...]:
+    """One entry per DT_NEEDED string, in order; a repeated entry carries its bindings once.
+
+    ``candidates(name)`` lists same-named files elsewhere, for a library the loader does not find.
+    """
+    out: list[NeededEntry] = []
+    seen: set[LoadedObject] = set()
+    for raw_name, dep in zip(elf.needed, result.direct):
+        owners = verdicts.owners.get(dep, {})
+        bindings = () if dep in seen else tuple(
+            Binding(_text(r.ref.name), _text(r.ref.version.name) if r.ref.version else None, r.ref.weak,
+                    dep.path, owners.get(r.ref.name))
+            for r in verdicts.bound.get(dep, []))
+        seen.add(dep)
+        drags = verdicts.drags(dep)
+        out.append(NeededEntry(
+            name=raw_name,
+            path=Path(dep.path) if dep.elf is not None else None,
+            found_via=dep.found_via if dep.elf is not None else None,
+            status=verdicts.status[dep],
+            category=classify(soname_or(dep, raw_name)),
+            bindings=bindings,
+            searched=dep.searched if dep.elf is None else (),
+            candidates=tuple(candidates(raw_name)) if dep.elf is None else (),
+            python_package=dep.python_package,
+            drags=tuple(Path(o.path) for o in drags),
+            drags_bytes=sum(o.elf.size for o in drags),  # type: ignore[union-attr]
+            has_initializers=bool(dep.elf and dep.elf.has_initializers),
+            uncertain=uncertainty(dep, verdicts, resolved),
+            loads_providers=tuple(soname_or(p, p.path) or "" for p in verdicts.exclusive.get(dep, ())),
+        ))
+    return tuple(out)
+
+
+def uncertainty(dep: LoadedObject, verdicts: Verdicts, resolved: Resolved) -> str | None:
+    """Why the verdict on ``dep`` may be wrong: damaged tables, or a musl library this host lacks."""
+    why = resolved.damaged.get(dep) or resolved.absent.get(dep)
+    if why is None and dep.elf is not None and dep not in verdicts.bound and resolved.damaged:
+        why = "; ".join(f"{o.path}: symbol tables damaged" for o in resolved.damaged)
+    before = [o for o in resolved.absent if verdicts.position[o] < verdicts.position[dep]]
+    if why is None and dep in verdicts.bound and before:
+        why = (f"{', '.join(dict.fromkeys(o.first_name for o in before))} "
+               "is not on this host and comes first in musl's scope: it may define these symbols")
+    return why
+
+
+def loaded_libraries(result: LoadResult, verdicts: Verdicts) -> tuple[LoadedLibrary, ...]:
+    """The load closure, breadth-first, each library marked when only unneeded entries keep it loaded."""
+    return tuple(LoadedLibrary(
+        name=obj.first_name,
+        path=Path(obj.path),
+        soname=soname_or(obj, None),
+        found_via=obj.found_via,  # type: ignore[arg-type]
+        category=classify(soname_or(obj, obj.first_name)),  # type: ignore[arg-type]
+        size=obj.elf.size,
+        depth=obj.depth,
+        needed_by=tuple(obj.needed_by),
+        only_for_unneeded=obj not in verdicts.keep,
+        needs=dependencies_of(obj),
+    ) for obj in result.searchlist[1:] if obj.elf is not None)
+
+
+def dependencies_of(obj: LoadedObject) -> tuple[Dependency, ...]:
+    """A loaded library's own DT_NEEDED entries as this load resolved them (for the tree)."""
+    try:
+        names = obj.elf.needed if obj.elf is not None else ()
+    except ElfReadError:
+        return ()
+    return tuple(Dependency(name, dep.path, ()) if dep.elf is not None else Dependency(name, None, dep.searched)
+                 for name, dep in zip(names, obj.deps))
+
+
+def renamed(report: ObjectReport, target: Target) -> ObjectReport:
+    """Wheel members: name libraries found inside the extracted wheel as ``x.whl!pkg.libs/lib.so``."""
+    def p(path: Path | None) -> Path | None:
+        return None if path is None else Path(target.rename(str(path)))
+
+    def s(text: str) -> str:
+        assert target.alias is not None
+        return text.replace(target.alias[0] + "/", target.alias[1])
+
+    needed = tuple(replace(
+        n, path=p(n.path), drags=tuple(Path(target.rename(str(d))) for d in n.drags),
+        bindings=tuple(replace(b, provider=b.provider and target.rename(b.provider)) for b in n.bindings),
+        searched=tuple(replace(st, directory=target.rename(st.directory), source=s(st.source)) for st in n.searched),
+        uncertain=n.uncertain and s(n.uncertain),
+    ) for n in report.needed)
+    loaded = tuple(replace(lib, path=Path(target.rename(str(lib.path))),
+                           needed_by=tuple(target.rename(x) for x in lib.needed_by),
+                           needs=tuple(replace(d, path=d.path and target.rename(d.path)) for d in lib.needs))
+                   for lib in report.loaded)
+    return replace(report, needed=needed, loaded=loaded, ldd_unused=tuple(target.rename(x) for x in report.ldd_unused),
+                   warnings=tuple(s(w) for w in report.warnings),
+                   rpath_findings=tuple(replace(f, message=s(f.message)) for f in report.rpath_findings))
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
