@@ -41,7 +41,7 @@ class FoundVia(str, Enum):
 
 
 class Category(str, Enum):
-    """Library family, for grouping and cost explanations."""
+    """Library category (its family: torch, cuda, openmp ...), for grouping and cost explanations."""
 
     TORCH = "torch"
     CUDA = "cuda"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from linkaudit.formats.interface import Format
 from linkaudit.report import Category, ObjectReport, Report, Status
 
-#: verdict -> fill colour
-VERDICT_FILL = {
+#: status -> fill colour
+STATUS_FILL = {
     "object": "#dbe9f6",
     "used": "#b7e4b0",
     "unused": "#f4a3a3",
@@ -26,8 +26,8 @@ VERDICT_FILL = {
     "dragged": "#fbd3d3",
     "transitive": "#eeeeee",
 }
-#: family -> border colour
-FAMILY_BORDER = {
+#: category -> border colour
+CATEGORY_BORDER = {
     Category.TORCH: "#ee4c2c",
     Category.CUDA: "#76b900",
     Category.OPENMP: "#0097a7",
@@ -43,8 +43,8 @@ FAMILY_BORDER = {
 class Node:
     id: str
     label: str
-    verdict: str  # a key of VERDICT_FILL
-    family: Category | None  # None for the audited object
+    status: str  # a key of STATUS_FILL
+    category: Category | None  # None for the audited object
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,10 @@ def build_graph(obj: ObjectReport, index: int) -> Graph:
             continue  # the same file loaded twice under two names: one node
         entry = direct.get(str(lib.path)) if lib.depth == 1 else None
         if entry is not None:
-            verdict = entry.status.value
+            status = entry.status.value
         else:
-            verdict = "dragged" if lib.only_for_unneeded else "transitive"
-        nodes.append(Node(node_id, lib.soname or lib.name, verdict, lib.category))
+            status = "dragged" if lib.only_for_unneeded else "transitive"
+        nodes.append(Node(node_id, lib.soname or lib.name, status, lib.category))
         for parent in lib.needed_by or (obj.path,):
             edge = (by_path.get(parent, prefix), node_id)
             if edge not in edges and edge[0] != node_id:
@@ -106,13 +106,13 @@ class DotFormat(Format):
             out.append(f"  subgraph cluster_{g.nodes[0].id} {{")
             out.append(f"    label={_dot_quote(g.object.path)};")
             for node in g.nodes:
-                attrs = [f"label={_dot_quote(node.label)}", f'fillcolor="{VERDICT_FILL[node.verdict]}"',
-                         f'tooltip={_dot_quote(node.verdict)}']
-                if node.family is not None:
-                    attrs.append(f'color="{FAMILY_BORDER[node.family]}"')
-                if node.verdict in ("missing", "not_on_host"):
+                attrs = [f"label={_dot_quote(node.label)}", f'fillcolor="{STATUS_FILL[node.status]}"',
+                         f'tooltip={_dot_quote(node.status)}']
+                if node.category is not None:
+                    attrs.append(f'color="{CATEGORY_BORDER[node.category]}"')
+                if node.status in ("missing", "not_on_host"):
                     attrs.append('style="filled,rounded,dashed"')
-                if node.verdict == "object":
+                if node.status == "object":
                     attrs.append("shape=component")
                 out.append(f"    {node.id} [{', '.join(attrs)}];")
             for a, b in g.edges:
@@ -133,16 +133,16 @@ class MermaidFormat(Format):
 
     def format(self, report: Report) -> str:
         out = ["flowchart LR"]
-        for verdict, fill in VERDICT_FILL.items():
-            out.append(f"  classDef {verdict} fill:{fill},stroke:#333,color:#000")
+        for status, fill in STATUS_FILL.items():
+            out.append(f"  classDef {status} fill:{fill},stroke:#333,color:#000")
         for g in graphs(report):
             out.append(f"  subgraph {g.nodes[0].id}_graph[{_mermaid_label(g.object.path)}]")
             for node in g.nodes:
-                out.append(f"    {node.id}[{_mermaid_label(node.label)}]:::{node.verdict}")
+                out.append(f"    {node.id}[{_mermaid_label(node.label)}]:::{node.status}")
             for a, b in g.edges:
                 out.append(f"    {a} --> {b}")
             out.append("  end")
             for node in g.nodes:
-                if node.family is not None:
-                    out.append(f"  style {node.id} stroke:{FAMILY_BORDER[node.family]},stroke-width:3px")
+                if node.category is not None:
+                    out.append(f"  style {node.id} stroke:{CATEGORY_BORDER[node.category]},stroke-width:3px")
         return "\n".join(out) + "\n"

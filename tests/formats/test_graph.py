@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from linkaudit.formats.graph import FAMILY_BORDER, VERDICT_FILL, DotFormat, MermaidFormat, build_graph
+from linkaudit.formats.graph import CATEGORY_BORDER, STATUS_FILL, DotFormat, MermaidFormat, build_graph
 from linkaudit.report import Category, Report
 
 from .conftest import EXT
@@ -32,8 +32,8 @@ def test_graph_edges_follow_needed_by(sample_report: Report) -> None:
 
 def test_graph_verdicts(sample_report: Report) -> None:
     g = build_graph(sample_report.objects[0], 0)
-    verdict = {n.label: n.verdict for n in g.nodes}
-    assert verdict == {EXT: "object", "libc10.so": "used", "libtorch.so": "unused", "libgomp.so.1": "incidental",
+    status = {n.label: n.status for n in g.nodes}
+    assert status == {EXT: "object", "libc10.so": "used", "libtorch.so": "unused", "libgomp.so.1": "incidental",
                        "libtorch_cpu.so": "dragged", "libmissing.so.2": "missing"}
 
 
@@ -41,11 +41,11 @@ def test_dot_colours(sample_report: Report) -> None:
     text = DotFormat().format(sample_report)
     assert text.startswith("digraph linkaudit {")
     line = next(x for x in text.splitlines() if 'label="libtorch.so"' in x)
-    assert f'fillcolor="{VERDICT_FILL["unused"]}"' in line
-    assert f'color="{FAMILY_BORDER[Category.TORCH]}"' in line
+    assert f'fillcolor="{STATUS_FILL["unused"]}"' in line
+    assert f'color="{CATEGORY_BORDER[Category.TORCH]}"' in line
     line = next(x for x in text.splitlines() if 'label="libgomp.so.1"' in x)
-    assert f'fillcolor="{VERDICT_FILL["incidental"]}"' in line
-    assert f'color="{FAMILY_BORDER[Category.OPENMP]}"' in line
+    assert f'fillcolor="{STATUS_FILL["incidental"]}"' in line
+    assert f'color="{CATEGORY_BORDER[Category.OPENMP]}"' in line
     assert text.count("subgraph cluster_") == 2  # one per audited object
 
 
