@@ -21,7 +21,10 @@ import pytest
 C_DIR = Path(__file__).parent / "c"
 CC = shutil.which("cc")
 CXX = shutil.which("c++") or shutil.which("g++")
+#: a glibc Linux host: the ldd oracle and glibc's loader rules apply (test modules import it from here)
 IS_GLIBC = sys.platform.startswith("linux") and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+LDD = shutil.which("ldd")
+UNUSED_HEADER = "Unused direct dependencies:"
 NO_CC_REASON = "no C compiler (cc) on PATH to build ELF fixtures"
 DEMO = Path(__file__).resolve().parents[1] / "demo"
 # The greet demo is its own distribution (demo/): its source tree, where its build copies the
@@ -147,6 +150,22 @@ class Builder:
         return self._compile(out, sources, args, cxx=cxx or any(str(s).endswith(".cpp") for s in sources))
 
 
+def ldd_env(ld_library_path: str | Path | None = None) -> dict[str, str]:
+    """This environment without the loader's LD_* variables (plus ``LD_LIBRARY_PATH`` when given): the oracle's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LD_")}
+    if ld_library_path is not None:
+        env["LD_LIBRARY_PATH"] = str(ld_library_path)
+    return env
+
+
+def parse_ldd_unused(stdout: str) -> list[str] | None:
+    """The paths ``ldd -u`` lists under "Unused direct dependencies:", in order; None without that list."""
+    lines = [line.strip() for line in stdout.splitlines()]
+    if UNUSED_HEADER not in lines:
+        return None
+    return [line for line in lines[lines.index(UNUSED_HEADER) + 1:] if line]
+
+
 @pytest.fixture(scope="session")
 def builder(tmp_path_factory: pytest.TempPathFactory) -> Builder:
     if CC is None:
@@ -191,6 +210,20 @@ def invoke_cli(args: Sequence[str], env: Mapping[str, str | None] | None = None)
         runner = CliRunner()
     result = runner.invoke(main, [str(a) for a in args], env=full_env, catch_exceptions=False)
     return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def objs(tmp_path_factory: pytest.TempPathFactory, build_so, build_exe) -> dict[str, Path]:
+    """Two executables for the CLI tests: one clean, one that links an unused library ($ORIGIN finds both)."""
+    d = tmp_path_factory.mktemp("cli")
+    used = build_so("libused.so", "used.c", out_dir=d)
+    unused = build_so("libunused.so", "unused.c", out_dir=d)
+    return {
+        "clean": build_exe("clean", "main_basic.c", out_dir=d, libs=[used], runpath=["$ORIGIN"]),
+        "unused": build_exe("with_unused", "main_basic.c", out_dir=d, libs=[used, unused], runpath=["$ORIGIN"]),
+        "libused": used,
+        "libunused": unused,
+    }
 
 
 @pytest.fixture

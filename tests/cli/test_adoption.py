@@ -16,19 +16,6 @@ from linkaudit.formats import OutputFormat
 pytestmark = pytest.mark.requires_cc
 
 
-@pytest.fixture(scope="module")
-def objs(tmp_path_factory: pytest.TempPathFactory, build_so, build_exe) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("adopt")
-    used = build_so("libused.so", "used.c", out_dir=d)
-    unused = build_so("libunused.so", "unused.c", out_dir=d)
-    return {
-        "clean": build_exe("clean", "main_basic.c", out_dir=d, libs=[used], runpath=["$ORIGIN"]),
-        "unused": build_exe("with_unused", "main_basic.c", out_dir=d, libs=[used, unused], runpath=["$ORIGIN"]),
-        "libused": used,
-        "libunused": unused,
-    }
-
-
 # -- the command: auditing is the default, its options are the top-level ones -------------------------
 
 

@@ -12,18 +12,6 @@ import pytest
 pytestmark = pytest.mark.requires_cc
 
 
-@pytest.fixture(scope="module")
-def objs(tmp_path_factory: pytest.TempPathFactory, build_so, build_exe) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("cli")
-    used = build_so("libused.so", "used.c", out_dir=d)
-    unused = build_so("libunused.so", "unused.c", out_dir=d)
-    return {
-        "clean": build_exe("clean", "main_basic.c", out_dir=d, libs=[used], runpath=["$ORIGIN"]),
-        "unused": build_exe("with_unused", "main_basic.c", out_dir=d, libs=[used, unused], runpath=["$ORIGIN"]),
-        "libused": used,
-    }
-
-
 def _error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip()]
 

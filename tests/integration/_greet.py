@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from conftest import IS_GLIBC, ldd_env, parse_ldd_unused
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo"  # the greet demo's own distribution (pybind_torch, csrc/, setup.py)
 GREETING = "Hello Pytorch from C++"
-IS_GLIBC = sys.platform.startswith("linux") and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 NOT_BUILT = ("pybind_torch.{name} is not built: run `pip install --no-build-isolation ./demo` in the repository "
              "(it builds the extensions into demo/build/lib.*/pybind_torch/ and copies them into demo/pybind_torch/)")
 
@@ -192,23 +192,18 @@ def require_ldd() -> str:
     return ldd
 
 
-def _env(ld_library_path: str | Path | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LD_")}
-    if ld_library_path is not None:
-        env["LD_LIBRARY_PATH"] = str(ld_library_path)
-    return env
+_env = ldd_env
 
 
 def ldd_unused(path: Path, ld_library_path: str | Path | None = None) -> list[str]:
     """``ldd -u -r PATH``'s "Unused direct dependencies" (paths, in order)."""
     proc = subprocess.run([require_ldd(), "-u", "-r", str(path)], capture_output=True, text=True,
                           env=_env(ld_library_path), timeout=120)
-    lines = proc.stdout.splitlines()
-    if "Unused direct dependencies:" not in [line.strip() for line in lines]:
+    unused = parse_ldd_unused(proc.stdout)
+    if unused is None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return []
-    start = [line.strip() for line in lines].index("Unused direct dependencies:")
-    return [line.strip() for line in lines[start + 1:] if line.strip()]
+    return unused
 
 
 _BINDING = re.compile(r"binding file (?P<file>\S+) \[\d+\] to (?P<to>\S+) \[\d+\]: \w+ symbol `(?P<sym>[^']+)'")

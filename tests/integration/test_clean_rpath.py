@@ -8,13 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import IS_GLIBC
 from elftools.elf.elffile import ELFFile
 
 pytestmark = pytest.mark.requires_cc
 
 NOWHERE = "/linkaudit-test-nonexistent/lib"
 LDD = shutil.which("ldd")
-IS_GLIBC = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 
 
 def _paths(path: Path) -> dict[str, list[str]]:

@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import ldd_env, parse_ldd_unused
 
 from glibc_rules import hwcaps_of, host_expectation, ld_so_diagnostics, levels_of, platform_of, subdirs_of
 from linkaudit.audit import AuditOptions, audit, default_env
@@ -107,15 +108,9 @@ def linkaudit_unused(path: Path, ld_library_path: str | None, overrides: Overrid
 
 
 def ldd_unused(path: Path, ld_library_path: str | None) -> set[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
-    if ld_library_path is not None:
-        env["LD_LIBRARY_PATH"] = ld_library_path
-    proc = subprocess.run([LDD, "-u", "-r", str(path)], capture_output=True, text=True, env=env, timeout=60,
-                          check=False)
-    lines = proc.stdout.splitlines()
-    if "Unused direct dependencies:" not in lines:
-        return set()
-    return {os.path.normpath(x.strip()) for x in lines[lines.index("Unused direct dependencies:") + 1:] if x.strip()}
+    proc = subprocess.run([LDD, "-u", "-r", str(path)], capture_output=True, text=True, env=ldd_env(ld_library_path),
+                          timeout=60, check=False)
+    return {os.path.normpath(x) for x in parse_ldd_unused(proc.stdout) or ()}
 
 
 # -- this host, with ldd -----------------------------------------------------------------------------

@@ -26,37 +26,31 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
+from conftest import IS_GLIBC, ldd_env, parse_ldd_unused
 
 LDD = shutil.which("ldd")
-IS_GLIBC = os.uname().sysname == "Linux" and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 
 pytestmark = [
     pytest.mark.oracle,
     pytest.mark.skipif(not IS_GLIBC or LDD is None, reason="the ldd oracle needs glibc's ldd"),
 ]
 
-UNUSED_HEADER = "Unused direct dependencies:"
 UNDEFINED = re.compile(r"^\s*undefined symbol: (\S+?)(?:,.*)?\t\((.*)\)\s*$")
 SYSTEM_SAMPLE = 60
 
 
-def _env(ld_library_path: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
-    if ld_library_path is not None:
-        env["LD_LIBRARY_PATH"] = ld_library_path
-    return env
+_env = ldd_env
 
 
 def ldd_unused(path: Path | str, ld_library_path: str | None = None, cwd: Path | None = None) -> set[str]:
     proc = subprocess.run([LDD, "-u", "-r", str(path)], capture_output=True, text=True, check=False,
                           env=_env(ld_library_path), cwd=cwd, timeout=60)
-    lines = proc.stdout.splitlines()
-    if UNUSED_HEADER not in lines:
+    unused = parse_ldd_unused(proc.stdout)
+    if unused is None:
         assert proc.returncode == 0, f"ldd -u -r {path} failed ({proc.returncode}): {proc.stderr}"
         return set()
     assert proc.returncode == 1, f"ldd -u -r {path}: exit status {proc.returncode} with an unused list"
-    after = lines[lines.index(UNUSED_HEADER) + 1:]
-    return {os.path.normpath(line.strip()) for line in after if line.strip()}
+    return {os.path.normpath(line) for line in unused}
 
 
 def ldd_undefined(path: Path | str, ld_library_path: str | None = None, cwd: Path | None = None) -> set[str]:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import IS_GLIBC
 
 from linkaudit import musl
 from linkaudit.audit import AuditOptions, audit
@@ -45,7 +46,6 @@ from linkaudit.report import FoundVia, ObjectReport, Status
 ARCH = platform.machine()
 LDSO = f"/lib/ld-musl-{ARCH}.so.1"
 MUSL_GCC = shutil.which("musl-gcc")
-IS_GLIBC = bool(getattr(os, "confstr", None) and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"))
 
 pytestmark = pytest.mark.skipif(MUSL_GCC is None or not os.path.exists(LDSO),
                                 reason="needs musl-gcc and musl's loader (Debian: musl-tools)")

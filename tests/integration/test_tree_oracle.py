@@ -16,13 +16,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import IS_GLIBC
 
 from linkaudit.audit import AuditOptions, audit
 from linkaudit.formats.tree import BRANCH, LAST, PIPE, SPACE, TreeFormat
 from linkaudit.loader import LoaderEnv
 
 LDD = shutil.which("ldd")
-IS_GLIBC = os.uname().sysname == "Linux" and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 pytestmark = [pytest.mark.oracle,
               pytest.mark.skipif(not IS_GLIBC or LDD is None, reason="the ldd oracle needs glibc's ldd")]
 SKIP = re.compile(r"^(linux-vdso|linux-gate|ld-linux|ld64)|/ld-linux")

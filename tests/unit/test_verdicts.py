@@ -8,12 +8,11 @@ opinion, checked against ``ldd -u -r``.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import IS_GLIBC, LDD, ldd_env, parse_ldd_unused
 
 from linkaudit.audit import AuditOptions, audit
 from linkaudit.families import classify
@@ -22,7 +21,6 @@ from linkaudit.report import Category, NeededEntry, ObjectReport, Status
 
 pytestmark = pytest.mark.requires_cc
 
-IS_GLIBC = sys.platform.startswith("linux") and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 
 
 def _audit(path: Path) -> ObjectReport:
@@ -37,16 +35,14 @@ def _needed(obj: ObjectReport) -> dict[str, NeededEntry]:
 
 
 def _ldd_unused(path: Path) -> list[str]:
-    ldd = shutil.which("ldd")
-    if not IS_GLIBC or ldd is None:
+    if not IS_GLIBC or LDD is None:
         pytest.skip("the ldd oracle needs glibc's ldd")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LD_")}
-    proc = subprocess.run([ldd, "-u", "-r", str(path)], capture_output=True, text=True, env=env, timeout=60)
-    lines = [line.strip() for line in proc.stdout.splitlines()]
-    if "Unused direct dependencies:" not in lines:
+    proc = subprocess.run([LDD, "-u", "-r", str(path)], capture_output=True, text=True, env=ldd_env(), timeout=60)
+    unused = parse_ldd_unused(proc.stdout)
+    if unused is None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return []
-    return [line for line in lines[lines.index("Unused direct dependencies:") + 1:] if line]
+    return unused
 
 
 def _vscript(directory: Path, name: str, text: str) -> Path:
