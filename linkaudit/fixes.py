@@ -104,14 +104,26 @@ def _lflag(name: str) -> str:
 
 
 def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
-    out: list[Suggestion] = []
+    """Every suggestion for one object, most specific first."""
     unused = [n for n in obj.needed if n.status is Status.UNUSED]
     incidental = [n for n in obj.needed if n.status is Status.INCIDENTAL]
-    torch = [n for n in obj.needed if n.category is Category.TORCH]
-    drop = [n for n in unused + incidental if removable(n, include_incidental=True)]
-    drop_names = {n.name for n in drop}
-    libs, nbytes = _savings(obj, drop_names)
+    out: list[Suggestion] = []
+    out.extend(_torch_link(obj))
+    if unused:
+        out.extend(_as_needed(obj, unused))
+    out.extend(_link_providers(unused))
+    out.extend(_incidental(obj, incidental))
+    out.extend(_fix_command(obj, [n for n in unused + incidental if removable(n, include_incidental=True)]))
+    out.extend(_missing_groups(obj))
+    out.extend(_python_packages(obj))
+    out.extend(_rpath_fixes(obj))
+    return tuple(out)
 
+
+def _torch_link(obj: ObjectReport) -> list[Suggestion]:
+    """For a torch extension: link only the torch libraries it uses, or none (the lean recipe)."""
+    out: list[Suggestion] = []
+    torch = [n for n in obj.needed if n.category is Category.TORCH]
     if torch and obj.is_python_extension:
         used_torch = [n for n in torch if n.status is Status.USED]
         if not used_torch:
@@ -146,33 +158,42 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
                 saves_libraries=_savings(obj, {n.name for n in torch if n.status is not Status.USED})[0],
                 saves_bytes=_savings(obj, {n.name for n in torch if n.status is not Status.USED})[1],
             ))
+    return out
 
-    if unused:
-        names = [n.name for n in unused if removable(n)]  # never one that alone loads a provider
-        if names:
-            out.append(Suggestion(
-                kind="as-needed",
-                title="let the linker drop unused libraries: link with -Wl,--as-needed (or remove the -l flags)",
-                text=(
-                    "setuptools: extra_link_args=[\"-Wl,--as-needed\"]  (before the libraries on the link line)\n"
-                    "CMake:      target_link_options(<target> PRIVATE \"LINKER:--as-needed\")\n"
-                    "            set_target_properties(<target> PROPERTIES LINK_WHAT_YOU_USE ON)  # reports them at build time\n"
-                    "remove:     " + " ".join(f"-l{_lflag(n)}" for n in names)
-                ),
-                removes=tuple(names),
-                saves_libraries=_savings(obj, set(names))[0],
-                saves_bytes=_savings(obj, set(names))[1],
-            ))
-        # the compiler driver adds the C/C++ runtime itself: name only the libraries a build file names
-        used_libs = [_lflag(n.name) for n in obj.needed if n.status is Status.USED and n.category not in _RUNTIME]
-        used_libs += [_lflag(p) for n in unused for p in n.loads_providers]
+
+def _as_needed(obj: ObjectReport, unused: list[NeededEntry]) -> list[Suggestion]:
+    """--as-needed (or the -l flags to remove), and the CMake line that links exactly what is used."""
+    out: list[Suggestion] = []
+    names = [n.name for n in unused if removable(n)]  # never one that alone loads a provider
+    if names:
         out.append(Suggestion(
-            kind="cmake",
-            title="CMake: link exactly what is used",
-            text=("target_link_libraries(<target> PRIVATE " + " ".join(used_libs) + ")" if used_libs else
-                  "# nothing beyond the compiler's own C/C++ runtime is used: no target_link_libraries needed"),
+            kind="as-needed",
+            title="let the linker drop unused libraries: link with -Wl,--as-needed (or remove the -l flags)",
+            text=(
+                "setuptools: extra_link_args=[\"-Wl,--as-needed\"]  (before the libraries on the link line)\n"
+                "CMake:      target_link_options(<target> PRIVATE \"LINKER:--as-needed\")\n"
+                "            set_target_properties(<target> PROPERTIES LINK_WHAT_YOU_USE ON)  # reports them at build time\n"
+                "remove:     " + " ".join(f"-l{_lflag(n)}" for n in names)
+            ),
+            removes=tuple(names),
+            saves_libraries=_savings(obj, set(names))[0],
+            saves_bytes=_savings(obj, set(names))[1],
         ))
+    # the compiler driver adds the C/C++ runtime itself: name only the libraries a build file names
+    used_libs = [_lflag(n.name) for n in obj.needed if n.status is Status.USED and n.category not in _RUNTIME]
+    used_libs += [_lflag(p) for n in unused for p in n.loads_providers]
+    out.append(Suggestion(
+        kind="cmake",
+        title="CMake: link exactly what is used",
+        text=("target_link_libraries(<target> PRIVATE " + " ".join(used_libs) + ")" if used_libs else
+              "# nothing beyond the compiler's own C/C++ runtime is used: no target_link_libraries needed"),
+    ))
+    return out
 
+
+def _link_providers(unused: list[NeededEntry]) -> list[Suggestion]:
+    """An unused entry that alone loads a provider: link the provider directly first."""
+    out: list[Suggestion] = []
     for n in unused:
         if n.loads_providers:
             provs = ", ".join(n.loads_providers)
@@ -184,7 +205,12 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
                       + f" directly, then {n.name} can go (--as-needed would drop it and break the object today)"),
                 caution=f"do not remove {n.name} before the object links {provs} itself",
             ))
+    return out
 
+
+def _incidental(obj: ObjectReport, incidental: list[NeededEntry]) -> list[Suggestion]:
+    """An incidental entry: drop it, or link the owner of its symbols before it."""
+    out: list[Suggestion] = []
     for n in incidental:
         owners = sorted({b.owner for b in n.bindings if b.owner}, key=str)
         out.append(Suggestion(
@@ -201,8 +227,14 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
             saves_bytes=_savings(obj, {n.name})[1],
             caution=_caution(n),
         ))
+    return out
 
+
+def _fix_command(obj: ObjectReport, drop: list[NeededEntry]) -> list[Suggestion]:
+    """`linkaudit fix` (and the patchelf equivalent) for everything removable."""
+    out: list[Suggestion] = []
     if drop:
+        libs, nbytes = _savings(obj, {n.name for n in drop})
         quoted = shlex.quote(obj.path)
         flags = " --incidental" if any(n.status is Status.INCIDENTAL for n in drop) else ""
         patch = " ".join(f"--remove-needed {shlex.quote(n.name)}" for n in drop)
@@ -218,11 +250,7 @@ def suggest(obj: ObjectReport) -> tuple[Suggestion, ...]:
             saves_bytes=nbytes,
             caution=_cautions(drop),
         ))
-
-    out.extend(_missing_groups(obj))
-    out.extend(_python_packages(obj))
-    out.extend(_rpath_fixes(obj))
-    return tuple(out)
+    return out
 
 
 #: one remedy per RPATH finding kind, for the build and for the built file
