@@ -225,15 +225,45 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
     no ELF object was found, or a usage or configuration error.
     """
     from linkaudit.audit import AuditOptions, audit, default_env
-    from linkaudit.config import load_config
-    from linkaudit.display import plural
-    from linkaudit.errors import ConfigError
-    from linkaudit.formats import make_format
-    from linkaudit.gate import DEFAULT_FAIL_ON, NO_OBJECTS, ExitCode, GatePolicy, evaluate, parse_fail_on
+    from linkaudit.gate import GatePolicy, evaluate
     from linkaudit.inputs import BUILD_SCRATCH_DIRS
 
     if not paths and not modules:
         raise click.UsageError("no input: name ELF files or directories to audit")
+    kinds, config, baseline = _settings(app, fmt, fail_on, config_file, baseline_file)
+    overrides = _loader_overrides(app, config.loader, platform, hwcaps, cpu_level, cpuinfo, glibc_version)
+    options = AuditOptions(env=default_env(search_paths or config.search_path, python_packages=not no_python_packages,
+                                           root=root, overrides=overrides),
+                           exclude=config.exclude, modules=modules, jobs=jobs,
+                           skip_dirs=() if no_default_excludes else BUILD_SCRATCH_DIRS)
+    with _progress_bar() as progress:
+        report = audit(paths, options, progress=progress)
+    import gc
+
+    # The report lives until the command ends: the collector need not re-scan it while it is rendered
+    # (~60% of the JSON rendering time of a directory); unfrozen again for in-process callers.
+    gc.freeze()
+    click.get_current_context().call_on_close(gc.unfreeze)
+    baseline = _baseline_step(app, report, paths, write_baseline_file, baseline)
+    # The gate, computed once: every format and the exit code read report.gate.
+    report = evaluate(report, GatePolicy(kinds, config.allow, baseline, tuple(paths), allow_empty=allow_empty))
+    gate = report.gate
+    assert gate is not None
+    from linkaudit.fixes import with_suggestions
+
+    report = with_suggestions(report, full=fix_suggestions)  # missing libraries always get their fixes
+    chosen = OutputFormat(fmt)
+    _emit(app, report, chosen, output)
+    _tell_outcome(app, report, chosen, to_terminal=output is None)
+    sys.exit(gate.exit_code)
+
+
+def _settings(app: App, fmt: str, fail_on: tuple[str, ...], config_file: str | None, baseline_file: str | None):
+    """--fail-on, the configuration and the baseline, read once; a bad one exits 2 (as JSON under --format json)."""
+    from linkaudit.config import load_config
+    from linkaudit.errors import ConfigError
+    from linkaudit.gate import DEFAULT_FAIL_ON, ExitCode, evaluate, parse_fail_on
+
     try:
         kinds = parse_fail_on(fail_on) if fail_on else None
     except ValueError as exc:
@@ -257,19 +287,15 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
         sys.exit(ExitCode.ERROR)
     if kinds is None:
         kinds = config.fail_on if config.fail_on is not None else DEFAULT_FAIL_ON
-    overrides = _loader_overrides(app, config.loader, platform, hwcaps, cpu_level, cpuinfo, glibc_version)
-    options = AuditOptions(env=default_env(search_paths or config.search_path, python_packages=not no_python_packages,
-                                           root=root, overrides=overrides),
-                           exclude=config.exclude, modules=modules, jobs=jobs,
-                           skip_dirs=() if no_default_excludes else BUILD_SCRATCH_DIRS)
-    with _progress_bar() as progress:
-        report = audit(paths, options, progress=progress)
-    import gc
+    return kinds, config, baseline
 
-    # The report lives until the command ends: the collector need not re-scan it while it is rendered
-    # (~60% of the JSON rendering time of a directory); unfrozen again for in-process callers.
-    gc.freeze()
-    click.get_current_context().call_on_close(gc.unfreeze)
+
+def _baseline_step(app: App, report, paths: tuple[str, ...], write_baseline_file: str | None, baseline):
+    """--write-baseline records this run (which then passes its own gate); --baseline says what got fixed."""
+    from linkaudit.display import plural
+    from linkaudit.errors import ConfigError
+    from linkaudit.gate import ExitCode
+
     if write_baseline_file:
         from linkaudit.baseline import Baseline, report_entries, write_baseline
 
@@ -279,46 +305,52 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
             app.error(exc.message)
             sys.exit(ExitCode.ERROR)
         app.note(f"baseline written to {write_baseline_file} ({plural(count, 'finding')})")
-        baseline = Baseline(report_entries(report, paths))  # this run passes the gate it just recorded
-    elif baseline is not None:
+        return Baseline(report_entries(report, paths))  # this run passes the gate it just recorded
+    if baseline is not None:
         fixed = baseline.fixed(report, paths)
         if fixed:
             click.echo(f"linkaudit: baseline: {plural(len(fixed), 'finding')} fixed since the baseline "
                        f"(refresh it with --write-baseline): "
                        + "; ".join(f"{e.object}: {e.kind.value} {e.library}" for e in fixed), err=True)
-    # The gate, computed once: every format and the exit code read report.gate.
-    report = evaluate(report, GatePolicy(kinds, config.allow, baseline, tuple(paths), allow_empty=allow_empty))
-    gate = report.gate
-    assert gate is not None
-    from linkaudit.fixes import with_suggestions
+    return baseline
 
-    report = with_suggestions(report, full=fix_suggestions)  # missing libraries always get their fixes
-    chosen = OutputFormat(fmt)
-    to_file = output is not None
-    formatter = make_format(chosen, color=app.color and not to_file, width=app.width)
+
+def _emit(app: App, report, chosen: OutputFormat, output: str | None) -> None:
+    """Render the report in the chosen format to stdout, or to ``output`` with a one-line note on stderr."""
+    from linkaudit.display import plural
+    from linkaudit.formats import make_format
+    from linkaudit.gate import ExitCode
     from linkaudit.printable import escape_bytes, one_line
 
+    formatter = make_format(chosen, color=app.color and output is None, width=app.width)
     text = escape_bytes(formatter.format(report))  # file names that are not UTF-8: \xNN, never an encoding error
-    if to_file:
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            app.error(f"{output}: cannot write report: {exc.strerror}")
-            sys.exit(ExitCode.ERROR)
-        click.echo(one_line(f"report written to {output} ({chosen.value}); {plural(len(report.objects), 'object')} "
-                            f"audited, {plural(len(gate.failing), 'failing finding')}"), err=True)
-    else:
+    if output is None:
         click.echo(text, nl=False, color=app.color)  # click would strip ANSI codes FORCE_COLOR asked for
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        app.error(f"{output}: cannot write report: {exc.strerror}")
+        sys.exit(ExitCode.ERROR)
+    click.echo(one_line(f"report written to {output} ({chosen.value}); {plural(len(report.objects), 'object')} "
+                        f"audited, {plural(len(report.gate.failing), 'failing finding')}"), err=True)
+
+
+def _tell_outcome(app: App, report, chosen: OutputFormat, to_terminal: bool) -> None:
+    """On stderr: each input that could not be audited, no objects found, and (text on a terminal) why the gate failed."""
+    from linkaudit.display import plural
+    from linkaudit.gate import NO_OBJECTS, ExitCode
+
+    gate = report.gate
     for err in report.errors:
         app.error(f"{err.path}: {err.message}")
     if gate.no_objects:
         app.error(NO_OBJECTS)
-    if gate.exit_code == ExitCode.FINDINGS and chosen is OutputFormat.TEXT and not to_file:
+    if gate.exit_code == ExitCode.FINDINGS and chosen is OutputFormat.TEXT and to_terminal:
         kinds_failing = sorted({f.kind.value for f in gate.failing})
         click.echo(f"linkaudit: gate failed: {plural(len(gate.failing), 'finding')} of "
                    f"{'kind' if len(kinds_failing) == 1 else 'kinds'} {', '.join(kinds_failing)}", err=True)
-    sys.exit(gate.exit_code)
 
 
 def _loader_overrides(app: App, base, platform: str | None, hwcaps: str | None, cpu_level: str | None,
