@@ -502,21 +502,7 @@ def plan_needed_removal(
             raise RewriteError(f"file is prelinked ({what}); undo prelinking first", hint="prelink -u FILE")
 
     needed = [(i, img.string(strtab, v), v) for i, (t, v) in enumerate(entries) if t == DT_NEEDED]
-    needed_names = [n for _, n, _ in needed]
-    drop_idx: set[int] = set()
-    for name in sorted(remove_set):
-        hits = [i for i, n, _ in needed if n == name]
-        if not hits:
-            raise RewriteError(
-                f"{name} is not a DT_NEEDED entry of this file",
-                hint="DT_NEEDED entries: " + (", ".join(needed_names) or "(none)"),
-            )
-        if len(hits) > 1:
-            raise RewriteError(f"{name} appears {len(hits)} times in DT_NEEDED; removal would be ambiguous")
-        if hits[0] > 0 and entries[hits[0] - 1][0] == DT_POSFLAG_1:
-            raise RewriteError(f"DT_NEEDED {name} is qualified by a preceding DT_POSFLAG_1; not supported")
-        drop_idx.add(hits[0])
-
+    drop_idx = _entries_to_drop(entries, needed, remove_set)
     remaining = {n: v for i, n, v in needed if i not in drop_idx}
     for src, dst in repoint.items():
         if src not in remove_set:
@@ -554,19 +540,7 @@ def plan_needed_removal(
             patches.append(Patch(info_off, data[info_off : info_off + 4], img.pack("I", len(kept)),
                                  "sh_info of .gnu.version_r"))
 
-    # Dynamic array: delete entries, keep order, pad with DT_NULL to the same size.
-    new_entries = []
-    for i, (tag, val) in enumerate(entries):
-        if i in drop_idx or tag in dropped_tags:
-            continue
-        if tag == DT_VERNEEDNUM and dropped:
-            val = len(kept)
-        new_entries.append((tag, val))
-    total = len(entries) + 1  # through the first DT_NULL
-    new_entries += [(DT_NULL, 0)] * (total - len(new_entries))
-    new_dyn = b"".join(img.pack(img.dyn_fmt, t, v) for t, v in new_entries)
-    patches.append(Patch(dyn_off, data[dyn_off : dyn_off + len(new_dyn)], new_dyn, "dynamic array"))
-
+    patches.append(_new_dynamic(img, dyn_off, entries, drop_idx, dropped_tags, len(kept) if dropped else None))
     patches.sort(key=lambda p: p.offset)
     for a, b in zip(patches, patches[1:]):
         if a.offset + len(a.new) > b.offset:
@@ -579,6 +553,42 @@ def plan_needed_removal(
         dropped_tags=tuple(_TAG_NAMES[t] for t in dropped_tags),
         patches=tuple(p for p in patches if p.old != p.new),
     )
+
+
+def _entries_to_drop(entries: list[tuple[int, int]], needed: list[tuple[int, str, int]],
+                     remove: set[str]) -> set[int]:
+    """The dynamic-array indices of the DT_NEEDED entries named in ``remove``; each must appear exactly once."""
+    needed_names = [n for _, n, _ in needed]
+    drop_idx: set[int] = set()
+    for name in sorted(remove):
+        hits = [i for i, n, _ in needed if n == name]
+        if not hits:
+            raise RewriteError(
+                f"{name} is not a DT_NEEDED entry of this file",
+                hint="DT_NEEDED entries: " + (", ".join(needed_names) or "(none)"),
+            )
+        if len(hits) > 1:
+            raise RewriteError(f"{name} appears {len(hits)} times in DT_NEEDED; removal would be ambiguous")
+        if hits[0] > 0 and entries[hits[0] - 1][0] == DT_POSFLAG_1:
+            raise RewriteError(f"DT_NEEDED {name} is qualified by a preceding DT_POSFLAG_1; not supported")
+        drop_idx.add(hits[0])
+    return drop_idx
+
+
+def _new_dynamic(img: _Image, dyn_off: int, entries: list[tuple[int, int]], drop_idx: set[int],
+                 dropped_tags: list[int], verneednum: int | None) -> Patch:
+    """The dynamic array without the dropped entries, in order, padded with DT_NULL to the same size."""
+    new_entries = []
+    for i, (tag, val) in enumerate(entries):
+        if i in drop_idx or tag in dropped_tags:
+            continue
+        if tag == DT_VERNEEDNUM and verneednum is not None:
+            val = verneednum
+        new_entries.append((tag, val))
+    total = len(entries) + 1  # through the first DT_NULL
+    new_entries += [(DT_NULL, 0)] * (total - len(new_entries))
+    new_dyn = b"".join(img.pack(img.dyn_fmt, t, v) for t, v in new_entries)
+    return Patch(dyn_off, img.data[dyn_off : dyn_off + len(new_dyn)], new_dyn, "dynamic array")
 
 
 def _plan_unversion(
