@@ -497,10 +497,7 @@ def plan_needed_removal(
     img = _Image(data, RewriteError)
     dyn_off, entries = img.dynamic()
     strtab = img.strtab(entries)
-    for tag, what in ((DT_GNU_LIBLIST, "prelink library list"), (DT_GNU_CONFLICT, "prelink conflicts")):
-        if img.tag(entries, tag) is not None:
-            raise RewriteError(f"file is prelinked ({what}); undo prelinking first", hint="prelink -u FILE")
-
+    _refuse_prelinked(img, entries)
     needed = [(i, img.string(strtab, v), v) for i, (t, v) in enumerate(entries) if t == DT_NEEDED]
     drop_idx = _entries_to_drop(entries, needed, remove_set)
     remaining = {n: v for i, n, v in needed if i not in drop_idx}
@@ -553,6 +550,13 @@ def plan_needed_removal(
         dropped_tags=tuple(_TAG_NAMES[t] for t in dropped_tags),
         patches=tuple(p for p in patches if p.old != p.new),
     )
+
+
+def _refuse_prelinked(img: _Image, entries: list[tuple[int, int]]) -> None:
+    """A prelinked file's conflict and library lists name DT_NEEDED positions: not rewritten."""
+    for tag, what in ((DT_GNU_LIBLIST, "prelink library list"), (DT_GNU_CONFLICT, "prelink conflicts")):
+        if img.tag(entries, tag) is not None:
+            raise RewriteError(f"file is prelinked ({what}); undo prelinking first", hint="prelink -u FILE")
 
 
 def _entries_to_drop(entries: list[tuple[int, int]], needed: list[tuple[int, str, int]],
