@@ -302,18 +302,8 @@ class Bench:
         seen: set[tuple[int, int]] = set()
 
         def add(path: str) -> bool:
-            try:
-                st = os.stat(path)
-                with open(path, "rb") as fh:
-                    head = fh.read(18)
-            except OSError:
+            if not self.is_linked_elf(path, seen):
                 return False
-            key = (st.st_dev, st.st_ino)
-            if key in seen or len(head) < 18 or head[:4] != ELF_MAGIC:  # linker scripts, dangling links
-                return False
-            if int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") == 1:  # ET_REL
-                return False
-            seen.add(key)
             files.append(path)
             return True
 
