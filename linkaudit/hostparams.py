@@ -16,7 +16,6 @@ the machine table.  Nothing is executed.
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
 import struct
@@ -203,14 +202,25 @@ def host_glibc() -> tuple[int, int] | None:
 _RELEASE = re.compile(rb"GNU C Library [^\n\0]{0,120}?version (\d+)\.(\d+)")
 
 
+LIBC_LIMIT = 64 << 20  # glibc's libc.so.6 is 2-3 MB; anything far larger is not one
+
+
 def libc_release(path: str) -> tuple[int, int] | None:
-    """The release a libc.so.6 (or ld.so) announces in its version banner, read without running it."""
+    """The release a libc.so.6 (or ld.so) announces in its version banner, read without running it.
+
+    Under ``--root`` the file belongs to the audited image: it is read like any
+    untrusted input (regular files only, without blocking, bounded, into memory
+    linkaudit owns, so a FIFO cannot hang the run nor a truncation raise SIGBUS).
+    """
+    from linkaudit.errors import ConfigError
+    from linkaudit.smallfile import read_bounded
+
     try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            found = _RELEASE.search(m)
-            return (int(found.group(1)), int(found.group(2))) if found else None
-    except (OSError, ValueError):
+        data = read_bounded(path, LIBC_LIMIT, "C library")
+    except ConfigError:
         return None
+    found = _RELEASE.search(data)
+    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ CPU the tests run on.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from glibc_rules import hwcaps_of, levels_of, platform_of, read_flags, subdirs_of
@@ -243,3 +245,19 @@ def test_glibc_tunables_turn_features_off_as_ld_so_does():
     got = resolve(X86_64, HostFacts("x86_64", cpu, (2, 36)), Overrides(), None, "glibc.cpu.hwcaps=-AVX2")
     assert (got.platform, got.hwcaps, got.levels) == ("x86_64", ("x86_64", "avx512_1"), ("x86-64-v2",))
     assert got.platform_source == "host cpuinfo, GLIBC_TUNABLES"
+
+
+def test_libc_release_never_blocks_on_a_fifo_or_reads_a_directory(tmp_path):
+    """A root's libc.so.6 is untrusted: a FIFO or directory in its place is no release, and no hang."""
+    import threading
+
+    fifo = tmp_path / "libc.so.6"
+    os.mkfifo(fifo)
+    answer: list[object] = []
+    worker = threading.Thread(target=lambda: answer.append(libc_release(str(fifo))), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "libc_release blocked opening a FIFO"
+    assert answer == [None]
+    (tmp_path / "dir").mkdir()
+    assert libc_release(str(tmp_path / "dir")) is None
