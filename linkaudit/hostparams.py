@@ -55,11 +55,15 @@ def parse_cpuinfo(text: str, source: str) -> CpuInfo | None:
 
 
 def read_cpuinfo(path: str = "/proc/cpuinfo") -> CpuInfo | None:
+    """The CPU as ``path`` describes it; None when it cannot be read (a FIFO or directory never blocks)."""
+    from linkaudit.errors import ConfigError
+    from linkaudit.smallfile import read_bounded
+
     try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            return parse_cpuinfo(fh.read(1 << 20), path)
-    except OSError:
+        data = read_bounded(path, 16 << 20, "cpuinfo")  # /proc/cpuinfo of 256 CPUs is about 400 KB
+    except ConfigError:
         return None
+    return parse_cpuinfo(data.decode("ascii", "replace"), path)
 
 
 @dataclass(frozen=True)

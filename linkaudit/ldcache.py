@@ -16,8 +16,11 @@ import os
 import struct
 from dataclasses import dataclass
 
+from linkaudit.errors import ConfigError
 from linkaudit.hostparams import CacheHwcaps
+from linkaudit.smallfile import read_bounded
 
+CACHE_LIMIT = 256 << 20  # a real ld.so.cache is well under 1 MB; glibc maps whatever is there
 NEW = b"glibc-ld.so.cache1.1"
 OLD = b"ld.so-1.7.0"
 _EXT_MAGIC = 0xEAA42174
@@ -101,13 +104,14 @@ class LdCache:
         ``name`` is the path as the audited system names it, for messages.
         """
         shown = name or path
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             return None
-        except OSError as exc:
-            return CacheUnusable(shown, f"cannot read: {exc.strerror}")
+        try:  # the audited image's file: a FIFO or device in its place must not hang or flood the run
+            data = read_bounded(path, CACHE_LIMIT, "ld.so.cache")
+        except ConfigError as exc:
+            if not os.path.exists(path):
+                return None
+            return CacheUnusable(shown, exc.message.removeprefix(f"{os.fsdecode(path)}: "))
         try:
             return cls._parse(data, flags, endian, shown)
         except struct.error:

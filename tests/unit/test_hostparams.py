@@ -261,3 +261,18 @@ def test_libc_release_never_blocks_on_a_fifo_or_reads_a_directory(tmp_path):
     assert answer == [None]
     (tmp_path / "dir").mkdir()
     assert libc_release(str(tmp_path / "dir")) is None
+
+
+def test_cpuinfo_file_that_is_a_fifo_is_unreadable_not_a_hang(tmp_path):
+    import threading
+
+    from linkaudit.hostparams import read_cpuinfo
+
+    fifo = tmp_path / "cpuinfo"
+    os.mkfifo(fifo)
+    answer: list[object] = []
+    worker = threading.Thread(target=lambda: answer.append(read_cpuinfo(str(fifo))), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "read_cpuinfo blocked on a FIFO"
+    assert answer == [None]

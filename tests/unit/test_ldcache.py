@@ -114,6 +114,26 @@ def test_damaged_caches_say_why(tmp_path, data):
 
 def test_absent_cache_is_none(tmp_path):
     assert LdCache.load(str(tmp_path / "nope"), X86, "<") is None
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    assert LdCache.load(str(tmp_path / "dangling"), X86, "<") is None
+
+
+def test_a_fifo_or_directory_in_place_of_the_cache_is_unusable_not_a_hang(tmp_path):
+    """An audited image's /etc/ld.so.cache is untrusted: reading it never blocks."""
+    import os
+    import threading
+
+    fifo = tmp_path / "ld.so.cache"
+    os.mkfifo(fifo)
+    answer: list[object] = []
+    worker = threading.Thread(target=lambda: answer.append(LdCache.load(str(fifo), X86, "<")), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "reading a FIFO cache blocked"
+    assert isinstance(answer[0], CacheUnusable) and "regular" in answer[0].reason
+    (tmp_path / "d").mkdir()
+    got = LdCache.load(str(tmp_path / "d"), X86, "<")
+    assert isinstance(got, CacheUnusable) and "directory" in got.reason
 
 
 @pytest.mark.parametrize(("a", "b", "sign"), [(b"libz.so.1", b"libz.so.1", 0), (b"libz.so.10", b"libz.so.9", 1),
