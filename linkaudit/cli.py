@@ -366,8 +366,10 @@ def _loader_overrides(app: App, base, platform: str | None, hwcaps: str | None, 
         return () if names in ([], [NO_LEVEL]) else tuple(check_hwcap(h) for h in names)
 
     def existing(path: str) -> str:
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise ValueError(f"{path}: no such file")
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: not a regular file")
         return path
 
     changes: dict[str, object] = {}
