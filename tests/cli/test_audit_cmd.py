@@ -137,7 +137,7 @@ def test_python_m_version() -> None:
     (["--cpu-level", "x86-64-v9"], "valid levels: x86-64-v4, x86-64-v3, x86-64-v2"),
     (["--glibc-version", "two"], "expected MAJOR.MINOR"),
     (["--cpuinfo", "/nonexistent/cpuinfo"], "no such file"),
-    (["--cpuinfo", "/"], "not a regular file"),
+    (["--cpuinfo", "/dev/null"], "not a regular file"),
 ])
 def test_unknown_loader_parameter_is_one_line_and_exit_2(objs, run_cli, args, named) -> None:
     result = run_cli([*args, objs["clean"]])
