@@ -117,10 +117,13 @@ class Reference(NamedTuple):
 
 
 class Resolution(NamedTuple):
-    """Where a reference binds: the index in the scope (0 = the main object), or None."""
+    """Where a reference binds: the provider's index in the scope (0 = the main object), or None.
+
+    The index, not the library: :attr:`linkaudit.report.Binding.provider` is the library itself.
+    """
 
     ref: Reference
-    provider: int | None
+    scope_index: int | None
     sym: Sym | None
 
 
@@ -553,7 +556,7 @@ def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = No
     """``_dl_lookup_symbol_x`` over a search list (index 0 is the main object).
 
     An object whose tables turn out to be damaged is recorded in ``damaged``
-    and passed over, so one broken library makes verdicts uncertain instead of
+    and passed over, so one broken library makes statuses uncertain instead of
     stopping the audit.
     """
     main = scope[0]
@@ -688,17 +691,17 @@ def bind(scope: list[ElfObject | None], damaged: dict[int, str] | None = None, *
     main_lib = _library(main)
     shared = _scope_memo(libs)
     for ref in refs:
-        provider, sym = _lookup(main, main_lib, libs, ref, ref.klass, damaged, shared)
-        if provider is not None and provider != 0 and ref.protected:
+        index, sym = _lookup(main, main_lib, libs, ref, ref.klass, damaged, shared)
+        if index is not None and index != 0 and ref.protected:
             if ref.klass == CLASS_PLT:
-                provider = 0
+                index = 0
             else:
                 again, _ = _lookup(main, main_lib, libs, ref, CLASS_PLT, damaged)
                 if again is not None and again != 0:
-                    provider = 0
-        if provider == 0 and not include_self:
+                    index = 0
+        if index == 0 and not include_self:
             continue
-        out.append(Resolution(ref, provider, sym))
+        out.append(Resolution(ref, index, sym))
     return out
 
 

@@ -1,7 +1,7 @@
-"""Library families (torch, CUDA, OpenMP, glibc stubs, ...), read from ``data/families.json``.
+"""Library categories (torch, CUDA, OpenMP, glibc stubs, ...), read from ``data/families.json``.
 
 Names vendored by auditwheel carry a hash (``libgomp-75eea7e8.so.1``); the hash
-is stripped before matching, so they land in the same family.
+is stripped before matching, so they land in the same category.
 """
 
 from __future__ import annotations
@@ -55,5 +55,5 @@ def classify(soname: str) -> Category:
 
 
 def cost_note(category: Category) -> str | None:
-    """What a dependency of this family typically costs (for the human report)."""
+    """What a dependency of this category typically costs (for the human report)."""
     return _policy()[1].get(category.value)

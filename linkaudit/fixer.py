@@ -75,7 +75,7 @@ def _bound(path: Path, env: LoaderEnv, loader: Loader | None = None) -> set[byte
     loader = loader or Loader(env, ObjectCache())
     elf = loader.objects.open(str(path))
     result = loader.load(str(path), elf)
-    return {r.ref.name for r in bind([o.elf for o in result.searchlist], {}) if r.provider is not None}
+    return {r.ref.name for r in bind([o.elf for o in result.searchlist], {}) if r.scope_index is not None}
 
 
 def _is_filter(path: Path | None) -> bool:

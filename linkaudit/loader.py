@@ -102,7 +102,7 @@ class Unloadable:
     message: str
 
 
-Verdict = Candidate | Unloadable
+CandidateCheck = Candidate | Unloadable
 
 
 @dataclass(eq=False)
@@ -182,7 +182,7 @@ class Loader:
         self._host = self.sysroot.host
         self.guest = self.sysroot.guest
         self._params: dict[str, LoaderParams] = {}
-        self._verify_memo: dict[tuple[str, str], Verdict] = {}
+        self._verify_memo: dict[tuple[str, str], CandidateCheck] = {}
         self._dir_memo: dict[tuple[str, str, str], str | Unloadable | None] = {}
         self._cache_memo: dict[tuple[str, str], str | None] = {}
         self._dirs_memo: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -320,7 +320,7 @@ class Loader:
                     return stop
         return None
 
-    def _verify(self, candidate: str, want: ElfObject) -> Verdict:
+    def _verify(self, candidate: str, want: ElfObject) -> CandidateCheck:
         """``open_verify`` for one candidate file.
 
         Remembered for the run: the objects of a directory search the same
@@ -328,12 +328,12 @@ class Loader:
         during a run, as the parse cache takes them).
         """
         key = (candidate, machine_of(want).name)  # the record fixes class, byte order, machine and ABI flags
-        verdict = self._verify_memo.get(key)
-        if verdict is None:
-            verdict = self._verify_memo[key] = self._verify_file(candidate, want)
-        return verdict
+        check = self._verify_memo.get(key)
+        if check is None:
+            check = self._verify_memo[key] = self._verify_file(candidate, want)
+        return check
 
-    def _verify_file(self, candidate: str, want: ElfObject) -> Verdict:
+    def _verify_file(self, candidate: str, want: ElfObject) -> CandidateCheck:
         """``open_verify``'s checks, in its order: which mismatches skip a file and which stop the load."""
         host = self._host(candidate)
         try:  # non-blocking: a FIFO planted in a search directory must not hang the audit

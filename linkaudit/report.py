@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 
 
 class Status(str, Enum):
-    """Verdict for one DT_NEEDED entry."""
+    """Status of one DT_NEEDED entry (what :mod:`linkaudit.verdicts` concludes)."""
 
     USED = "used"
     UNUSED = "unused"
@@ -41,7 +41,7 @@ class FoundVia(str, Enum):
 
 
 class Category(str, Enum):
-    """Library category (its family: torch, cuda, openmp ...), for grouping and cost explanations."""
+    """Library category (torch, cuda, openmp ...), for grouping and cost explanations."""
 
     TORCH = "torch"
     CUDA = "cuda"
@@ -123,7 +123,7 @@ class LoadedLibrary:
 
 @dataclass(frozen=True)
 class NeededEntry:
-    """One DT_NEEDED entry of an audited object, with its verdict and evidence."""
+    """One DT_NEEDED entry of an audited object, with its status and evidence."""
 
     name: str
     path: Path | None
@@ -137,7 +137,7 @@ class NeededEntry:
     drags: tuple[Path, ...] = ()  # libraries loaded only because of this dependency
     drags_bytes: int = 0
     has_initializers: bool = False
-    uncertain: str | None = None  # why the verdict may be wrong (damaged tables)
+    uncertain: str | None = None  # why the status may be wrong (damaged tables)
     # transitive libraries that satisfy the object's references and are loaded only through this entry:
     # an `unused` entry of this kind cannot simply be dropped (link the provider directly instead)
     loads_providers: tuple[str, ...] = ()

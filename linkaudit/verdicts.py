@@ -121,8 +121,8 @@ def providers(resolutions: Iterable[Resolution], scope: list[LoadedObject]) -> d
     """The libraries that satisfy at least one reference, each with the references it satisfies."""
     out: dict[LoadedObject, list[Resolution]] = {}
     for r in resolutions:
-        if r.provider not in (None, 0):
-            out.setdefault(scope[r.provider], []).append(r)  # type: ignore[index]
+        if r.scope_index not in (None, 0):
+            out.setdefault(scope[r.scope_index], []).append(r)  # type: ignore[index]
     return out
 
 
@@ -191,7 +191,7 @@ def unresolved(resolutions: Iterable[Resolution], is_extension: bool) -> tuple[l
     missing: list[str] = []
     host: list[str] = []
     for r in resolutions:
-        if r.provider is None and not r.ref.weak:
+        if r.scope_index is None and not r.ref.weak:
             name = r.ref.name.decode("utf-8", "surrogateescape")
             (host if is_extension and name.startswith(("Py", "_Py")) else missing).append(name)
     return missing, host

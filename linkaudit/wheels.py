@@ -11,7 +11,7 @@ answers together per wheel:
   directory and those another member loads;
 * a vendored library is ``needed`` when a chain of *used* dependencies leads
   to it from an entry point (each member was audited as an object of its own,
-  so every link of the chain is a verdict: the extension uses libtiff, libtiff
+  so every link of the chain has a status: the extension uses libtiff, libtiff
   uses libzstd); ``unneeded`` when entry points load it but only through an
   unused or incidental dependency somewhere on the way (the extension links
   libunused; or a used library links libsub without using it); ``unloaded``
@@ -90,7 +90,7 @@ def _used_closure(prefix: str, root: str, names: dict[str, tuple[Target, ObjectR
     """The members ``root`` needs: its used dependencies, their used dependencies, and so on.
 
     Every member was audited as an object of its own, so each step reads that
-    member's verdicts; a member that could not be audited counts all it loads as used.
+    member's statuses; a member that could not be audited counts all it loads as used.
     """
     seen: set[str] = set()
     stack = [root]

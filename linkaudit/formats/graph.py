@@ -1,10 +1,10 @@
 """``--format dot`` and ``--format mermaid``: the load graph of each audited object.
 
 Edges go from each object to what its DT_NEEDED entries bring in
-(:attr:`LoadedLibrary.needed_by`).  Node fill says the verdict of a direct
+(:attr:`LoadedLibrary.needed_by`).  Node fill says the status of a direct
 dependency (used, unused, incidental, missing) or, for a transitive library,
 whether it is loaded only on behalf of unused/incidental dependencies
-("dragged"); the border says the library family (torch, cuda, openmp ...).
+("dragged"); the border says the library category (torch, cuda, openmp ...).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _mermaid_label(text: str) -> str:
 
 
 class MermaidFormat(Format):
-    """A Mermaid ``flowchart`` (renders in GitHub Markdown), one subgraph per object, a classDef per verdict."""
+    """A Mermaid ``flowchart`` (renders in GitHub Markdown), one subgraph per object, a classDef per status."""
 
     def format(self, report: Report) -> str:
         out = ["flowchart LR"]

@@ -31,7 +31,7 @@ STATUS_STYLE = {
     Status.MISSING: "bold magenta",
     Status.NOT_ON_HOST: "magenta",
 }
-FAMILY_STYLE = {
+CATEGORY_STYLE = {
     Category.TORCH: "bright_red",
     Category.CUDA: "bright_green",
     Category.OPENMP: "cyan",
@@ -114,18 +114,18 @@ class TextFormat(Format):
 
         widths = [
             width("needed", [n.name for n in obj.needed]),
-            width("verdict", [n.status.value for n in obj.needed]),
-            width("family", [n.category.value for n in obj.needed]),
+            width("status", [n.status.value for n in obj.needed]),
+            width("category", [n.category.value for n in obj.needed]),
             width("found via", [n.found_via.value if n.found_via else "-" for n in obj.needed]),
             5,
         ]
         # rich drops narrow columns when a long one must shrink: give the last column exactly what is left
         rest = max(8, self.width - sum(widths) - 2 * len(widths))
-        columns = (*(Column(h, w) for h, w in zip(("needed", "verdict", "family", "found via"), widths)),
+        columns = (*(Column(h, w) for h, w in zip(("needed", "status", "category", "found via"), widths)),
                    Column("binds", widths[-1], right=True), Column("examples / evidence", rest))
         rows = tuple(
             ((n.name, ""), (n.status.value, STATUS_STYLE[n.status]),
-             (n.category.value, FAMILY_STYLE.get(n.category, "")),
+             (n.category.value, CATEGORY_STYLE.get(n.category, "")),
              (n.found_via.value if n.found_via else "-", ""), (str(len(n.bindings)), ""), (_evidence(n), ""))
             for n in obj.needed)
         out.append(Table(columns, rows))
@@ -267,7 +267,7 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
             yield (f"{n.name} is found only inside the installed Python package '{n.python_package}': "
                    f"it loads only because '{n.python_package}' is imported first.", "")
         if n.uncertain:
-            yield (f"{n.name}: verdict uncertain: {n.uncertain}", "yellow")
+            yield (f"{n.name}: status uncertain: {n.uncertain}", "yellow")
         if n.loads_providers:
             yield (f"{n.name} binds nothing itself but is the only way {', '.join(n.loads_providers)} gets loaded, "
                    "and the object binds symbols there: link that library directly before dropping this one.", "yellow")
@@ -275,11 +275,11 @@ def _notes(obj: ObjectReport) -> Iterable[tuple[str, str]]:
             yield (f"{n.name} drags in {plural(len(n.drags), 'more library', 'more libraries')} "
                    f"({human_size(n.drags_bytes)}): "
                    + ", ".join(p.name for p in n.drags), "")
-    families = {n.category for n in obj.needed if n.status in (Status.UNUSED, Status.INCIDENTAL)}
-    for fam in sorted(families, key=lambda c: c.value):
-        note = cost_note(fam)
+    categories = {n.category for n in obj.needed if n.status in (Status.UNUSED, Status.INCIDENTAL)}
+    for category in sorted(categories, key=lambda c: c.value):
+        note = cost_note(category)
         if note:
-            yield (f"[{fam.value}] {note}", "dim")
+            yield (f"[{category.value}] {note}", "dim")
     if obj.host_provided:
         yield (f"{plural(len(obj.host_provided), 'Python C API symbol')} "
                f"{verb(len(obj.host_provided), 'comes', 'come')} from the interpreter that imports the module.", "dim")

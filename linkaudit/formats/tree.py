@@ -4,7 +4,7 @@ Each library is nested under the object that first loads it, breadth-first
 as ld.so maps them (``_dl_map_object_deps``); a library an object needs but
 that was loaded first elsewhere is named on that object's line as
 ``(+libc.so.6, ...)`` and not expanded again (libtree's compactness).  Direct
-dependencies carry their verdict; a library the loader does not find carries
+dependencies carry their status; a library the loader does not find carries
 the directories it searched.  Colours only on a terminal (the CLI turns them
 off under NO_COLOR or a pipe)::
 
@@ -128,7 +128,7 @@ class TreeFormat(Format):
             line = Text(prefix + (LAST if last else BRANCH))
             deeper = prefix + (SPACE if last else PIPE)
             if edge.path is None:
-                # a direct dependency says its verdict ("missing"); a transitive one, what happened
+                # a direct dependency says its status ("missing"); a transitive one, what happened
                 line.append(f"{edge.name} {'missing' if edge.status is not None else 'not found'}", BOLD + ";" + MAGENTA)
                 yield line
                 if edge.searched:

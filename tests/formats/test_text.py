@@ -14,14 +14,21 @@ from .conftest import EXT
 ESC = "\x1b["
 
 
-def test_names_every_dependency_and_verdict(sample_report: Report) -> None:
+def test_names_every_dependency_and_status(sample_report: Report) -> None:
     text = TextFormat(width=200).format(sample_report)
     assert EXT in text
     for name in ("libc10.so", "libtorch.so", "libgomp.so.1", "libmissing.so.2"):
         assert name in text
-    for verdict in ("used", "unused", "incidental", "missing"):
-        assert verdict in text
+    for status in ("used", "unused", "incidental", "missing"):
+        assert status in text
     assert ESC not in text
+
+
+def test_table_header_uses_the_json_field_names(sample_report: Report) -> None:
+    """One vocabulary: the columns are named like the JSON fields they show (status, category)."""
+    text = TextFormat(width=200).format(sample_report)
+    (header,) = [line for line in text.splitlines() if line.startswith("needed ")]
+    assert header.split()[:3] == ["needed", "status", "category"]
 
 
 def test_colour_only_when_asked(sample_report: Report) -> None:

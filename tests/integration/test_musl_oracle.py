@@ -339,7 +339,7 @@ def test_versioned_reference_binds_as_musl_binds(versioned: Path) -> None:
 
     def chosen(resolutions: list) -> str:
         (r,) = [r for r in resolutions if r.ref.name == b"foo"]
-        assert r.provider == libver
+        assert r.scope_index == libver
         lib_elf: ElfObject = scope[libver]  # type: ignore[assignment]
         return lib_elf.versions[lib_elf.versyms[r.sym.index] & 0x7FFF].name.decode()
 

@@ -98,7 +98,7 @@ def test_copy_relocation_binds_in_the_library_not_the_executable(arch):
     assert (ref.name, ref.klass) == (b"fa_data", CLASS_COPY)
     assert hash_lookup(main, b"fa_data", gnu_hash(b"fa_data"), [])  # the executable defines it too
     (res,) = bind([main, fa])
-    assert res.provider == 1
+    assert res.scope_index == 1
 
 
 @pytest.mark.parametrize("arch", ["mipsel", "mips64el"])
@@ -124,7 +124,7 @@ def test_undefined_mips_symbol_with_a_stub_address_is_not_a_definition(arch):
     assert lookup_in(lib, b"fa", None, 0, gnu_hash(b"fa"), []) is None
     user = ElfObject(DATA / arch / "libuser.so")
     fa = ElfObject(DATA / arch / "libfa.so")
-    providers = {r.ref.name: r.provider for r in bind([user, lib, fa])}
+    providers = {r.ref.name: r.scope_index for r in bind([user, lib, fa])}
     assert providers[b"fa"] == 2
 
 
@@ -160,7 +160,7 @@ def _scopes(arch: str) -> list[list[ElfObject]]:
 
 
 def _resolutions(scope, shortcut: bool) -> list[tuple]:
-    return sorted((r.ref.name, r.ref.klass, r.provider, r.sym.index if r.sym else None)
+    return sorted((r.ref.name, r.ref.klass, r.scope_index, r.sym.index if r.sym else None)
                   for r in bind(scope, shortcut=shortcut))
 
 

@@ -90,7 +90,7 @@ def test_references_of_versioned_consumer(scenarios):
 def test_weak_references(scenarios):
     refs = {r.name: r for r in references(ElfObject(scenarios["weak"].path))}
     assert refs[b"weak_present"].weak and refs[b"weak_absent"].weak
-    res = {r.ref.name: r.provider for r in bind(scope_of(scenarios["weak"]))}
+    res = {r.ref.name: r.scope_index for r in bind(scope_of(scenarios["weak"]))}
     assert res[b"weak_absent"] is None
     assert res[b"weak_present"] not in (None, 0)
 
@@ -109,7 +109,7 @@ def scope_names(sc):
                                              ("interpose_ba", "libinterpose_b.so")])
 def test_first_definition_in_breadth_first_order_wins(scenarios, name, winner):
     sc = scenarios[name]
-    res = {r.ref.name: r.provider for r in bind(scope_of(sc))}
+    res = {r.ref.name: r.scope_index for r in bind(scope_of(sc))}
     assert scope_names(sc)[res[b"dup_sym"]] == winner
 
 
@@ -120,7 +120,7 @@ def test_hidden_and_script_local_definitions_do_not_count(scenarios):
         assert lookup_one(vis, name) is None
     assert lookup_one(vis, b"vis_protected") is not None  # protected is exported and binds
     names = scope_names(sc)
-    res = {r.ref.name: names[r.provider] for r in bind(scope_of(sc))
+    res = {r.ref.name: names[r.scope_index] for r in bind(scope_of(sc))
            if r.ref.name in (b"vis_hidden", b"vis_local_by_script")}
     assert res == {b"vis_hidden": "libvisibility_fallback.so", b"vis_local_by_script": "libvisibility_fallback.so"}
 
@@ -137,7 +137,7 @@ def test_tls_ifunc_and_unique_definitions_bind(scenarios):
         if name not in scenarios:
             continue
         sc = scenarios[name]
-        res = {r.ref.name: r.provider for r in bind(scope_of(sc))}
+        res = {r.ref.name: r.scope_index for r in bind(scope_of(sc))}
         assert res[sym] not in (None, 0), name
 
 

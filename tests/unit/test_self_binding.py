@@ -25,7 +25,7 @@ from linkaudit.loader import Loader, LoaderEnv
 
 def _resolutions(scope, shortcut: bool) -> list[tuple]:
     return sorted((r.ref.name, r.ref.version.name if r.ref.version else None, r.ref.klass, r.ref.weak,
-                   r.ref.protected, r.provider, r.sym.index if r.sym else None)
+                   r.ref.protected, r.scope_index, r.sym.index if r.sym else None)
                   for r in bind(scope, shortcut=shortcut))
 
 
@@ -65,7 +65,7 @@ def test_shortcut_is_taken_for_own_definitions(scenarios):
     own = {i for i, _ in main.relocations()}
     found = self_bound(main, own)
     assert found, "no reference was recognised as bound to the object itself"
-    full = {r.sym.index for r in bind(scope, shortcut=False) if r.provider == 0 and r.sym is not None}
+    full = {r.sym.index for r in bind(scope, shortcut=False) if r.scope_index == 0 and r.sym is not None}
     assert found <= full
 
 
