@@ -1,4 +1,4 @@
-"""Verdicts on small cc-built shapes: incidental, drags (diamond, chain), families, glibc stubs.
+"""Verdicts on small cc-built shapes: incidental, drags (diamond, chain), categories, glibc stubs.
 
 Each expectation is derived from how the fixture was built (which library
 defines what, under which version, who needs whom) and, where ld.so has an
@@ -15,7 +15,6 @@ import pytest
 from conftest import IS_GLIBC, LDD, ldd_env, parse_ldd_unused
 
 from linkaudit.audit import AuditOptions, audit
-from linkaudit.families import classify
 from linkaudit.loader import LoaderEnv
 from linkaudit.report import Category, NeededEntry, ObjectReport, Status
 
@@ -152,11 +151,6 @@ FAMILY_CASES = {
     "libgomp-75eea7e8.so.1": Category.OPENMP,
     "libcublasLt.so.12": Category.CUDA,
 }
-
-
-@pytest.mark.parametrize(("soname", "category"), sorted(FAMILY_CASES.items()))
-def test_classify(soname: str, category: Category) -> None:
-    assert classify(soname) is category
 
 
 def test_families_of_linked_libraries(tmp_path_factory: pytest.TempPathFactory, build_so, build_exe) -> None:
