@@ -284,32 +284,27 @@ def test_relinked_ldd_format_marks(relinked: Path, run_cli, torch_lib_dir: Path)
 # -- the demo as users run it ----------------------------------------------------------------------
 
 
-def test_greet_prints_only_the_greeting_without_numpy(c_ext: Path) -> None:
-    """torch warns "Failed to initialize NumPy" when numpy is missing; the demo silences exactly that one."""
+def test_greet_silences_only_the_numpy_warning(c_ext: Path) -> None:
+    """torch warns "Failed to initialize NumPy" when numpy is missing; the demo silences exactly that one.
+
+    One interpreter (importing torch costs seconds): the greeting alone on stdout, nothing from the
+    import on stderr, and a warning raised afterwards still shows (no filter was left behind).
+    """
     # numpy made unimportable whether or not it is installed, so the warning would be raised for sure
     code = ("import sys, warnings\n"
             "sys.modules['numpy'] = None\n"
             "warnings.simplefilter('default')\n"
             "from pybind_torch import greet\n"
-            "greet()\n")
+            "greet()\n"
+            "sys.stdout.flush()\n"
+            "print('--- after import', file=sys.stderr)\n"
+            "warnings.warn('another warning', UserWarning)\n")
     proc = run_python(code, sys_path=DEMO)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == GREETING + "\n"
-    assert proc.stderr == ""
-
-
-def test_other_torch_warnings_still_show(c_ext: Path) -> None:
-    code = ("import sys, warnings\n"
-            "sys.modules['numpy'] = None\n"
-            "import pybind_torch\n"
-            "with warnings.catch_warnings(record=True) as seen:\n"
-            "    warnings.simplefilter('always')\n"
-            "    pybind_torch.greet\n"
-            "    warnings.warn('another warning', UserWarning)\n"
-            "print([str(w.message) for w in seen])\n")
-    proc = run_python(code, sys_path=DEMO)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "['another warning']"
+    before, after = proc.stderr.split("--- after import\n")
+    assert before == ""
+    assert "UserWarning: another warning" in after and "NumPy" not in after
 
 
 def test_in_tree_extension_runpath_suggestion_names_no_machine_path(run_cli, torch_lib_dir: Path) -> None:
