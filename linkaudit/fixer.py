@@ -438,7 +438,9 @@ def _check(before: ObjectReport, after: ObjectReport, removed: set[str], source:
     for n in after.needed:
         if n.status is Status.MISSING and old[n.name].status is not Status.MISSING:
             raise RewriteError(f"{source}: rewrite check failed: {n.name} would no longer be found")
-    new_unresolved = set(after.unresolved) - set(before.unresolved)
+    # The interpreter still provides what it provided: the output's name may differ from the
+    # module's (`-o x.so.fixed`), which is no reason to count its Python C API references undefined.
+    new_unresolved = set(after.unresolved) - set(before.unresolved) - set(before.host_provided)
     if new_unresolved:
         raise RewriteError(f"{source}: refusing: removing {', '.join(sorted(removed))} would leave "
                            f"{plural(len(new_unresolved), 'symbol')} undefined (e.g. {sorted(new_unresolved)[0]}); "

@@ -364,3 +364,19 @@ def test_naive_removal_of_a_stub_breaks_the_loader(stub_linked: Path, tmp_path: 
     proc = subprocess.run([str(naive)], capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     assert "needed != NULL" in proc.stderr, proc.stderr
+
+
+@pytest.mark.requires_cc
+def test_fix_extension_written_under_another_name(fixdir: Path, build_so, run_cli, tmp_path: Path) -> None:
+    """`-o` may name the output anything (`x.so.fixed`, `fixed.so`): the Python C API references
+    the interpreter provides stay provided, so they are no reason to refuse."""
+    src = tmp_path / "src"
+    src.mkdir()
+    ext = build_so(extension_filename("fakeext"),
+                   "long PyLong_FromLong(long);\nvoid *PyInit_fakeext(void) { return (void *)PyLong_FromLong(1); }\n",
+                   out_dir=src, soname=False, libs=[fixdir / "libunused.so"])
+    for name in ("fixed.so", "out.so.fixed"):
+        out = tmp_path / name
+        result = run_cli(["fix", ext, "-o", out], env={"LD_LIBRARY_PATH": str(fixdir)})
+        assert result.exit_code == 0, result.stderr
+        assert dt_needed(out) == tuple(n for n in dt_needed(ext) if n != "libunused.so")
