@@ -479,7 +479,7 @@ def _overridden(machine: Machine, overrides: Overrides, glibc: tuple[int, int] |
         if overrides.platform in machine.platforms or overrides.platform == machine.platform:
             platform, sources["platform"] = overrides.platform, "override"
         else:
-            warnings.append(f"--platform {overrides.platform} is not a {machine.name} platform: not applied to it")
+            warnings.append(f"--platform {overrides.platform} is not among {machine.name}'s platforms: not applied to it")
     if overrides.hwcaps is not None:
         foreign = [h for h in overrides.hwcaps if h not in machine.legacy_hwcaps]
         if foreign:
@@ -494,6 +494,6 @@ def _overridden(machine: Machine, overrides: Overrides, glibc: tuple[int, int] |
         elif overrides.cpu_level in names:
             levels, sources["levels"] = names[names.index(overrides.cpu_level):], "override"
         else:
-            warnings.append(f"CPU level {overrides.cpu_level} is not a {machine.name} glibc-hwcaps level: "
+            warnings.append(f"CPU level {overrides.cpu_level} is not among {machine.name}'s glibc-hwcaps levels: "
                             "not applied to it")
     return platform, hwcaps, levels
