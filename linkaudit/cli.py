@@ -172,13 +172,15 @@ FAIL_ON_HELP = ("Findings that fail the gate, comma-separated or repeated: "
               help="Do not resolve libraries that only installed Python packages (e.g. torch/lib) provide.")
 @click.option("--fix-suggestions", is_flag=True, help="Add concrete remedies for each finding.")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False, readable=False, path_type=str),
+              metavar="FILE",
               help="Write the report to FILE; the console still gets the summary.")
-@click.option("--config", "config_file", type=click.Path(readable=False, path_type=str),
+@click.option("--config", "config_file", type=click.Path(readable=False, path_type=str), metavar="FILE",
               help="Read settings from FILE (a pyproject.toml or a linkaudit.toml) instead of the nearest "
                    "pyproject.toml's [tool.linkaudit]. Command-line flags override it.")
-@click.option("--baseline", "baseline_file", type=click.Path(readable=False, path_type=str),
+@click.option("--baseline", "baseline_file", type=click.Path(readable=False, path_type=str), metavar="FILE",
               help="Fail only on findings not recorded in FILE (see --write-baseline).")
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False, readable=False, path_type=str),
+              metavar="FILE",
               help="Record every finding of this run in FILE, to accept them with --baseline FILE.")
 @click.option("--module", "modules", multiple=True, metavar="NAME",
               help="Audit the ELF files of an installed module or package, found without importing it (repeatable).")

@@ -27,6 +27,9 @@ def test_top_level_help_shows_the_audit_options(run_cli) -> None:
         assert option in result.stdout, option
     assert "CMakeFiles/" in result.stdout and "temp.*" in result.stdout  # the default excludes are said
     assert "fix" in result.stdout.split("Commands")[1]
+    # every option whose help says FILE shows FILE as its value, not PATH
+    for option in ("--output", "--config", "--baseline", "--write-baseline", "--cpuinfo"):
+        assert f"{option} FILE" in result.stdout, option
 
 
 def test_version(run_cli) -> None:
