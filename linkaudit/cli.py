@@ -322,7 +322,7 @@ def _emit(app: App, report, chosen: OutputFormat, output: str | None) -> None:
     from linkaudit.display import plural
     from linkaudit.formats import make_format
     from linkaudit.gate import ExitCode
-    from linkaudit.printable import escape_bytes, one_line
+    from linkaudit.printable import escape_bytes
 
     formatter = make_format(chosen, color=app.color and output is None, width=app.width)
     text = escape_bytes(formatter.format(report))  # file names that are not UTF-8: \xNN, never an encoding error
@@ -335,8 +335,8 @@ def _emit(app: App, report, chosen: OutputFormat, output: str | None) -> None:
     except OSError as exc:
         app.error(f"{output}: cannot write report: {exc.strerror}")
         sys.exit(ExitCode.ERROR)
-    click.echo(one_line(f"report written to {output} ({chosen.value}); {plural(len(report.objects), 'object')} "
-                        f"audited, {plural(len(report.gate.failing), 'failing finding')}"), err=True)
+    app.note(f"report written to {output} ({chosen.value}); {plural(len(report.objects), 'object')} "
+             f"audited, {plural(len(report.gate.failing), 'failing finding')}")
 
 
 def _tell_outcome(app: App, report, chosen: OutputFormat, to_terminal: bool) -> None:

@@ -160,6 +160,6 @@ def test_one_failing_finding_is_singular(run_cli, objs, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     result = run_cli(["--format", "json", "--output", out, objs["unused"]])
     assert result.exit_code == 1
-    assert "1 object audited, 1 failing finding\n" in result.stderr
+    assert f"linkaudit: report written to {out} (json); 1 object audited, 1 failing finding\n" in result.stderr
     result = run_cli(["--format", "json", "--output", out, objs["unused"], objs["clean"]])
     assert "2 objects audited, 1 failing finding\n" in result.stderr
