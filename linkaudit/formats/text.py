@@ -362,7 +362,7 @@ def _assumed(p: LoaderParams) -> str:
     glibc = f"{p.glibc[0]}.{p.glibc[1]}" if p.glibc else "unknown"
     text = (f"Loader assumed for {p.machine}: platform {src(p.platform or 'none', p.platform_source)}, "
             f"hwcaps {src(hwcaps, p.hwcaps_source)}, glibc-hwcaps {src(levels, p.levels_source)}, "
-            f"glibc {src(glibc, p.glibc_source)}.")
+            f"glibc {src(glibc, p.glibc_source) if p.glibc else glibc}.")  # unknown: the warning says why
     return text + "".join(f" Warning: {w}." for w in p.warnings)
 
 

@@ -193,3 +193,12 @@ def test_bad_loader_keys_in_config(objs, run_cli, tmp_path: Path, text, message)
     result = run_cli(["--config", str(cfg), objs["clean"]])
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_unknown_glibc_release_is_said_once(objs, run_cli, tmp_path: Path) -> None:
+    """An empty --root has no libc.so.6: the last line says 'glibc unknown', not 'glibc unknown (unknown)'."""
+    root = tmp_path / "root"
+    root.mkdir()
+    text = " ".join(run_cli(["--root", str(root), objs["clean"]]).stdout.split())
+    assert "glibc unknown." in text and "(unknown)" not in text
+    assert "the root's libc.so.6 was not found or names no release: glibc 2.37+ rules assumed" in text
