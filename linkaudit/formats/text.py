@@ -370,6 +370,5 @@ def _totals(objects: Iterable[ObjectReport]) -> str:
     objs = list(objects)
     c = {s: sum(len(o.entries(s)) for o in objs) for s in Status}
     return (f"{plural(len(objs), 'object')}: {c[Status.USED]} used, {c[Status.INCIDENTAL]} incidental, "
-            f"{c[Status.UNUSED]} unused, {c[Status.MISSING]} missing"
-            + (f", {c[Status.NOT_ON_HOST]} not on this host" if c[Status.NOT_ON_HOST] else "")
-            + " dependencies.")
+            f"{c[Status.UNUSED]} unused, {c[Status.MISSING]} missing dependencies"
+            + (f", {c[Status.NOT_ON_HOST]} not on this host" if c[Status.NOT_ON_HOST] else "") + ".")

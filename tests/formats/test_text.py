@@ -157,3 +157,16 @@ def test_plain_text_report_does_not_import_rich(sample_report: Report) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(tests)], capture_output=True, text=True,
                          cwd=tests.parent, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_totals_line_with_libraries_not_on_this_host(sample_report: Report, clean_report: Report) -> None:
+    """'… 0 missing dependencies, 1 not on this host.', never '1 not on this host dependencies'."""
+    from linkaudit.report import Status
+
+    obj = clean_report.objects[0]
+    absent = replace(obj.needed[0], name="libz.so.1", path=None, found_via=None, status=Status.NOT_ON_HOST,
+                     bindings=())
+    two = Report(objects=(replace(obj, needed=(*obj.needed, absent)), obj))
+    text = " ".join(TextFormat(width=200).format(two).split())
+    assert "2 objects: 2 used, 0 incidental, 0 unused, 0 missing dependencies, 1 not on this host." in text
+    assert "not on this host dependencies" not in text
