@@ -112,7 +112,10 @@ def renamed(report: ObjectReport, target: Target) -> ObjectReport:
     ) for n in report.needed)
     loaded = tuple(replace(lib, path=Path(target.rename(str(lib.path))),
                            needed_by=tuple(target.rename(x) for x in lib.needed_by),
-                           needs=tuple(replace(d, path=d.path and target.rename(d.path)) for d in lib.needs))
+                           needs=tuple(replace(d, path=d.path and target.rename(d.path),
+                                               searched=tuple(replace(st, directory=target.rename(st.directory),
+                                                                      source=s(st.source)) for st in d.searched))
+                                       for d in lib.needs))
                    for lib in report.loaded)
     return replace(report, needed=needed, loaded=loaded, ldd_unused=tuple(target.rename(x) for x in report.ldd_unused),
                    warnings=tuple(s(w) for w in report.warnings),

@@ -115,3 +115,24 @@ def test_real_wheels(project: str) -> None:
         assert (v.status is VendoredStatus.NEEDED) == bool(v.used_by)
         if v.status is VendoredStatus.UNNEEDED:  # something links it for nothing, and says so
             assert v.unused_by
+
+
+def test_tree_names_where_a_member_dependency_was_searched_inside_the_wheel(tmp_path: Path, build_so,
+                                                                          run_cli) -> None:
+    """A vendored library's dependency that is not found: the tree says where it was searched as
+    ``x.whl!pkg.libs``, never the temporary directory the wheel was extracted to."""
+    stage = tmp_path / "stage"
+    libs, pkg = stage / "pkg.libs", stage / "pkg"
+    gone = build_so("libgone.so", "int gone_fn(void) { return 1; }", out_dir=tmp_path / "elsewhere")
+    vend = build_so("libvend-1a2b.so", "int gone_fn(void);\nint used_fn(void) { return gone_fn(); }",
+                    out_dir=libs, libs=[gone], runpath=["$ORIGIN"])
+    build_so("fakeext.cpython-311-x86_64-linux-gnu.so", "pyext.c", out_dir=pkg, soname=False,
+             libs=[vend], runpath=["$ORIGIN/../pkg.libs"], extra=["-Wl,--allow-shlib-undefined"])
+    whl = tmp_path / "pkg-1.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(whl, "w") as z:
+        for f in sorted(stage.rglob("*")):
+            z.write(f, f.relative_to(stage).as_posix())
+    out = run_cli(["--format", "tree", "--fail-on", "none", "--no-python-packages", str(whl)]).stdout
+    assert "libgone.so not found" in out
+    assert f"runpath: {whl}!pkg.libs" in out
+    assert "linkaudit-" not in out  # the extraction directory's name
