@@ -128,8 +128,9 @@ class TreeFormat(Format):
             line = Text(prefix + (LAST if last else BRANCH))
             deeper = prefix + (SPACE if last else PIPE)
             if edge.path is None:
-                # a direct dependency says its status ("missing"); a transitive one, what happened
-                line.append(f"{edge.name} {'missing' if edge.status is not None else 'not found'}", BOLD + ";" + MAGENTA)
+                # a direct dependency says its status ("missing", "not_on_host"); a transitive one, what happened
+                said = edge.status.value if edge.status is not None else "not found"
+                line.append(f"{edge.name} {said}", BOLD + ";" + MAGENTA)
                 yield line
                 if edge.searched:
                     yield Text(deeper + "searched: " + _searched(edge.searched), DIM)

@@ -100,3 +100,11 @@ def test_cli_colours_only_when_asked(run_cli) -> None:
     assert coloured.exit_code == 0 and "\x1b[" in coloured.stdout
     piped = run_cli(["--format", "tree", "--fail-on", "none", exe], env={"NO_COLOR": None})
     assert "\x1b[" not in piped.stdout
+
+
+def test_a_library_not_on_this_host_is_not_called_missing() -> None:
+    """A musl system library audited on a glibc host is ``not_on_host`` in every other format: not 'missing'."""
+    libc = NeededEntry("libc.musl-aarch64.so.1", None, None, Status.NOT_ON_HOST, Category.C_RUNTIME)
+    obj = ObjectReport("app", "aarch64", 64, None, (libc,), (), (), libc="musl")
+    out = TreeFormat().format(Report(objects=(obj,)))
+    assert "libc.musl-aarch64.so.1 not_on_host" in out and "missing" not in out
