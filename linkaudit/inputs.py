@@ -52,6 +52,16 @@ class Target:
         return path
 
 
+_LINKER_SCRIPT_STARTS = (b"/* GNU ld script", b"INPUT", b"GROUP", b"OUTPUT_FORMAT")
+
+
+def _not_elf(head: bytes) -> str:
+    """Why a named file is refused: a linker script (``libc.so``) is said to be one."""
+    if head.lstrip().startswith(_LINKER_SCRIPT_STARTS):
+        return "a linker script (text for ld), not an ELF file: ld.so never loads it"
+    return "not an ELF file"
+
+
 def _head(path: str) -> bytes:
     """The first 18 bytes (ELF ident, e_type); never blocks on a FIFO swapped in meanwhile."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -196,7 +206,7 @@ def iter_targets(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: I
         if path.endswith(".whl"):
             yield from wheels.expand(path, display)
         elif head[:4] != ELF_MAGIC:
-            yield ErrorEntry(display, "not an ELF file")
+            yield ErrorEntry(display, _not_elf(head))
         elif len(head) < 18:
             yield ErrorEntry(display, "truncated ELF header")
         elif (why := not_linked_reason(head)) is not None:

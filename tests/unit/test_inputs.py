@@ -332,3 +332,18 @@ def test_symlink_to_a_directory_seen_elsewhere_is_not_an_error(tmp_path):
     items = list(iter_targets([str(tree)]))
     assert [i.path.name for i in items if isinstance(i, Target)] == ["libicu.so"]
     assert not [i for i in items if isinstance(i, ErrorEntry)]
+
+
+@pytest.mark.parametrize("text", ["/* GNU ld script\n   Use the shared library.  */\nGROUP ( /lib/libc.so.6 )\n",
+                                  "INPUT(-lfoo)\n", "OUTPUT_FORMAT(elf64-x86-64)\nGROUP ( libbar.so.1 )\n"])
+def test_a_named_linker_script_is_called_one(tmp_path: Path, text: str) -> None:
+    """libc.so, libm.so and friends are linker scripts: the message says so, not just 'not an ELF file'."""
+    script = tmp_path / "libfoo.so"
+    script.write_text(text)
+    (item,) = iter_targets([str(script)])
+    assert isinstance(item, ErrorEntry)
+    assert item.message == "a linker script (text for ld), not an ELF file: ld.so never loads it"
+    plain = tmp_path / "notes.txt"
+    plain.write_text("hello\n")
+    (item,) = iter_targets([str(plain)])
+    assert item.message == "not an ELF file"
