@@ -302,7 +302,7 @@ def _write(source: Path, fd: int, dest: Path, plan, env: LoaderEnv, in_place: bo
 
     def verify(tmp: Path) -> None:
         after.append(_audit(tmp, env, display=str(dest), loader=loader))
-        _check(before, after[0], names, source)
+        _check(before, after[0], names, source, moved_origin(source, dest))
         lost = bound_before - _bound(tmp, env, loader)
         if lost:
             sample = sorted(lost)[0].decode("utf-8", "surrogateescape")
@@ -428,7 +428,15 @@ def _make_backup(fd: int, st: os.stat_result, backup: Path) -> None:
     os.close(out)
 
 
-def _check(before: ObjectReport, after: ObjectReport, removed: set[str], source: Path) -> None:
+def moved_origin(source: Path, dest: Path) -> str:
+    """Said when a check fails on an output written to another directory: its $ORIGIN is not the source's."""
+    if os.path.dirname(os.path.abspath(dest)) == os.path.dirname(os.path.abspath(source)):
+        return ""
+    return (f" (the output is checked where it is written: in {os.path.dirname(os.path.abspath(dest))}, "
+            "$ORIGIN-relative search paths point elsewhere; write it next to the source)")
+
+
+def _check(before: ObjectReport, after: ObjectReport, removed: set[str], source: Path, note: str = "") -> None:
     """The rewritten file must load the same way, minus exactly the removed entries."""
     expect = [n.name for n in before.needed if n.name not in removed]
     got = [n.name for n in after.needed]
@@ -437,7 +445,7 @@ def _check(before: ObjectReport, after: ObjectReport, removed: set[str], source:
     old = {n.name: n for n in before.needed}
     for n in after.needed:
         if n.status is Status.MISSING and old[n.name].status is not Status.MISSING:
-            raise RewriteError(f"{source}: rewrite check failed: {n.name} would no longer be found")
+            raise RewriteError(f"{source}: rewrite check failed: {n.name} would no longer be found{note}")
     # The interpreter still provides what it provided: the output's name may differ from the
     # module's (`-o x.so.fixed`), which is no reason to count its Python C API references undefined.
     new_unresolved = set(after.unresolved) - set(before.unresolved) - set(before.host_provided)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from linkaudit.audit import audit_object
 from linkaudit.errors import RewriteError
-from linkaudit.fixer import _copy, _in_place_target, _opened, write_patched
+from linkaudit.fixer import _copy, _in_place_target, _opened, moved_origin, write_patched
 from linkaudit.fixes import clean_rpath
 from linkaudit.inputs import Target
 from linkaudit.loader import Loader, LoaderEnv, ObjectCache
@@ -82,7 +82,8 @@ def _fix_locked(source: Path, fd: int, env: LoaderEnv, output: Path | None, in_p
         if _resolution(after) != _resolution(before):
             changed = sorted({name for name, _path in set(_resolution(before)) ^ set(_resolution(after))})
             raise RewriteError(f"{source}: refusing: without the flagged elements {', '.join(changed) or 'a library'} "
-                               "would load from elsewhere (or not at all); ship it where a clean element finds it")
+                               "would load from elsewhere (or not at all); ship it where a clean element finds it"
+                               + moved_origin(source, dest))
         if after.rpath_findings:
             raise RewriteError(f"{source}: rewrite check failed: {after.rpath_findings[0].kind.value} finding left")
         _second_reader_check(tmp, new or None, source)

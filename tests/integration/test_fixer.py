@@ -380,3 +380,15 @@ def test_fix_extension_written_under_another_name(fixdir: Path, build_so, run_cl
         result = run_cli(["fix", ext, "-o", out], env={"LD_LIBRARY_PATH": str(fixdir)})
         assert result.exit_code == 0, result.stderr
         assert dt_needed(out) == tuple(n for n in dt_needed(ext) if n != "libunused.so")
+
+
+@pytest.mark.requires_cc
+def test_output_in_another_directory_says_why_a_library_is_lost(fixdir: Path, run_cli, tmp_path: Path) -> None:
+    """`-o` elsewhere: app's RUNPATH $ORIGIN no longer finds libused.so next to it; the refusal says that is why."""
+    out = tmp_path / "elsewhere" / "app.fixed"
+    out.parent.mkdir()
+    result = run_cli(["fix", fixdir / "app", "-o", out])
+    assert result.exit_code == 2
+    assert "libused.so would no longer be found" in result.stderr
+    assert f"checked where it is written: in {out.parent}, $ORIGIN-relative search paths" in result.stderr
+    assert not out.exists()

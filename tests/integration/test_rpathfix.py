@@ -103,3 +103,15 @@ def test_string_that_may_be_shared_is_refused(build_so, tree: Path) -> None:
         plan_search_path(obj.read_bytes(), "$ORIGIN/lib")
     with pytest.raises(RewriteError, match="longer"):
         plan_search_path(obj.read_bytes(), "$ORIGIN/lib:" + "x" * 200)
+
+
+def test_output_in_another_directory_says_why_a_library_moves(build_so, tree: Path, run_cli, tmp_path: Path) -> None:
+    """`-o` elsewhere: $ORIGIN/lib is resolved from the output's directory, which the refusal says."""
+    obj = _consumer(build_so, tree, "app2.so", runpath=["$ORIGIN/lib", "build/lib"])
+    out = tree / "other" / "app2.clean.so"
+    out.parent.mkdir()
+    result = run_cli(["fix", "--clean-rpath", obj, "-o", out])
+    assert result.exit_code == 2
+    assert f"checked where it is written: in {out.parent}, $ORIGIN-relative search paths" in result.stderr
+    # next to the source, the same rewrite goes through
+    assert run_cli(["fix", "--clean-rpath", obj, "-o", tree / "app2.clean.so"]).exit_code == 0
