@@ -2,8 +2,9 @@
 
 A named file must be a linked ELF object or a wheel (anything else, a core
 dump included, is an error); under a directory, non-ELF files and ``.o`` files
-are skipped silently (wheels are opened), symlink loops and unreadable
-directories and files are reported, and each file is visited once.  Files are
+are skipped silently (wheels are opened), unreadable directories and files
+are reported, and each file and directory is visited once (a symlink loop such
+as Debian's ``/usr/bin/X11 -> .`` leads back to a directory already walked).  Files are
 opened without blocking (a FIFO never hangs the walk).  A wheel's ELF members
 are extracted, streamed and within a byte and entry budget, keeping the layout,
 into a work directory that :func:`collect` removes afterwards; they are
@@ -230,9 +231,11 @@ def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
     would (absolute targets restart at the image's root, ``..`` stops there),
     so the walk never leaves the image.
 
-    A symlink back to one of its own ancestors is a loop and is reported; one
-    to a directory already scanned elsewhere (``icu/current -> 72.1``) is
-    skipped silently, its files having been audited once already.
+    A symlink to a directory already walked is skipped silently, its files
+    having been audited once already: one elsewhere (``icu/current -> 72.1``)
+    and one back to its own ancestor (a loop: Debian's ``/usr/bin/X11 -> .``)
+    alike.  Nothing is lost, so a loop is no error: ``linkaudit /usr/bin``
+    must not fail the gate with exit 2 on every Debian system.
     """
     visited_dirs: set[tuple[int, int]] = set()
     stack: list[tuple[str, frozenset[tuple[int, int]]]] = [(top, frozenset())]
@@ -244,10 +247,7 @@ def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
             yield ErrorEntry(directory, f"cannot read directory: {exc.strerror}")
             continue
         key = (st.st_dev, st.st_ino)
-        if key in ancestors:
-            yield ErrorEntry(directory, "symbolic link loop (points back to a parent directory); skipped")
-            continue
-        if key in visited_dirs:
+        if key in ancestors or key in visited_dirs:  # a loop, or a second way in: walked already
             continue
         visited_dirs.add(key)
         try:
