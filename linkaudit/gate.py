@@ -47,16 +47,22 @@ def parse_fail_on(values: Iterable[str]) -> frozenset[FindingKind]:
     The one parser of finding kinds: the command line and ``[tool.linkaudit] fail-on`` both use it.
     """
     kinds: set[FindingKind] = set()
+    said_none = False
     for value in values:
         for part in value.split(","):
             part = part.strip()
-            if not part or part == NONE:
+            if not part:  # `--fail-on ""` or `unused,,x`: a gate must not be switched off by a typo
+                raise ValueError(f"empty finding kind in {value!r}; valid kinds: {', '.join(fail_on_choices())}")
+            if part == NONE:
+                said_none = True
                 continue
             try:
                 kinds.add(FindingKind(part))
             except ValueError:
                 raise ValueError(f"unknown finding kind {part!r}; valid kinds: {', '.join(fail_on_choices())}") \
                     from None
+    if said_none and kinds:
+        raise ValueError(f"'{NONE}' cannot be combined with finding kinds ({', '.join(sorted(k.value for k in kinds))})")
     return frozenset(kinds)
 
 

@@ -36,6 +36,19 @@ def test_parse_fail_on_accepts_lists_and_none_and_names_the_valid_kinds() -> Non
         parse_fail_on(["unusd"])
 
 
+@pytest.mark.parametrize("values", [[""], ["unused,,missing"], [" "], ["unused,"]])
+def test_parse_fail_on_refuses_empty_kinds(values) -> None:
+    """An empty --fail-on must not silently turn the gate off."""
+    with pytest.raises(ValueError, match="empty finding kind.*valid kinds: unused"):
+        parse_fail_on(values)
+
+
+def test_parse_fail_on_refuses_none_with_kinds() -> None:
+    with pytest.raises(ValueError, match="'none' cannot be combined with finding kinds \\(unused\\)"):
+        parse_fail_on(["unused", "none"])
+    assert parse_fail_on([]) == frozenset()  # fail-on = [] in a config: nothing fails
+
+
 def test_every_finding_is_listed_once_and_used_entries_are_none() -> None:
     found = sorted((path, kind.value, name) for path, kind, name in all_findings(REPORT))
     assert found == [("bin/a", "incidental", "libi.so"), ("bin/a", "unused", "libu.so"),
