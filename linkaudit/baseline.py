@@ -12,7 +12,10 @@ under, with build directories (``build/``, ``lib.linux-x86_64-cpython-311/``,
 out of extension file names (``m.cpython-311-x86_64-linux-gnu.so`` -> ``m.so``), so
 the key survives a rebuild in another tree or for another Python version; an
 object named directly on the command line is keyed by its file name.  Keys read
-from a baseline file are normalised the same way, so older files still match.
+from a baseline file are normalised the same way, so older files still match.  An
+entry holds for an object when its key is a trailing run of the object's own
+(normalised) path, so a baseline written on ``build/`` holds for the same files
+named one by one (as a pre-commit hook names them), and the other way round.
 """
 
 from __future__ import annotations
@@ -51,11 +54,36 @@ class Baseline:
     entries: frozenset[BaselineEntry]
 
     def contains(self, object_path: str, kind: FindingKind, name: str, roots: Iterable[str] = ()) -> bool:
-        return BaselineEntry(object_key(object_path, roots), kind, name) in self.entries
+        if BaselineEntry(object_key(object_path, roots), kind, name) in self.entries:
+            return True
+        full = _full_key(object_path)
+        return any(e.kind is kind and e.library == name and _same_object(e.object, full) for e in self.entries)
 
     def fixed(self, report: Report, roots: Iterable[str] = ()) -> list[BaselineEntry]:
         """Entries no longer found in ``report`` (sorted)."""
-        return sorted(self.entries - report_entries(report, roots))
+        from linkaudit.gate import all_findings
+
+        roots = tuple(roots)
+        still = [(object_key(path, roots), _full_key(path), kind, name) for path, kind, name in all_findings(report)]
+        return sorted(e for e in self.entries
+                      if not any(e.kind is kind and e.library == name and (e.object == key or _same_object(e.object, full))
+                                 for key, full, kind, name in still))
+
+
+def _full_key(path: str) -> str:
+    """The object's whole path, normalised like a key (build directories and ABI tag dropped)."""
+    return normalize_key(os.path.abspath(path))
+
+
+def _same_object(entry_key: str, full_key: str) -> bool:
+    """Whether a recorded key names the object at ``full_key``: a trailing run of its path components.
+
+    A baseline written from a directory (``pkg/m.so``) must hold for the same
+    object named as a file, as a pre-commit hook names it, and a baseline
+    written on files (``m.so``) for a directory run; ``pkg/m.so`` never matches
+    ``other/m.so``.
+    """
+    return full_key == entry_key or full_key.endswith("/" + entry_key)
 
 
 def object_key(path: str, roots: Iterable[str] = ()) -> str:

@@ -177,6 +177,40 @@ def test_cli_baseline_keys_relative_to_directory_input(tree: Path, run_cli, tmp_
 
 
 @pytest.mark.requires_cc
+def test_cli_baseline_holds_across_directory_and_file_runs(build_so, run_cli, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A baseline written with `linkaudit proj` holds when the hook names the files, and back; not for another package."""
+    pkg = tmp_path / "proj" / "build" / "lib.linux-x86_64-cpython-311" / "pkg"
+    other = tmp_path / "proj" / "build" / "lib.linux-x86_64-cpython-311" / "other"
+    for where in (pkg, other):
+        build_so("libbused.so", "int used_fn(void) { return 1; }", out_dir=where)
+        build_so("libbold.so", "int old_fn(void) { return 2; }", out_dir=where)
+        build_so("libbtarget.so", "int used_fn(void);\nint f(void) { return used_fn(); }", out_dir=where,
+                 libs=["bused", "bold"], lib_dirs=[where], runpath=["$ORIGIN"])
+    monkeypatch.chdir(tmp_path)
+    mine = str((pkg / "libbtarget.so").relative_to(tmp_path))
+    theirs = str((other / "libbtarget.so").relative_to(tmp_path))
+
+    from_dir = tmp_path / "dir.json"
+    assert run_cli(["--write-baseline", str(from_dir), str(pkg.relative_to(tmp_path).parent)]).exit_code == 0
+    full = json.loads(from_dir.read_text())["findings"]
+    keep = [f for f in full if f["object"] == "pkg/libbtarget.so"]
+    assert keep, full
+    from_dir.write_text(json.dumps({"schema": 1, "findings": keep}))
+    assert run_cli(["--baseline", str(from_dir), mine]).exit_code == 0  # the file, named: still baselined
+    assert run_cli(["--baseline", str(from_dir), theirs]).exit_code == 1  # same name, another package
+    result = run_cli(["--baseline", str(from_dir), mine])
+    assert "fixed" not in result.stderr
+
+    from_file = tmp_path / "file.json"
+    assert run_cli(["--write-baseline", str(from_file), mine]).exit_code == 0
+    assert {f["object"] for f in json.loads(from_file.read_text())["findings"]} == {"libbtarget.so"}
+    assert run_cli(["--baseline", str(from_file), str(pkg)]).exit_code == 0  # a directory run, key pkg/...
+    result = run_cli(["--baseline", str(from_file), str(pkg)])
+    assert "fixed" not in result.stderr
+
+
+@pytest.mark.requires_cc
 def test_cli_bad_baseline_exit_2(tree: Path, run_cli, tmp_path: Path) -> None:
     base = tmp_path / "bad.json"
     base.write_text("{not json")
