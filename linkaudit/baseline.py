@@ -57,7 +57,17 @@ class Baseline:
         if BaselineEntry(object_key(object_path, roots), kind, name) in self.entries:
             return True
         full = _full_key(object_path)
-        return any(e.kind is kind and e.library == name and _same_object(e.object, full) for e in self.entries)
+        return any(_same_object(key, full) for key in self._keys_by_finding().get((kind, name), ()))
+
+    def _keys_by_finding(self) -> dict[tuple[FindingKind, str], list[str]]:
+        """Recorded object keys per (kind, library): a new finding is compared with its own few, not every entry."""
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = {}
+            for e in self.entries:
+                index.setdefault((e.kind, e.library), []).append(e.object)
+            object.__setattr__(self, "_index", index)
+        return index
 
     def fixed(self, report: Report, roots: Iterable[str] = ()) -> list[BaselineEntry]:
         """Entries no longer found in ``report`` (sorted)."""
