@@ -250,32 +250,27 @@ def test_glibc_tunables_turn_features_off_as_ld_so_does():
     assert got.platform_source == "host cpuinfo, GLIBC_TUNABLES"
 
 
-def test_libc_release_never_blocks_on_a_fifo_or_reads_a_directory(tmp_path):
-    """A root's libc.so.6 is untrusted: a FIFO or directory in its place is no release, and no hang."""
+def _read_fifo_without_blocking(read, fifo) -> object:
+    """``read(str(fifo))`` on a fresh FIFO nobody writes to: its answer, failing the test if it blocks."""
     import threading
 
-    fifo = tmp_path / "libc.so.6"
     os.mkfifo(fifo)
     answer: list[object] = []
-    worker = threading.Thread(target=lambda: answer.append(libc_release(str(fifo))), daemon=True)
+    worker = threading.Thread(target=lambda: answer.append(read(str(fifo))), daemon=True)
     worker.start()
     worker.join(10)
-    assert not worker.is_alive(), "libc_release blocked opening a FIFO"
-    assert answer == [None]
+    assert not worker.is_alive(), f"{read.__name__} blocked opening a FIFO"
+    return answer[0]
+
+
+def test_libc_release_never_blocks_on_a_fifo_or_reads_a_directory(tmp_path):
+    """A root's libc.so.6 is untrusted: a FIFO or directory in its place is no release, and no hang."""
+    assert _read_fifo_without_blocking(libc_release, tmp_path / "libc.so.6") is None
     (tmp_path / "dir").mkdir()
     assert libc_release(str(tmp_path / "dir")) is None
 
 
 def test_cpuinfo_file_that_is_a_fifo_is_unreadable_not_a_hang(tmp_path):
-    import threading
-
     from linkaudit.hostparams import read_cpuinfo
 
-    fifo = tmp_path / "cpuinfo"
-    os.mkfifo(fifo)
-    answer: list[object] = []
-    worker = threading.Thread(target=lambda: answer.append(read_cpuinfo(str(fifo))), daemon=True)
-    worker.start()
-    worker.join(10)
-    assert not worker.is_alive(), "read_cpuinfo blocked on a FIFO"
-    assert answer == [None]
+    assert _read_fifo_without_blocking(read_cpuinfo, tmp_path / "cpuinfo") is None
