@@ -44,29 +44,6 @@ PACKAGES = qemu_oracle.BASE_PACKAGES + (
 )
 
 
-def is_dynamic_elf(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(20)
-    except OSError:
-        return False
-    return head[:4] == b"\x7fELF" and head[17 if head[5] == 2 else 16] in (2, 3)  # e_type: ET_EXEC, ET_DYN
-
-
-def objects(root: Path) -> list[Path]:
-    out = []
-    for top in ("bin", "sbin", "lib", "lib64", "usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "usr/libexec"):
-        base = root / top
-        if not base.is_dir() or base.is_symlink():
-            continue
-        for dirpath, _dirs, files in os.walk(base):
-            for f in files:
-                p = Path(dirpath) / f
-                if not p.is_symlink() and p.is_file() and is_dynamic_elf(p):
-                    out.append(p)
-    return sorted(out)
-
-
 def audit(root: Path, paths: list[Path]) -> dict[str, dict]:
     proc = subprocess.run([sys.executable, "-m", "linkaudit", "--root", str(root), "--format", "json",
                            "--no-python-packages", "--fail-on", "none", *map(str, paths)],
@@ -86,7 +63,7 @@ def measure(arch: str, cache: Path, show: int, jobs: int) -> tuple[int, int, int
     root, why = qemu_oracle.sysroot(arch, PACKAGES, name="oracle", where=cache, tolerant=True)
     if root is None:
         return 0, 0, 0, [f"unavailable: {why}"]
-    paths = objects(root)
+    paths = qemu_oracle.dynamic_objects(root)
     report = audit(root, paths)
     guests = ["/" + str(p.relative_to(root)) for p in paths]
     with ThreadPoolExecutor(jobs) as pool:

@@ -194,3 +194,22 @@ def ldd_unused(arch: str, root: Path, guest: str, timeout: float = 120) -> tuple
     if proc.returncode != 0:
         return None, f"exit status {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:300]}"
     return set(), ""
+
+
+def dynamic_objects(root: Path) -> list[Path]:
+    """Every linked ELF object (ET_EXEC or ET_DYN) a sysroot's program and library directories hold."""
+    out = []
+    for top in ("bin", "sbin", "lib", "lib64", "usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "usr/libexec"):
+        base = root / top
+        if not base.is_dir() or base.is_symlink():
+            continue
+        for dirpath, _dirs, files in os.walk(base):
+            for f in files:
+                p = Path(dirpath) / f
+                if p.is_symlink() or not p.is_file():
+                    continue
+                with open(p, "rb") as fh:
+                    head = fh.read(20)
+                if head[:4] == b"\x7fELF" and head[17 if head[5] == 2 else 16] in (2, 3):  # ET_EXEC, ET_DYN
+                    out.append(p)
+    return sorted(out)

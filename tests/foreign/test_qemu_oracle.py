@@ -56,27 +56,9 @@ def test_fixtures_agree_with_the_loader(sysroot):
         assert {os.path.normpath(p) for p in obj.ldd_unused} == {os.path.normpath(p) for p in want}, (arch, name)
 
 
-def _dynamic_objects(root: Path) -> list[Path]:
-    out = []
-    for top in ("bin", "sbin", "lib", "lib64", "usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "usr/libexec"):
-        base = root / top
-        if not base.is_dir() or base.is_symlink():
-            continue
-        for dirpath, _dirs, files in os.walk(base):
-            for f in files:
-                p = Path(dirpath) / f
-                if p.is_symlink() or not p.is_file():
-                    continue
-                with open(p, "rb") as fh:
-                    head = fh.read(20)
-                if head[:4] == b"\x7fELF" and head[17 if head[5] == 2 else 16] in (2, 3):  # ET_EXEC, ET_DYN
-                    out.append(p)
-    return sorted(out)
-
-
 def test_sysroot_objects_agree_with_the_loader(sysroot, run_cli):
     arch, root = sysroot
-    paths = _dynamic_objects(root)
+    paths = qemu_oracle.dynamic_objects(root)
     assert paths, f"no ELF objects unpacked in {root}"
     res = run_cli(["--root", str(root), "--format", "json", "--no-python-packages", "--fail-on", "none",
                    *map(str, paths)], env={"LD_LIBRARY_PATH": None})
