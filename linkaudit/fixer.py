@@ -97,13 +97,21 @@ def fix_file(source: Path, env: LoaderEnv, output: Path | None = None, in_place:
              include_incidental: bool = False, include_load_bearing: bool = False,
              backup_suffix: str = ".orig") -> FixResult:
     """Remove the unused (optionally incidental) DT_NEEDED entries of ``source``."""
+    with source_to_rewrite(source, output, in_place) as (source, fd):
+        return _fix_locked(source, fd, env, output, in_place, include_incidental, include_load_bearing,
+                           backup_suffix)
+
+
+@contextlib.contextmanager
+def source_to_rewrite(source: Path, output: Path | None, in_place: bool) -> Iterator[tuple[Path, int]]:
+    """The file a rewrite reads, and its descriptor: exactly one of ``-o``/``--in-place``; in place,
+    a link's final target, opened locked (every rewriting command goes through here)."""
     if (output is None) == (not in_place):
         raise RewriteError("choose exactly one of -o OUT or --in-place")
     if in_place:
         source = _in_place_target(source)
     with _opened(source, lock=in_place) as fd:
-        return _fix_locked(source, fd, env, output, in_place, include_incidental, include_load_bearing,
-                           backup_suffix)
+        yield source, fd
 
 
 def _in_place_target(source: Path) -> Path:

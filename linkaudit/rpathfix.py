@@ -16,7 +16,7 @@ from pathlib import Path
 
 from linkaudit.audit import audit_object
 from linkaudit.errors import RewriteError
-from linkaudit.fixer import _copy, _in_place_target, _opened, moved_origin, write_patched
+from linkaudit.fixer import _copy, moved_origin, source_to_rewrite, write_patched
 from linkaudit.fixes import clean_rpath
 from linkaudit.inputs import Target
 from linkaudit.loader import Loader, LoaderEnv, ObjectCache
@@ -46,11 +46,7 @@ def _resolution(obj: ObjectReport) -> list[tuple[str, str | None]]:
 def fix_search_path(source: Path, env: LoaderEnv, output: Path | None = None, in_place: bool = False,
                     backup_suffix: str = ".orig") -> SearchPathFix:
     """Drop the flagged elements of ``source``'s search path; written with ``linkaudit fix``'s safeguards."""
-    if (output is None) == (not in_place):
-        raise RewriteError("choose exactly one of -o OUT or --in-place")
-    if in_place:
-        source = _in_place_target(source)
-    with _opened(source, lock=in_place) as fd:
+    with source_to_rewrite(source, output, in_place) as (source, fd):
         return _fix_locked(source, fd, env, output, in_place, backup_suffix)
 
 
