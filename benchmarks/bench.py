@@ -243,7 +243,8 @@ class Bench:
         # in-process audit(): no interpreter start-up, no imports
         code = (
             "import json, sys, time\n"
-            "from linkaudit.audit import AuditOptions, audit, default_env\n"
+            "from linkaudit.audit import AuditOptions, audit\n"
+            "from linkaudit.loader import default_env\n"
             "from linkaudit.formats.json import JsonFormat\n"
             "ts = []\n"
             f"for _ in range({self.runs + 1}):\n"

@@ -1,30 +1,18 @@
-"""Orchestration: inputs -> ELF -> loader -> binding -> verdicts -> Report.
+"""Orchestration: inputs -> one audit per object (in worker processes) -> Report.
 
-Returns data and prints nothing; the CLI decides what to show.
+Returns data and prints nothing; the CLI decides what to show.  What happens
+to one object is :mod:`linkaudit.objectaudit`'s business.
 """
 
 from __future__ import annotations
 
-import functools
-import gc
-import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from linkaudit import musl
-from linkaudit.binding import bind, lookup, lookup_in
-from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, ElfObject, gnu_hash
-from linkaudit.errors import ElfReadError, LinkauditError
-from linkaudit.hostparams import HostFacts, LoaderParams, Overrides
-from linkaudit.inputs import BUILD_SCRATCH_DIRS, Target, collect
-from linkaudit.loader import Loader, LoaderEnv, LoadResult, machine_of
-from linkaudit.objectreport import loaded_libraries, needed_entries, renamed
-from linkaudit.report import ErrorEntry, ObjectReport, Report, RpathFinding
-from linkaudit.rpath import package_root, rpath_findings
-from linkaudit.verdicts import Rebind, Resolved, judge, ldd_unused
-from linkaudit.verdicts import unresolved as unresolved_references
+from linkaudit.inputs import BUILD_SCRATCH_DIRS, collect
+from linkaudit.loader import LoaderEnv, loader_assumptions
+from linkaudit.objectaudit import audit_one
+from linkaudit.report import ErrorEntry, ObjectReport, Report
 
 
 @dataclass(frozen=True)
@@ -43,180 +31,19 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
     ``progress(done, total)`` is called as objects finish.  Wheel members are
     extracted to a temporary directory that is removed before this returns.
     """
-    from linkaudit.parallel import default_jobs, run
+    from linkaudit.parallel import default_jobs, few_collections, run
 
     options = options or AuditOptions()
     with collect(paths, options.exclude, options.modules, options.skip_dirs, root=options.env.root) as \
-            (targets, errors), _few_collections():
+            (targets, errors), few_collections():
         jobs = options.jobs if options.jobs > 0 else default_jobs()
-        objects: list[ObjectReport] = []
         outcomes = run(targets, audit_one, options.env, jobs, progress)
-        for outcome in outcomes:
-            if isinstance(outcome, ErrorEntry):
-                errors.append(outcome)
-            else:
-                objects.append(outcome)
+        objects = [o for o in outcomes if isinstance(o, ObjectReport)]
+        errors += [o for o in outcomes if isinstance(o, ErrorEntry)]
         wheels = ()
         if any(t.alias is not None for t in targets):
             from linkaudit.wheels import wheel_reports
 
             wheels = wheel_reports(targets, outcomes)  # sizes are read from the extracted members
-    return Report(objects=tuple(objects), errors=tuple(errors), loader=loader_assumptions(objects, options.env),
-                  wheels=wheels)
-
-
-def loader_assumptions(objects: Iterable[ObjectReport], env: LoaderEnv) -> tuple[LoaderParams, ...]:
-    """The platform, hwcaps and glibc release the emulated ld.so took for each ABI audited."""
-    from linkaudit.machines import by_name
-
-    loader = Loader(env)
-    machines = [by_name(abi) for abi in dict.fromkeys(o.abi for o in objects if o.abi)]
-    return tuple(loader.params_for(m) for m in machines if m is not None)
-
-
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """Raise the garbage collector's thresholds for the run (forked workers inherit them).
-
-    A directory audit allocates millions of small objects (symbols, memo
-    entries) that live until the run ends; with the default thresholds the
-    collector keeps re-scanning that growing heap and finds next to no
-    garbage: about a fifth of the run's time.
-    """
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 100_000), max(old[1], 50), max(old[2], 100))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
-def audit_one(target: Target, loader: Loader) -> ObjectReport | ErrorEntry:
-    """Audit one target; never raises: a file that cannot be audited becomes one error line."""
-    try:
-        report = audit_object(target, loader)
-    except LinkauditError as exc:
-        return ErrorEntry(target.display, _one_line(target.rename(_strip_path(exc.message, target))))
-    except (OSError, MemoryError) as exc:
-        return ErrorEntry(target.display, _one_line(f"cannot read file: {exc}"))
-    except Exception as exc:  # a bug, not a bad file: keep auditing the other objects
-        return ErrorEntry(target.display, _one_line(f"internal error ({type(exc).__name__}: {exc}); please report it"))
-    return renamed(report, target) if target.alias else report
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split()) or "error"
-
-
-def _strip_path(message: str, target: Target) -> str:
-    for prefix in (f"{target.path}: ", f"{target.display}: "):
-        if message.startswith(prefix):
-            return message[len(prefix):]
-    return message
-
-
-def audit_object(target: Target, loader: Loader) -> ObjectReport:
-    """Audit one object: resolve its dependencies, bind its references, give verdicts."""
-    path = str(target.path)
-    elf = loader.objects.open(path)
-    _require_linked(elf, path)
-    abi = machine_of(elf).name
-    libc = musl.libc_flavour(elf, loader, target.display)
-    if not elf.is_dynamic:
-        return ObjectReport(target.display, elf.machine, elf.bits, None, (), (), (),
-                            warnings=("statically linked: no dynamic dependencies",), libc=libc, abi=abi)
-    result = musl.musl_loader(loader).load(path, elf) if libc == musl.MUSL else loader.load(path, elf)
-    resolved = _bind(result)
-    verdicts = judge(result, resolved)
-    candidates = loader.python_candidates if libc != musl.MUSL else lambda name: ()
-    is_ext = _is_python_extension(elf, Path(target.display.rsplit("!", 1)[-1]))
-    unresolved, host = unresolved_references(resolved.resolutions, is_ext)
-    warnings = list(result.warnings)
-    if resolved.absent and unresolved:  # they may well be defined by what this host lacks
-        warnings.append(f"undefined references not judged ({len(set(unresolved))}): "
-                        f"{', '.join(dict.fromkeys(o.first_name for o in resolved.absent))} not on this host")
-        unresolved = []
-    warnings += [f"the real loader stops at {name}: {dep.fatal}" for name, dep in zip(elf.needed, result.direct)
-                 if dep.fatal]
-    warnings += [f"{o.path}: symbol tables damaged ({why}); verdicts that depend on it are uncertain"
-                 for o, why in resolved.damaged.items()]
-    return ObjectReport(
-        path=target.display, machine=elf.machine, elf_class=elf.bits, soname=_safe(lambda: elf.soname),
-        needed=needed_entries(elf, result, verdicts, resolved, candidates), loaded=loaded_libraries(result, verdicts),
-        unresolved=tuple(sorted(set(unresolved))), host_provided=tuple(sorted(set(host))),
-        ldd_unused=() if libc == musl.MUSL else ldd_unused(result, verdicts.used, len(elf.needed)),  # musl's ldd has no -u
-        is_python_extension=is_ext, warnings=tuple(warnings), libc=libc, abi=abi,
-        rpath_findings=_rpath_findings(target, elf, result, loader, libc), rpath=elf.rpath, runpath=elf.runpath,
-    )
-
-
-def _require_linked(elf: ElfObject, path: str) -> None:
-    """Refuse what ld.so does not load: relocatable objects, core dumps, ET_NONE."""
-    if elf.e_type == ET_REL:
-        raise ElfReadError(f"{path}: relocatable object file (.o), not a linked object; nothing to audit")
-    if elf.e_type not in (ET_EXEC, ET_DYN):
-        kind = {0: "ET_NONE (no file type)", 4: "a core dump (ET_CORE)"}.get(elf.e_type, f"e_type {elf.e_type:#x}")
-        raise ElfReadError(f"{path}: not a linked object: {kind}; nothing to audit")
-
-
-def _bind(result: LoadResult) -> Resolved:
-    """Bind every reference of the main object with glibc's or musl's rules."""
-    scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
-    damaged: dict[int, str] = {}
-    if isinstance(result, musl.MuslLoadResult):
-        at = [k for k, o in enumerate(result.searchlist) if o is result.ldso]
-        libc_at = at[0] if at else None
-        resolutions = musl.bind(scope, damaged, libc_at)
-        rebind: Rebind = functools.partial(musl.lookup, libc=libc_at)
-        absent = {o: result.not_on_host[id(o)] for o in result.searchlist if id(o) in result.not_on_host}
-    else:
-        resolutions = bind(scope, damaged, include_self=False)  # what binds to the object itself is not needed
-        rebind, absent = lookup, {}
-    return Resolved(resolutions, rebind, {result.searchlist[k]: why for k, why in damaged.items()}, absent)
-
-
-def _rpath_findings(target: Target, elf: ElfObject, result: LoadResult, loader: Loader,
-                    libc: str | None) -> tuple[RpathFinding, ...]:
-    if elf.runpath is None and elf.rpath is None:
-        return ()
-    path, wheel = str(target.path), target.alias
-    return rpath_findings(elf, result.main, loader, result, package_root(path, wheel[0] if wheel else None),
-                          wheel[1].rstrip("!") if wheel else None,
-                          musl.system_path_of(loader, elf) if libc == musl.MUSL else None)
-
-
-def _is_python_extension(elf: ElfObject, path: Path) -> bool:
-    module = path.name.split(".", 1)[0]
-    if not module:
-        return False
-    name = b"PyInit_" + module.encode("utf-8", "surrogateescape")
-    try:
-        return lookup_in(elf, name, None, 0, gnu_hash(name), []) is not None
-    except ElfReadError:
-        return False
-
-
-def _safe(fn: Callable[[], str | None]) -> str | None:
-    try:
-        return fn()
-    except ElfReadError:
-        return None
-
-
-def default_env(search_paths: Iterable[str] = (), python_packages: bool = True, root: str | None = None,
-                overrides: Overrides = Overrides()) -> LoaderEnv:
-    """The loader environment of this machine, as ``ldd`` would see it from this shell.
-
-    Under ``root`` (a sysroot or unpacked image) this shell's LD_LIBRARY_PATH,
-    GLIBC_TUNABLES and installed Python packages say nothing about the audited system.  The
-    CPU and glibc facts are read here, once per run, and travel to the workers.
-    """
-    return LoaderEnv(
-        ld_library_path=None if root else os.environ.get("LD_LIBRARY_PATH"),
-        search_paths=tuple(search_paths),
-        python_package_rule=python_packages and not root,
-        root=root,
-        host=HostFacts.read(),
-        overrides=overrides,
-        glibc_tunables=None if root else os.environ.get("GLIBC_TUNABLES"),
-    )
+    return Report(objects=tuple(objects), errors=tuple(errors), wheels=wheels,
+                  loader=loader_assumptions((o.abi for o in objects), options.env))

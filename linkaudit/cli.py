@@ -226,9 +226,10 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
     Exit codes: 0 nothing fails the gate, 1 the gate failed, 2 some input could not be audited,
     no ELF object was found, or a usage or configuration error.
     """
-    from linkaudit.audit import AuditOptions, audit, default_env
+    from linkaudit.audit import AuditOptions, audit
     from linkaudit.gate import GatePolicy, evaluate
     from linkaudit.inputs import BUILD_SCRATCH_DIRS
+    from linkaudit.loader import default_env
 
     if not paths and not modules:
         raise click.UsageError("no input: name ELF files or directories to audit")
@@ -410,10 +411,10 @@ def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental:
     """Remove unused DT_NEEDED entries from FILE (re-audited before anything is replaced)."""
     from pathlib import Path
 
-    from linkaudit.audit import default_env
     from linkaudit.errors import LinkauditError
     from linkaudit.gate import ExitCode
     from linkaudit.inputs import ELF_MAGIC
+    from linkaudit.loader import default_env
     from linkaudit.printable import one_line  # file names that are not text: \xNN, one line each
 
     if (output is None) == (not in_place):

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from linkaudit.audit import audit_object
+from linkaudit.objectaudit import audit_object
 from linkaudit.display import plural
 from linkaudit.errors import LinkauditError, RewriteError
 from linkaudit.fixes import removable

@@ -38,6 +38,7 @@ import os
 import stat
 import struct
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from linkaudit.elf import DF_1_NODEFLIB, ET_DYN, ET_EXEC, ElfObject
 from linkaudit.errors import ElfReadError
 from linkaudit.hostparams import HostFacts, LoaderParams, Overrides, cache_hwcaps, libc_release, resolve
 from linkaudit.ldcache import CacheUnusable, LdCache
-from linkaudit.machines import Machine, machine_for
+from linkaudit.machines import Machine, by_name, machine_for
 from linkaudit.pyindex import PackageIndex, python_package_of, site_dirs
 from linkaudit.report import FoundVia, SearchStep
 from linkaudit.sysroot import Sysroot
@@ -67,6 +68,25 @@ class LoaderEnv:
     host: HostFacts | None = None  # this machine's CPU and glibc, read once per run; None = read when needed
     overrides: Overrides = Overrides()  # platform / hwcaps / level / glibc named by the user
     glibc_tunables: str | None = None  # this shell's GLIBC_TUNABLES (its glibc.cpu.hwcaps masks CPU features)
+
+
+def default_env(search_paths: Iterable[str] = (), python_packages: bool = True, root: str | None = None,
+                overrides: Overrides = Overrides()) -> LoaderEnv:
+    """The loader environment of this machine, as ``ldd`` would see it from this shell.
+
+    Under ``root`` (a sysroot or unpacked image) this shell's LD_LIBRARY_PATH,
+    GLIBC_TUNABLES and installed Python packages say nothing about the audited system.  The
+    CPU and glibc facts are read here, once per run, and travel to the workers.
+    """
+    return LoaderEnv(
+        ld_library_path=None if root else os.environ.get("LD_LIBRARY_PATH"),
+        search_paths=tuple(search_paths),
+        python_package_rule=python_packages and not root,
+        root=root,
+        host=HostFacts.read(),
+        overrides=overrides,
+        glibc_tunables=None if root else os.environ.get("GLIBC_TUNABLES"),
+    )
 
 
 @dataclass(frozen=True)
@@ -629,6 +649,13 @@ class Loader:
         loaded.append(obj)
         by_id[elf.file_id] = obj
         return obj
+
+
+def loader_assumptions(abis: Iterable[str | None], env: LoaderEnv) -> tuple[LoaderParams, ...]:
+    """What the emulated ld.so assumed (platform, hwcaps, glibc release) for each ABI audited, in first-seen order."""
+    loader = Loader(env)
+    machines = [by_name(abi) for abi in dict.fromkeys(abi for abi in abis if abi)]
+    return tuple(loader.params_for(m) for m in machines if m is not None)
 
 
 def _filtees(elf: ElfObject, warnings: list[str]) -> list[str]:

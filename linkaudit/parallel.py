@@ -9,6 +9,7 @@ Processes, not threads: the work is pure-Python parsing, bound by the GIL.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +35,23 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def few_collections() -> Iterator[None]:
+    """Raise the garbage collector's thresholds for a run (forked workers inherit them).
+
+    A directory audit allocates millions of small objects (symbols, memo
+    entries) that live until the run ends; with the default thresholds the
+    collector keeps re-scanning that growing heap and finds next to no
+    garbage: about a fifth of the run's time.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 100_000), max(old[1], 50), max(old[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def chunked(n: int, jobs: int) -> list[range]:

@@ -1,6 +1,6 @@
 """The report model: plain frozen dataclasses that every format renders.
 
-Nothing here computes a verdict; ``audit.py`` fills these in and the formats,
+Nothing here computes a status; :mod:`linkaudit.objectaudit` fills these in and the formats,
 fix suggestions and the gate only read them.
 """
 

@@ -14,7 +14,7 @@ import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
-from linkaudit.audit import audit_object
+from linkaudit.objectaudit import audit_object
 from linkaudit.errors import RewriteError
 from linkaudit.fixer import _copy, moved_origin, source_to_rewrite, write_patched
 from linkaudit.fixes import clean_rpath

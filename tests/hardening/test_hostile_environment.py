@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkaudit.audit import audit_one
 from linkaudit.formats import OutputFormat
 from linkaudit.inputs import collect
 from linkaudit.loader import LoaderEnv
+from linkaudit.objectaudit import audit_one
 from linkaudit.parallel import run
 from linkaudit.report import ErrorEntry
 

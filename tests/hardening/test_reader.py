@@ -59,14 +59,13 @@ def test_dependency_truncated_during_the_run(built, tmp_path):
     shutil.copy(built.main, second)
     code = """
         import os, sys, json
-        from linkaudit.audit import AuditOptions, audit_one  # noqa: F401
         from linkaudit.inputs import Target
         from linkaudit.loader import Loader, LoaderEnv, ObjectCache
+        from linkaudit.objectaudit import audit_one
         from linkaudit.formats.json import report_to_dict
         from linkaudit.report import ErrorEntry, Report
         first, second, dep = sys.argv[1:4]
-        options = AuditOptions(env=LoaderEnv(python_package_rule=False))
-        loader = Loader(options.env, ObjectCache())
+        loader = Loader(LoaderEnv(python_package_rule=False), ObjectCache())
         loader.load(first)  # the dependency is now open and cached, its symbol tables not read yet
         with open(dep, "r+b") as fh:  # cut it under the reader's feet
             fh.truncate(0)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from linkaudit.audit import AuditOptions, audit, default_env
+from linkaudit.audit import AuditOptions, audit
+from linkaudit.loader import default_env
 from linkaudit.report import FoundVia, Status
 from linkaudit.sysroot import Sysroot, resolve_in_root
 

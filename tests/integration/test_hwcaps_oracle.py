@@ -27,8 +27,9 @@ import pytest
 from conftest import ldd_env, parse_ldd_unused
 
 from glibc_rules import hwcaps_of, host_expectation, ld_so_diagnostics, levels_of, platform_of, subdirs_of
-from linkaudit.audit import AuditOptions, audit, default_env
+from linkaudit.audit import AuditOptions, audit
 from linkaudit.hostparams import HostFacts, Overrides, resolve
+from linkaudit.loader import default_env
 from linkaudit.machines import by_name
 
 LDD = shutil.which("ldd")

@@ -88,9 +88,19 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 def test_no_import_cycle() -> None:
     graph = import_graph()
-    assert "linkaudit.audit" in graph["linkaudit.cli"] and "linkaudit.verdicts" in graph["linkaudit.audit"]
+    assert "linkaudit.audit" in graph["linkaudit.cli"] and "linkaudit.objectaudit" in graph["linkaudit.audit"]
+    assert "linkaudit.verdicts" in graph["linkaudit.objectaudit"]
     assert cycles(graph) == []
     assert "linkaudit.audit" not in graph["linkaudit.parallel"]  # parallel.run is handed the audit function
+
+
+def test_the_orchestrator_only_orchestrates() -> None:
+    """audit.py holds the run and its options; one object's audit, the loader environment,
+    the loader's assumptions and the collector tuning live with the concepts they belong to."""
+    tree = _modules()["linkaudit.audit"]
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert defined == {"AuditOptions", "audit"}
+    assert tree.body[-1].end_lineno <= 60
 
 
 def test_no_function_over_80_lines() -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from linkaudit.audit import AuditOptions, audit, default_env
+from linkaudit.audit import AuditOptions, audit
 from linkaudit.cli import main
 from linkaudit.inputs import Target, iter_targets
-from linkaudit.loader import LoaderEnv
+from linkaudit.loader import LoaderEnv, default_env
 from linkaudit.report import ErrorEntry, FoundVia, Status
 
 CC = shutil.which("cc") or shutil.which("gcc")

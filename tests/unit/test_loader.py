@@ -436,3 +436,33 @@ def test_missing_cache_file_is_silent(tmp_path, tree):
     main = tree("m/libmain.so", "consumer_basic.c", libs=[used], runpath=[str(used.parent)])
     env = LoaderEnv(**{**BARE.__dict__, "cache_file": str(tmp_path / "absent")})
     assert load(main, env).warnings == []
+
+
+# -- the environment and what the emulated ld.so assumed ------------------------------------------------------
+
+
+def test_default_env_takes_this_shell_unless_auditing_a_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from linkaudit.loader import default_env
+
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/a:/opt/b")
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX2")
+    here = default_env(["/extra"], overrides=Overrides(platform="haswell"))
+    assert (here.ld_library_path, here.glibc_tunables, here.python_package_rule) == (
+        "/opt/a:/opt/b", "glibc.cpu.hwcaps=-AVX2", True)
+    assert (here.search_paths, here.overrides.platform, here.root) == (("/extra",), "haswell", None)
+    assert here.host is not None  # read once here, so the workers do not each read it
+    image = default_env(root=str(tmp_path))
+    # this shell's LD_LIBRARY_PATH, tunables and site-packages say nothing about an image
+    assert (image.ld_library_path, image.glibc_tunables, image.python_package_rule, image.root) == (
+        None, None, False, str(tmp_path))
+    assert default_env(python_packages=False).python_package_rule is False
+
+
+def test_loader_assumptions_one_per_abi_in_first_seen_order() -> None:
+    from linkaudit.loader import loader_assumptions
+
+    env = LoaderEnv(cache_file=None, host=HostFacts("x86_64", None, (2, 36)), overrides=Overrides(cpu_level="none"))
+    params = loader_assumptions(["i386", None, "x86_64", "i386", "no-such-abi"], env)
+    assert [p.machine for p in params] == ["i386", "x86_64"]
+    assert {p.glibc for p in params} == {(2, 36)}  # the host's glibc, as the environment gives it
+    assert loader_assumptions([], env) == ()

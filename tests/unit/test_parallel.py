@@ -54,3 +54,15 @@ def test_a_dead_worker_is_an_error_for_its_objects_only_and_the_run_completes() 
     assert [e.path for e in out] == [t.display for t in TARGETS]
     assert "worker process failed" in out[1].message
     assert all(e.message in ("ok",) or "worker process failed" in e.message for e in out)
+
+
+def test_few_collections_raises_the_thresholds_for_the_run_only() -> None:
+    import gc
+
+    from linkaudit.parallel import few_collections
+
+    before = gc.get_threshold()
+    with pytest.raises(KeyboardInterrupt), few_collections():
+        assert gc.get_threshold()[0] >= 100_000
+        raise KeyboardInterrupt  # restored however the run ends
+    assert gc.get_threshold() == before
