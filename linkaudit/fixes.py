@@ -3,7 +3,7 @@
 Suggestions never name a ``used`` library for removal.  "Unused" is not
 always "removable": a library with load-time initialisers (DT_INIT /
 DT_INIT_ARRAY) gets a caution, and libraries known to be linked for what they
-do at load time (``load_bearing`` in ``data/families.json``: libtorch_cuda,
+do at load time (``load_bearing`` in ``data/categories.json``: libtorch_cuda,
 libc10_cuda, ... register kernels and initialise CUDA in static
 constructors) are not suggested for removal unless asked.
 """
@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from linkaudit.display import verb
-from linkaudit.families import base_name, policy_data
+from linkaudit.categories import base_name, policy_data
 from linkaudit.pyindex import python_package_of
 from linkaudit.report import Category, FoundVia, NeededEntry, ObjectReport, Report, RpathKind, Status, Suggestion
 from linkaudit.verdicts import closure

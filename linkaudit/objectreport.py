@@ -11,8 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linkaudit.categories import classify
 from linkaudit.errors import ElfReadError
-from linkaudit.families import classify
 from linkaudit.report import Binding, Dependency, LoadedLibrary, NeededEntry, ObjectReport
 from linkaudit.verdicts import Resolved, Verdicts, soname_or
 

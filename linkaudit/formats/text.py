@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from linkaudit.display import demangle, human_size, plural, verb
-from linkaudit.families import cost_note
+from linkaudit.categories import cost_note
 from linkaudit.formats.interface import Format
 from linkaudit.gate import gate_of
 from linkaudit.hostparams import LoaderParams

@@ -1,4 +1,4 @@
-"""``--format dot`` and ``--format mermaid``: edges from needed_by, fill by verdict, border by family."""
+"""``--format dot`` and ``--format mermaid``: edges from needed_by, fill by status, border by category."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_wheel_is_pure_python_with_only_the_tool(tmp_path: Path) -> None:
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"linkaudit"}, tops
     assert not [n for n in names if n.endswith(".so")]
-    assert "linkaudit/schemas/report.schema.json" in names and "linkaudit/data/families.json" in names
+    assert "linkaudit/schemas/report.schema.json" in names and "linkaudit/data/categories.json" in names
     assert meta["Name"] == DIST_NAME
     requires = meta.get_all("Requires-Dist") or []
     runtime = [r for r in requires if "extra ==" not in r]

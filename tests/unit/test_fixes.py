@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linkaudit.audit import AuditOptions, audit
-from linkaudit.families import classify
+from linkaudit.categories import classify
 from linkaudit.fixes import is_load_bearing, removable, suggest, with_suggestions
 from linkaudit.loader import LoaderEnv
 from linkaudit.report import Binding, FoundVia, NeededEntry, ObjectReport, Owner, Report, Status

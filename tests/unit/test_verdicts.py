@@ -143,9 +143,9 @@ def test_drag_tree_unused_matches_ldd(drag_tree) -> None:
     assert sorted(os.path.basename(p) for p in obj.ldd_unused) == ["libU.so", "libU2.so"]
 
 
-# -- families -----------------------------------------------------------------------------------
+# -- categories ---------------------------------------------------------------------------------
 
-FAMILY_CASES = {
+CATEGORY_CASES = {
     "libtorch_foo.so": Category.TORCH,
     "libcudart-3f3c6934.so.11.0": Category.CUDA,
     "libgomp-75eea7e8.so.1": Category.OPENMP,
@@ -153,12 +153,12 @@ FAMILY_CASES = {
 }
 
 
-def test_families_of_linked_libraries(tmp_path_factory: pytest.TempPathFactory, build_so, build_exe) -> None:
-    d = tmp_path_factory.mktemp("families")
-    libs = [build_so(name, f"int f{i}(void) {{ return {i}; }}\n", out_dir=d) for i, name in enumerate(FAMILY_CASES)]
-    main = build_exe("main_families", "int main(void) { return 0; }\n", out_dir=d, libs=libs, runpath=["$ORIGIN"])
+def test_categories_of_linked_libraries(tmp_path_factory: pytest.TempPathFactory, build_so, build_exe) -> None:
+    d = tmp_path_factory.mktemp("categories")
+    libs = [build_so(name, f"int f{i}(void) {{ return {i}; }}\n", out_dir=d) for i, name in enumerate(CATEGORY_CASES)]
+    main = build_exe("main_categories", "int main(void) { return 0; }\n", out_dir=d, libs=libs, runpath=["$ORIGIN"])
     needed = _needed(_audit(main))
-    for name, category in FAMILY_CASES.items():
+    for name, category in CATEGORY_CASES.items():
         assert needed[name].category is category, name
         assert needed[name].status is Status.UNUSED, name
         assert needed[name].path is not None

@@ -1,10 +1,10 @@
-"""families: soname -> category by the ordered prefix/exact patterns of data/families.json, and cost notes."""
+"""categories: soname -> category by the ordered prefix/exact patterns of data/categories.json, and cost notes."""
 
 from __future__ import annotations
 
 import pytest
 
-from linkaudit.families import base_name, classify, cost_note, policy_data
+from linkaudit.categories import base_name, classify, cost_note, policy_data
 from linkaudit.report import Category
 
 CASES = {
@@ -35,14 +35,14 @@ def test_exact_patterns_do_not_match_as_prefixes() -> None:
     assert classify("libgompx.so.1") is not Category.OPENMP
 
 
-def test_first_matching_family_wins() -> None:
+def test_first_matching_category_wins() -> None:
     # libcaffe2_nvrtc is a CUDA library listed before torch's libcaffe2 prefix
     assert classify("libcaffe2_nvrtc.so") is Category.CUDA
     assert classify("libcaffe2_detectron_ops.so") is Category.TORCH
 
 
-def test_every_family_in_the_data_is_a_category() -> None:
-    names = [name for name, _ in policy_data()["families"]]
+def test_every_category_in_the_data_is_a_category_member() -> None:
+    names = [name for name, _ in policy_data()["categories"]]
     assert len(names) == len(set(names))
     assert {Category(n) for n in names} <= set(Category)
 

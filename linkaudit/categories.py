@@ -1,4 +1,4 @@
-"""Library categories (torch, CUDA, OpenMP, glibc stubs, ...), read from ``data/families.json``.
+"""Library categories (torch, CUDA, OpenMP, glibc stubs, ...), read from ``data/categories.json``.
 
 Names vendored by auditwheel carry a hash (``libgomp-75eea7e8.so.1``); the hash
 is stripped before matching, so they land in the same category.
@@ -18,19 +18,19 @@ _HASHED = re.compile(r"-[0-9a-f]{8}(?=\.so)")
 
 @lru_cache(maxsize=1)
 def policy_data() -> dict:
-    """``data/families.json``, parsed once.
+    """``data/categories.json``, parsed once.
 
     Read next to this module, not through ``importlib.resources`` (whose import
     pulls in zipfile and costs more than the file): pip installs the package as files.
     """
-    return json.loads((Path(__file__).parent / "data" / "families.json").read_text("utf-8"))
+    return json.loads((Path(__file__).parent / "data" / "categories.json").read_text("utf-8"))
 
 
 @lru_cache(maxsize=1)
 def _policy() -> tuple[tuple[tuple[Category, tuple[str, ...]], ...], dict[str, str]]:
     data = policy_data()
-    fams = tuple((Category(name), tuple(patterns)) for name, patterns in data["families"])
-    return fams, dict(data["costs"])
+    categories = tuple((Category(name), tuple(patterns)) for name, patterns in data["categories"])
+    return categories, dict(data["costs"])
 
 
 def base_name(soname: str) -> str:
@@ -43,8 +43,8 @@ def base_name(soname: str) -> str:
 @lru_cache(maxsize=4096)
 def classify(soname: str) -> Category:
     base = base_name(soname)
-    families, _ = _policy()
-    for category, patterns in families:
+    categories, _ = _policy()
+    for category, patterns in categories:
         for pattern in patterns:
             if pattern.endswith("$"):
                 if base == pattern[:-1]:
