@@ -616,7 +616,7 @@ class Loader:
         if "/" in name:
             match self._verify(name, requester.elf or main.elf):  # type: ignore[arg-type]
                 case Candidate.LOADABLE:
-                    outcome: Found | NotFound = Found(name, FoundVia.DIRECT, ())
+                    outcome: Found | NotFound = Found(name, FoundVia.PATHNAME, ())
                 case Unloadable(message):
                     outcome = NotFound((), message)
                 case _:

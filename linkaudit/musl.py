@@ -351,7 +351,7 @@ class _Load:
             return self._self(name, requester)
         steps: list[SearchStep] = []
         if "/" in name:
-            path, via, fatal = name, FoundVia.DIRECT, None
+            path, via, fatal = name, FoundVia.PATHNAME, None
             outcome = self._open(name)
             if outcome == "absent":
                 path = None

@@ -37,7 +37,7 @@ class FoundVia(str, Enum):
     SEARCH_PATH = "search_path"
     PYTHON_PACKAGE = "python_package"
     LOADED = "already_loaded"  # matched an object already loaded (the interpreter, the object itself)
-    DIRECT = "direct"  # the DT_NEEDED name contains a slash and is opened as a path
+    PATHNAME = "pathname"  # the DT_NEEDED name contains a slash and is opened as a path name
 
 
 class Category(str, Enum):

@@ -14,7 +14,7 @@ from linkaudit.baseline import Baseline, BaselineEntry
 from linkaudit.config import AllowRule
 from linkaudit.formats.json import JsonFormat
 from linkaudit.gate import GatePolicy, evaluate
-from linkaudit.report import FindingKind, Report
+from linkaudit.report import Category, FindingKind, FoundVia, Report, Status
 
 from .conftest import EXT, STATIC, TORCH
 
@@ -145,6 +145,14 @@ def test_schema_names_every_finding_kind(report_schema: dict) -> None:
     assert report_schema["$defs"]["finding_kind"]["enum"] == [k.value for k in FindingKind]
 
 
+def test_schema_enums_are_the_models_words(report_schema: dict) -> None:
+    """One vocabulary: the JSON values are the enums' values, word for word (found_via's pathname included)."""
+    defs = report_schema["$defs"]
+    assert defs["found_via"]["enum"] == [v.value for v in FoundVia]
+    assert defs["status"]["enum"] == [v.value for v in Status]
+    assert defs["category"]["enum"] == [v.value for v in Category]
+
+
 # What the sample says the loader assumed (Haswell-class AVX-512 Intel, glibc 2.36), and the
 # subdirectories glibc 2.36 searches for it: glibc-hwcaps levels, then the legacy power set.
 EXPECTED_LOADER = {
@@ -237,3 +245,17 @@ def test_real_audit_validates(build_so, report_schema: dict, tmp_path) -> None:
     assert status["libjunused.so"] == "unused"
     assert {n["name"]: n["found_via"] for n in obj["needed"]}["libjused.so"] == "runpath"
     assert data["errors"] == []
+
+
+@pytest.mark.requires_cc
+def test_a_needed_path_name_is_found_via_pathname(build_so, report_schema: dict, tmp_path) -> None:
+    """A DT_NEEDED string with a slash is opened as a path name, by no search rule."""
+    from linkaudit.audit import AuditOptions, audit
+
+    lib = build_so("libjpath.so", "int used_fn(void) { return 1; }", out_dir=tmp_path, soname=False)
+    target = build_so("libjbypath.so", "int used_fn(void);\nint f(void) { return used_fn(); }", out_dir=tmp_path,
+                      libs=[lib])
+    data = json.loads(JsonFormat().format(audit([str(target)], AuditOptions())))
+    jsonschema.Draft202012Validator(report_schema).validate(data)
+    needed = {n["name"]: n for n in data["objects"][0]["needed"]}
+    assert needed[str(lib)]["found_via"] == "pathname" and needed[str(lib)]["status"] == "used"

@@ -290,7 +290,7 @@ def test_needed_with_slash_is_a_path(tmp_path, tree):
     main = tree("m/libmain.so", "consumer_basic.c", libs=[used])
     assert ElfObject(main).needed[0] == str(used)
     d = load(main).direct[0]
-    assert (d.path, d.found_via) == (str(used), FoundVia.DIRECT)
+    assert (d.path, d.found_via) == (str(used), FoundVia.PATHNAME)
 
 
 def test_missing_library_records_where_it_looked(tmp_path, tree):
