@@ -2,7 +2,7 @@
 
 :func:`evaluate` turns a report and a :class:`GatePolicy` (``--fail-on`` kinds,
 the allow-list, the baseline, ``--allow-empty``) into a :class:`~linkaudit.report.Gate`
-stored on the report: every finding with its verdict (fails, allowed and why,
+stored on the report: every finding with its decision (fails, allowed and why,
 baselined, or of a kind not gated) and the exit code.  Every format and the CLI
 read that one result, so the exit code, the JSON, SARIF and the annotations
 never disagree.

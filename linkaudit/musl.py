@@ -314,8 +314,8 @@ class MuslLoader:
 class _Load:
     """The state of one load: the chain (``head->next``), the loader's node, what is absent here."""
 
-    def __init__(self, owner: MuslLoader, main: LoadedObject, ldso_path: str, arch: str) -> None:
-        self.owner = owner
+    def __init__(self, loader: MuslLoader, main: LoadedObject, ldso_path: str, arch: str) -> None:
+        self.loader = loader  # the MuslLoader whose caches this load shares
         self.main = main
         self.ldso_path = ldso_path
         self.arch = arch
@@ -323,11 +323,11 @@ class _Load:
         self.direct: list[LoadedObject] = []
         self.warnings: list[str] = []
         self.not_on_host: dict[int, str] = {}
-        ldso_elf = owner.ldso_elf(ldso_path)
+        ldso_elf = loader.ldso_elf(ldso_path)
         self.ldso = LoadedObject(ldso_elf, ldso_path, {"libc.so", ldso_path}, None, FoundVia.LOADED,
                                  "libc.so", 1)
         self.shortnames: dict[int, str] = {}  # id(node) -> the file name a search found it under
-        if ldso_elf is None and owner.system_is_target:  # under --root its absence is simply missing
+        if ldso_elf is None and loader.system_is_target:  # under --root its absence is simply missing
             self.ldso.fatal = f"musl's loader {ldso_path}, which is also its libc, is not there"
         elif ldso_elf is None:
             self.not_on_host[id(self.ldso)] = (
@@ -365,17 +365,17 @@ class _Load:
             path, via, fatal = self._search(name, requester, steps)
         if path is None:
             fake = LoadedObject(None, name, set(), requester, None, name, depth, searched=tuple(steps), fatal=fatal)
-            if fatal is None and via is FoundVia.DEFAULT and not self.owner.system_is_target:
+            if fatal is None and via is FoundVia.DEFAULT and not self.loader.system_is_target:
                 sibling = f"{os.path.dirname(requester.path)}/{name}"
                 started = requester is self.main and requester.elf is not None and requester.elf.interp
-                alone = started or not os.path.isfile(self.owner.base._host(sibling))  # a program loads alone
+                alone = started or not os.path.isfile(self.loader.base._host(sibling))  # a program loads alone
                 self.not_on_host[id(fake)] = NOT_ON_HOST_HINT if alone else (
                     f"not found when this object is loaded alone, but {sibling} sits next to it: "
                     "musl finds it when an object whose rpath covers that directory loads this one "
                     "(musl searches the rpath of every object up the chain)")
             return fake
         try:
-            elf = self.owner.objects.open(self.owner.base._host(path))
+            elf = self.loader.objects.open(self.loader.base._host(path))
         except (OSError, ElfReadError) as exc:
             return LoadedObject(None, name, set(), requester, None, name, depth, searched=tuple(steps),
                                 fatal=f"{path}: {exc}: musl's loader stops here (it does not skip a file it cannot map)")
@@ -391,7 +391,7 @@ class _Load:
             return LoadedObject(None, name, set(), requester, None, name, depth, searched=tuple(steps),
                                 fatal=f"{path}: built for {elf.machine} {elf.bits}-bit: musl's loader "
                                       "does not skip files of another machine, the load fails")
-        if self.owner.is_libc(elf):  # another libc (or musl's own under another name): musl uses itself
+        if self.loader.is_libc(elf):  # another libc (or musl's own under another name): musl uses itself
             return self._self(name, requester)
         obj = LoadedObject(elf, path, {name, path}, requester, via, name, depth, searched=tuple(steps))
         if libc_of(elf) == GLIBC:
@@ -403,13 +403,13 @@ class _Load:
 
     def _open(self, path: str) -> str:
         """``open()`` of one candidate: 'ok', 'absent' (search goes on) or an error that ends the search."""
-        hit = self.owner.opened.get(path)
+        hit = self.loader.opened.get(path)
         if hit is None:
-            hit = self.owner.opened[path] = self._open_uncached(path)
+            hit = self.loader.opened[path] = self._open_uncached(path)
         return hit
 
     def _open_uncached(self, path: str) -> str:
-        host = self.owner.base._host(path)
+        host = self.loader.base._host(path)
         try:
             fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not hang the audit
         except OSError as exc:
@@ -426,7 +426,7 @@ class _Load:
         (``/proc/self/exe``); any other object the path it was opened under."""
         if node is not self.main or node.elf is None or not node.elf.interp:
             return node.path
-        base = self.owner.base
+        base = self.loader.base
         if base.env.root:
             return base.guest(base._host(node.path))
         return os.path.realpath(node.path)
@@ -446,7 +446,7 @@ class _Load:
         return None, None
 
     def _search(self, name: str, requester: LoadedObject, steps: list[SearchStep]) -> tuple[str | None, FoundVia | None, str | None]:
-        env_path = self.owner.env.ld_library_path
+        env_path = self.loader.env.ld_library_path
         if env_path:
             found, fatal = self._scan(name, env_path, "LD_LIBRARY_PATH", FoundVia.LD_LIBRARY_PATH, steps)
             if found or fatal:
@@ -462,10 +462,10 @@ class _Load:
                     if found or fatal:
                         return found, via, fatal
             node = node.loader
-        if self.owner.ldso_elf(self.ldso_path) is None and not self.owner.system_is_target:
+        if self.loader.ldso_elf(self.ldso_path) is None and not self.loader.system_is_target:
             # No musl loader here: the host's system directories hold glibc's libraries, never searched.
             return self._search_paths(name, steps)
-        text, source = self.owner.sys_path(self.ldso_path, self.arch)
+        text, source = self.loader.sys_path(self.ldso_path, self.arch)
         found, fatal = self._scan(name, text, source, FoundVia.DEFAULT, steps)
         if found or fatal:
             return found, FoundVia.DEFAULT, fatal
@@ -473,7 +473,7 @@ class _Load:
 
     def _search_paths(self, name: str, steps: list[SearchStep]) -> tuple[str | None, FoundVia | None, str | None]:
         """linkaudit's own ``--search-path``, last, so it never changes what musl would find."""
-        dirs = self.owner.env.search_paths
+        dirs = self.loader.env.search_paths
         if dirs:
             found, _fatal = self._scan(name, "\n".join(dirs), "--search-path", FoundVia.SEARCH_PATH, steps)
             if found:

@@ -54,7 +54,7 @@ def _strip_path(message: str, target: Target) -> str:
 
 
 def audit_object(target: Target, loader: Loader) -> ObjectReport:
-    """Audit one object: resolve its dependencies, bind its references, give verdicts."""
+    """Audit one object: resolve its dependencies, bind its references, judge every DT_NEEDED entry."""
     path = str(target.path)
     elf = loader.objects.open(path)
     _require_linked(elf, path)
@@ -76,7 +76,7 @@ def audit_object(target: Target, loader: Loader) -> ObjectReport:
         unresolved = []
     warnings += [f"the real loader stops at {name}: {dep.fatal}" for name, dep in zip(elf.needed, result.direct)
                  if dep.fatal]
-    warnings += [f"{o.path}: symbol tables damaged ({why}); verdicts that depend on it are uncertain"
+    warnings += [f"{o.path}: symbol tables damaged ({why}); statuses that depend on it are uncertain"
                  for o, why in resolved.damaged.items()]
     return ObjectReport(
         path=target.display, machine=elf.machine, elf_class=elf.bits, soname=_safe(lambda: elf.soname),

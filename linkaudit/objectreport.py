@@ -58,7 +58,7 @@ def needed_entries(elf: ElfObject, result: LoadResult, verdicts: Verdicts, resol
 
 
 def uncertainty(dep: LoadedObject, verdicts: Verdicts, resolved: Resolved) -> str | None:
-    """Why the verdict on ``dep`` may be wrong: damaged tables, or a musl library this host lacks."""
+    """Why the status of ``dep`` may be wrong: damaged tables, or a musl library this host lacks."""
     why = resolved.damaged.get(dep) or resolved.absent.get(dep)
     if why is None and dep.elf is not None and dep not in verdicts.bound and resolved.damaged:
         why = "; ".join(f"{o.path}: symbol tables damaged" for o in resolved.damaged)

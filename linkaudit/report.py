@@ -255,7 +255,7 @@ class WheelReport:
 
 @dataclass(frozen=True)
 class Finding:
-    """One finding and the gate's verdict on it (see :func:`linkaudit.gate.evaluate`)."""
+    """One finding and the gate's decision on it (see :func:`linkaudit.gate.evaluate`)."""
 
     object: str  # the audited object's path, as in ObjectReport.path (the wheel's, for the *-vendored kinds)
     kind: FindingKind
@@ -276,7 +276,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Gate:
-    """The gate's verdict on a whole run: every finding, and the exit code they add up to."""
+    """The gate's decision on a whole run: every finding, and the exit code they add up to."""
 
     fail_on: tuple[FindingKind, ...]
     findings: tuple[Finding, ...]

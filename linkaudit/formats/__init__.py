@@ -27,7 +27,7 @@ class OutputFormat(str, Enum):
 def make_format(choice: OutputFormat, *, color: bool = False, width: int = 100) -> Format:
     """The formatter for ``--format``; heavy modules are imported only when chosen.
 
-    Every format reads the gate's verdicts from the report itself
+    Every format reads the gate's decisions from the report itself
     (:func:`linkaudit.gate.evaluate` stores them there), never recomputes them.
     """
     if choice is OutputFormat.TEXT:

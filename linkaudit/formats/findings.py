@@ -1,6 +1,6 @@
 """Findings as the CI formats (sarif, github) show them: the rule of each kind, and one message per finding.
 
-The findings and their gate verdicts come from :func:`linkaudit.gate.gate_of`
+The findings and the gate's decisions on them come from :func:`linkaudit.gate.gate_of`
 (computed once, by :func:`linkaudit.gate.evaluate`), so the formats and the exit
 code never disagree.  Nothing here imports another format.
 """

@@ -4,7 +4,7 @@
 for findings that fail the gate, ``::warning`` for kinds the gate does not fail
 on, ``::notice`` for findings the allow-list or the baseline accepts (with the
 reason).  Inputs that could not be audited, and a run that found no ELF object,
-are errors.  The verdicts come from the gate (:func:`linkaudit.gate.gate_of`).
+are errors.  The decisions come from the gate (:func:`linkaudit.gate.gate_of`).
 """
 
 from __future__ import annotations

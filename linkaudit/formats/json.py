@@ -54,7 +54,7 @@ def _loader(p: LoaderParams) -> dict[str, Any]:
 
 
 def _gate(gate: Gate) -> dict[str, Any]:
-    """The verdict: what the exit code is and which findings make it so."""
+    """The gate's decision: what the exit code is and which findings make it so."""
     return {
         "exit_code": gate.exit_code,
         "passed": gate.exit_code == 0,

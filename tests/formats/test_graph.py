@@ -30,7 +30,7 @@ def test_graph_edges_follow_needed_by(sample_report: Report) -> None:
     }
 
 
-def test_graph_verdicts(sample_report: Report) -> None:
+def test_graph_statuses(sample_report: Report) -> None:
     g = build_graph(sample_report.objects[0], 0)
     status = {n.label: n.status for n in g.nodes}
     assert status == {EXT: "object", "libc10.so": "used", "libtorch.so": "unused", "libgomp.so.1": "incidental",
@@ -71,8 +71,8 @@ def test_mermaid(sample_report: Report) -> None:
     text = MermaidFormat().format(sample_report)
     lines = text.splitlines()
     assert lines[0] == "flowchart LR"
-    for verdict in ("used", "unused", "incidental", "missing"):
-        assert any(x.strip().startswith(f"classDef {verdict} fill:") for x in lines)
+    for status in ("used", "unused", "incidental", "missing"):
+        assert any(x.strip().startswith(f"classDef {status} fill:") for x in lines)
     assert re.search(r'\bo0_1\["libtorch\.so"\]:::unused$', text, re.M)
     assert re.search(r'\bo0_0\["libc10\.so"\]:::used$', text, re.M)
     assert "o0 --> o0_1" in text

@@ -69,7 +69,7 @@ EXPECTED_EXT = {
          "found_via": "runpath", "category": "torch", "size": 434_000_000, "depth": 2,
          "needed_by": [f"{T}/libtorch.so"], "only_for_unneeded": True},
     ],
-    # 4 entries, one of each verdict; 1000 + 2000 + 300 + 434e6 bytes loaded, libtorch_cpu only for libtorch.so
+    # 4 entries, one of each status; 1000 + 2000 + 300 + 434e6 bytes loaded, libtorch_cpu only for libtorch.so
     "summary": {"needed": 4, "used": 1, "unused": 1, "incidental": 1, "missing": 1, "not_on_host": 0, "loaded": 4,
                 "loaded_bytes": 434_003_300, "unneeded_libraries": 1, "unneeded_bytes": 434_000_000},
     "suggestions": [{"kind": "libraries", "title": "link only c10", "text": "libraries=['c10']",
@@ -123,7 +123,7 @@ def test_no_objects_fails_the_gate(empty_report: Report, report_schema: dict) ->
     assert allowed["gate"]["exit_code"] == 0 and allowed["gate"]["no_objects"] is False
 
 
-def test_gate_verdicts_per_finding(sample_report: Report, report_schema: dict) -> None:
+def test_gate_decisions_per_finding(sample_report: Report, report_schema: dict) -> None:
     """Allowed (with the reason) and baselined findings are marked; only the rest fail, and the gate lists them."""
     policy = GatePolicy(frozenset({FindingKind.UNUSED, FindingKind.MISSING, FindingKind.INCIDENTAL}),
                         allow=(AllowRule("libgomp*", "OpenMP comes with torch"),),

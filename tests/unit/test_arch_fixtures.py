@@ -34,7 +34,7 @@ MACHINES = {"aarch64": "aarch64", "armhf": "arm", "armel": "arm", "i386": "i386"
 EXPECTED_UNUSED = {"libmain.so": {"libfb.so"}, "libuser.so": {"libmain.so"}, "main_copy": {"libfb.so"}}
 
 
-def verdicts(path: Path) -> dict[str, Status]:
+def statuses(path: Path) -> dict[str, Status]:
     report = audit([str(path)], AuditOptions(env=LoaderEnv(python_package_rule=False), jobs=1))
     assert not report.errors, report.errors
     (obj,) = report.objects
@@ -43,8 +43,8 @@ def verdicts(path: Path) -> dict[str, Status]:
 
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("name", sorted(EXPECTED_UNUSED))
-def test_verdicts_match_the_architectures_own_loader(arch, name):
-    got = verdicts(DATA / arch / name)
+def test_statuses_match_the_architectures_own_loader(arch, name):
+    got = statuses(DATA / arch / name)
     assert {n for n, s in got.items() if s is Status.UNUSED} == EXPECTED_UNUSED[name]
     assert all(s in (Status.USED, Status.UNUSED) for s in got.values()), got
 

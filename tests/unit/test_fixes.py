@@ -192,8 +192,8 @@ def test_property_on_built_fixtures(tmp_path_factory: pytest.TempPathFactory, bu
         seen_statuses |= {n.status for n in o.needed}
         assert_no_used_removed(o)
         assert o.suggestions == suggest(o)
-    # not_on_host is a musl-only verdict (tests/integration/test_musl_oracle.py covers it)
-    assert seen_statuses == set(Status) - {Status.NOT_ON_HOST}, "the fixtures cover every glibc verdict"
+    # not_on_host is a musl-only status (tests/integration/test_musl_oracle.py covers it)
+    assert seen_statuses == set(Status) - {Status.NOT_ON_HOST}, "the fixtures cover every glibc status"
 
 
 def _write(path: Path, text: str) -> Path:
