@@ -19,10 +19,6 @@ class LinkauditError(Exception):
         return self.message
 
 
-class InputError(LinkauditError):
-    """A named input does not exist, cannot be read, or is not what it claims to be."""
-
-
 class ElfReadError(LinkauditError):
     """A file is not ELF, or its ELF structures are truncated or inconsistent."""
 

@@ -76,15 +76,6 @@ class Overrides:
     glibc: tuple[int, int] | None = None
     cpuinfo: str | None = None  # a cpuinfo file of the machine audited for
 
-    def validate(self) -> None:
-        """Raise ValueError naming the valid names for anything unknown."""
-        if self.platform is not None:
-            check_platform(self.platform)
-        for name in self.hwcaps or ():
-            check_hwcap(name)
-        if self.cpu_level is not None:
-            check_level(self.cpu_level)
-
 
 def check_platform(name: str) -> str:
     if name not in all_platforms():

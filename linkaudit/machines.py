@@ -95,11 +95,6 @@ class Machine:
         usr = "/usr" + self.slibdir
         return (self.slibdir, usr)
 
-    @property
-    def dst_lib_plain(self) -> str:
-        """``$LIB`` of a non-multiarch build: ``notdir(slibdir)`` (elf/Makefile ``DL_DST_LIB``)."""
-        return self.slibdir.rsplit("/", 1)[-1]
-
     def levels_for(self, glibc: tuple[int, int] | None) -> tuple[str, ...]:
         """The glibc-hwcaps subdirectory names a glibc of this release knows, best first."""
         return tuple(name for name, since in self.hwcaps_levels if glibc is None or glibc >= since)

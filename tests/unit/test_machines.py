@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+from linkaudit.loader import Loader, LoaderEnv
 from linkaudit.machines import MACHINES, by_name, machine_for
 
 EF_ARM_HARD, EF_ARM_SOFT, EF_MIPS_ABI2, EF_MIPS_NAN2008 = 0x400, 0x200, 0x20, 0x400
@@ -53,9 +56,13 @@ def test_cache_flags_match_ldconfig():
     ("riscv64", ("/lib64/lp64d", "/usr/lib64/lp64d"), "lp64d"), ("x32", ("/libx32", "/usr/libx32"), "libx32"),
     ("s390x", ("/lib64", "/usr/lib64"), "lib64"), ("ppc64el", ("/lib64", "/usr/lib64"), "lib64"),
 ])
-def test_non_multiarch_defaults_are_glibcs_slibdir(name, dirs, lib):
+def test_non_multiarch_defaults_are_glibcs_slibdir(name, dirs, lib, tmp_path):
     m = by_name(name)
-    assert (m.default_dirs_plain, m.dst_lib_plain) == (dirs, lib)
+    assert m.default_dirs_plain == dirs
+    # an object of this ABI under a root with no multiarch directories: $LIB is notdir(slibdir) (DL_DST_LIB)
+    obj = SimpleNamespace(e_machine=m.e_machine, bits=m.bits, endian=m.endian, e_flags=m.flags_value)
+    loader = Loader(LoaderEnv(root=str(tmp_path), cache_file=None, python_package_rule=False))
+    assert (loader.default_dirs(obj), loader.dst_lib(obj)) == (dirs, lib)
 
 
 def test_multiarch_triplets():
