@@ -123,7 +123,8 @@ class GatePolicy:
     def baselined(self, object_path: str, kind: FindingKind, name: str) -> bool:
         return self.baseline is not None and self.baseline.contains(object_path, kind, name, self.roots)
 
-    def judge(self, object_path: str, kind: FindingKind, name: str) -> Finding:
+    def decide(self, object_path: str, kind: FindingKind, name: str) -> Finding:
+        """The gate's decision on one finding: gated by its kind, then allowed or baselined."""
         rule = self.allowed(object_path, name)
         return Finding(object_path, kind, name, gated=kind in self.fail_on,
                        allowed=rule.reason if rule is not None else None,
@@ -133,20 +134,20 @@ class GatePolicy:
 def evaluate(report: Report, policy: GatePolicy | None = None) -> Report:
     """The report with its :class:`~linkaudit.report.Gate` computed under ``policy``."""
     policy = policy or GatePolicy()
-    judged = tuple(policy.judge(path, kind, name) for path, kind, name in all_findings(report))
+    decided = tuple(policy.decide(path, kind, name) for path, kind, name in all_findings(report))
     no_objects = not report.objects and not policy.allow_empty
     if report.errors or no_objects:
         code = ExitCode.ERROR
-    elif any(f.fails for f in judged):
+    elif any(f.fails for f in decided):
         code = ExitCode.FINDINGS
     else:
         code = ExitCode.OK
     fail_on = tuple(k for k in FindingKind if k in policy.fail_on)
-    return replace(report, gate=Gate(fail_on, judged, int(code), no_objects=no_objects and not report.errors))
+    return replace(report, gate=Gate(fail_on, decided, int(code), no_objects=no_objects and not report.errors))
 
 
 def gate_of(report: Report) -> Gate:
-    """The report's gate; a report nobody evaluated is judged under the default policy.
+    """The report's gate; a report nobody evaluated is decided under the default policy.
 
     (An unevaluated report did not come from command-line inputs, so having no
     object is not held against it.)

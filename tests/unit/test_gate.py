@@ -85,5 +85,5 @@ def test_fail_on_nothing_passes_and_errors_or_no_objects_are_exit_2() -> None:
 def test_gate_of_an_unevaluated_report_uses_the_default_policy_without_the_empty_rule() -> None:
     assert gate_of(REPORT).exit_code == ExitCode.FINDINGS
     assert gate_of(Report()).exit_code == ExitCode.OK
-    judged = evaluate(REPORT, GatePolicy(fail_on=frozenset()))
-    assert gate_of(judged).exit_code == ExitCode.OK  # the stored gate is read, not recomputed
+    evaluated = evaluate(REPORT, GatePolicy(fail_on=frozenset()))
+    assert gate_of(evaluated).exit_code == ExitCode.OK  # the stored gate is read, not recomputed
