@@ -12,7 +12,7 @@ from pathlib import Path
 
 from linkaudit.hostparams import LoaderParams
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Status(str, Enum):

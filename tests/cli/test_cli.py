@@ -99,7 +99,7 @@ def test_json_parses(objs, run_cli) -> None:
     result = run_cli(["--format", "json", objs["clean"], objs["unused"]])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert report["schema"] == 1
+    assert report["schema"] == 2
     assert [o["path"] for o in report["objects"]] == [str(objs["clean"]), str(objs["unused"])]
     statuses = {n["name"]: n["status"] for n in report["objects"][1]["needed"]}
     assert statuses["libunused.so"] == "unused" and statuses["libused.so"] == "used"
