@@ -9,6 +9,11 @@ tags, mapped to file offsets through ``PT_LOAD``.  That works on files whose
 section headers were stripped, and it lets a symbol lookup touch only one
 hash bucket of a 400 MB library instead of walking every symbol.
 
+Every structure has its one decoder here, which returns records with their
+file offsets (the "records" section below): :class:`ElfObject` is the loader's
+view of them, lenient where ``ld.so`` is, and ``rewrite.py`` the writer's,
+strict about anything it could not rewrite safely.
+
 Files are read with ``os.pread`` into buffers this process owns, never
 memory-mapped: a file truncated while it is read (a dependency being
 reinstalled) gives an :class:`ElfReadError`, where a mapping would kill the
@@ -30,11 +35,28 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import cached_property, lru_cache
 from itertools import repeat
-from operator import and_, mul, rshift
+from operator import and_, itemgetter, mul, rshift
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from linkaudit.errors import ElfReadError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Protocol
+
+    class RecordSource(Protocol):
+        """What the record decoders below read through: an ElfObject, or rewrite.py's image of the bytes."""
+
+        path: Path | str
+        endian: str
+        bits: int
+        size: int
+
+        def read(self, off: int, n: int, what: str = ...) -> bytes: ...
+        def read_small(self, off: int, n: int, what: str = ...) -> bytes: ...
+        def locate(self, vaddr: int, size: int, what: str) -> int: ...
+        def fail(self, message: str) -> NoReturn: ...
 
 # Dynamic tags (elf.h).
 DT_NULL, DT_NEEDED, DT_PLTRELSZ, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1, 2, 4, 5, 6
@@ -48,6 +70,7 @@ DT_VERSYM, DT_RELACOUNT, DT_RELCOUNT = 0x6FFFFFF0, 0x6FFFFFF9, 0x6FFFFFFA
 DT_FLAGS_1, DT_VERDEF, DT_VERDEFNUM = 0x6FFFFFFB, 0x6FFFFFFC, 0x6FFFFFFD
 DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 DT_FILTER, DT_AUXILIARY = 0x7FFFFFFF, 0x7FFFFFFD
+DT_CONFIG, DT_DEPAUDIT, DT_AUDIT = 0x6FFFFEFA, 0x6FFFFEFB, 0x6FFFFEFC
 DT_PLTGOT = 3
 DT_MIPS_LOCAL_GOTNO, DT_MIPS_SYMTABNO, DT_MIPS_GOTSYM, DT_MIPS_XHASH = 0x7000000A, 0x70000011, 0x70000013, 0x70000036
 
@@ -167,6 +190,292 @@ class Version:
     filename: bytes | None  # the vn_file of a requirement; None for a definition
 
 
+# -- records: the one decoder of ELF structures ------------------------------------------------
+#
+# Both views of a file decode its structures here: ElfObject (the loader's view, lenient where
+# ld.so is) and rewrite.py's writer view (strict: it refuses whatever it cannot rewrite safely,
+# and writes at the file offsets these records carry).  A decoder reads through a source (see
+# RecordSource): the view decides how an address maps to a file offset (``locate``), what a short
+# read means (``read``) and which error a damaged file raises (``fail``).  Struct formats are
+# given without the byte-order prefix, which is the file's.
+
+EHDR_FORMAT = {32: "16xHHIIIIIHHHHHH", 64: "16xHHIQQQIHHHHHH"}  # Elf32_Ehdr / Elf64_Ehdr after e_ident
+PHDR_FORMAT = {32: "IIIIIIII", 64: "IIQQQQQQ"}
+SHDR_FORMAT = {32: "IIIIIIIIII", 64: "IIQQQQIIQQ"}
+DYN_FORMAT, DYN_SIZE = {32: "iI", 64: "qQ"}, {32: 8, 64: 16}  # d_tag, d_val
+VERNEED_FORMAT, VERNAUX_FORMAT = "HHIII", "IHHII"  # the same in both classes, 16 bytes each
+VERDEF_FORMAT, VERDAUX_FORMAT = "HHHHIII", "II"  # 20 and 8 bytes
+VERNEED_SIZE = VERNAUX_SIZE = 16
+VERDEF_SIZE, VERDAUX_SIZE = 20, 8
+PN_XNUM = 0xFFFF  # e_phnum saying "the real count is in section header 0"
+
+
+def _record(cls: type) -> type:
+    """Make a ``tuple`` subclass's annotated fields name its positions: a record, built as ``Cls((a, b, ...))``.
+
+    What ``typing.NamedTuple`` gives, without its generated code (for these six
+    records, a third more import time for this module); and building one is
+    ``tuple.__new__`` itself, at C speed, for the thousands of records a run reads.
+    """
+    names = tuple(cls.__annotations__)
+    for i, name in enumerate(names):
+        setattr(cls, name, property(itemgetter(i)))
+    cls.__repr__ = lambda self: f"{cls.__name__}({', '.join(f'{n}={v!r}' for n, v in zip(names, self))})"
+    return cls
+
+
+@_record
+class ElfHeader(tuple):
+    """The fields of the file header the views use."""
+
+    __slots__ = ()
+
+    bits: int
+    endian: str  # the struct prefix: "<" or ">"
+    osabi: int
+    type: int
+    machine: int
+    flags: int
+    phoff: int
+    phentsize: int
+    phnum: int
+    shoff: int
+    shentsize: int
+    shnum: int
+
+
+@_record
+class Segment(tuple):
+    """One program header (the fields the loader uses)."""
+
+    __slots__ = ()
+
+    type: int
+    offset: int
+    vaddr: int
+    filesz: int
+
+
+@_record
+class Section(tuple):
+    """One section header, with where its ``sh_info`` word lies (the writer keeps it truthful)."""
+
+    __slots__ = ()
+
+    offset: int  # file offset of the header itself
+    type: int
+    addr: int
+    info_offset: int
+
+
+@_record
+class Vernaux(tuple):
+    """One ``Elf*_Vernaux``: a version required from the file of its Verneed."""
+
+    __slots__ = ()
+
+    offset: int  # file offset of the record
+    hash: int
+    flags: int
+    other: int  # the version index (bit 15: hidden)
+    name: int  # .dynstr offset
+    next: int
+
+
+@_record
+class Verneed(tuple):
+    """One ``Elf*_Verneed`` with its Vernaux records (at most ``vn_cnt``, up to the first ``vna_next == 0``)."""
+
+    __slots__ = ()
+
+    offset: int
+    addr: int  # its virtual address: vn_aux and vn_next count from here
+    version: int
+    cnt: int
+    file: int  # vn_file, .dynstr offset
+    aux: int
+    next: int
+    auxes: tuple[Vernaux, ...]
+
+
+@_record
+class Verdef(tuple):
+    """One ``Elf*_Verdef`` (its first Verdaux, the name, is read by :func:`verdaux_name`)."""
+
+    __slots__ = ()
+
+    offset: int
+    addr: int
+    version: int
+    flags: int
+    ndx: int
+    cnt: int
+    hash: int
+    aux: int
+    next: int
+
+
+def decode_header(head: bytes, fail: Callable[[str], NoReturn]) -> ElfHeader:
+    """The file header from the first (up to 64) bytes of the file."""
+    if len(head) < 16 or head[:4] != b"\x7fELF":
+        fail("not an ELF file")
+    ei_class, ei_data = head[4], head[5]
+    if ei_class not in (1, 2) or ei_data not in (1, 2):
+        fail(f"damaged ELF header (class {ei_class}, data {ei_data})")
+    bits = 64 if ei_class == 2 else 32
+    endian = "<" if ei_data == 1 else ">"
+    fmt = endian + EHDR_FORMAT[bits]
+    if len(head) < struct.calcsize(fmt):
+        fail("truncated (ELF header past end of file)")
+    (e_type, machine, _version, _entry, phoff, shoff, flags, _ehsize, phentsize, phnum, shentsize, shnum,
+     _shstrndx) = struct.unpack_from(fmt, head, 0)
+    return ElfHeader((bits, endian, head[7], e_type, machine, flags, phoff, phentsize, phnum, shoff, shentsize,
+                      shnum))
+
+
+def program_headers(src: RecordSource, hdr: ElfHeader) -> list[Segment]:
+    """Every program header, in file order."""
+    phoff, phentsize, phnum = hdr.phoff, hdr.phentsize, hdr.phnum
+    if not phnum:
+        return []
+    if phoff + phnum * phentsize > src.size:
+        src.fail("truncated (program headers past end of file)")
+    fmt = hdr.endian + PHDR_FORMAT[hdr.bits]
+    if phentsize < struct.calcsize(fmt):
+        src.fail(f"damaged ELF header (e_phentsize {phentsize})")
+    raw = src.read(phoff, phnum * phentsize, "program headers")
+    wide = hdr.bits == 64  # Elf64_Phdr puts p_flags second
+    out = []
+    for n in range(phnum):
+        f = struct.unpack_from(fmt, raw, n * phentsize)
+        out.append(Segment((f[0], f[2], f[3], f[5]) if wide else (f[0], f[1], f[2], f[4])))
+    return out
+
+
+def section_headers(src: RecordSource, hdr: ElfHeader) -> list[Section]:
+    """The section headers that lie in the file (none when the table is absent or its entries too small).
+
+    The loader never reads them; only the writer does, to keep a section's
+    count in step with what it rewrote.
+    """
+    fmt = hdr.endian + SHDR_FORMAT[hdr.bits]
+    size = struct.calcsize(fmt)
+    if hdr.shoff == 0 or hdr.shnum == 0 or hdr.shentsize < size:
+        return []
+    info = 44 if hdr.bits == 64 else 28  # where sh_info lies in a header
+    out = []
+    for i in range(hdr.shnum):
+        off = hdr.shoff + i * hdr.shentsize
+        if off + size > src.size:
+            break
+        _name, sh_type, _flags, sh_addr, *_rest = struct.unpack(fmt, src.read(off, size, "section header"))
+        out.append(Section((off, sh_type, sh_addr, off + info)))
+    return out
+
+
+def dynamic_entries(raw: bytes, bits: int, endian: str) -> Iterator[tuple[int, int]]:
+    """(d_tag, d_val) of each entry of a dynamic array's bytes; entry i lies at ``i * DYN_SIZE[bits]``."""
+    return struct.iter_unpack(endian + DYN_FORMAT[bits], raw)
+
+
+def verneed_records(src: RecordSource, addr: int, limit: int) -> Iterator[Verneed]:
+    """The ``Verneed`` chain from ``addr`` (DT_VERNEED), as ``_dl_check_map_versions`` walks it.
+
+    Follows ``vn_next`` until it is 0, for at most ``limit`` records, lazily:
+    a caller that checks each record can stop a loop at the first repeat.
+    """
+    locate, read, unpack = src.locate, src.read_small, struct.unpack  # once: every object audited comes here
+    need_fmt, aux_fmt = src.endian + VERNEED_FORMAT, src.endian + VERNAUX_FORMAT
+    for _ in range(limit):
+        off = locate(addr, VERNEED_SIZE, "Verneed record")
+        version, cnt, file, aux, nxt = unpack(need_fmt, read(off, VERNEED_SIZE, "Verneed record"))
+        auxes = []
+        a_addr = addr + aux
+        for _ in range(min(cnt, MAX_VERSION_ENTRIES)):
+            a_off = locate(a_addr, VERNAUX_SIZE, "Vernaux record")
+            fields = unpack(aux_fmt, read(a_off, VERNAUX_SIZE, "Vernaux record"))
+            auxes.append(Vernaux((a_off, *fields)))
+            if fields[4] == 0:  # vna_next
+                break
+            a_addr += fields[4]
+        yield Verneed((off, addr, version, cnt, file, aux, nxt, tuple(auxes)))
+        if nxt == 0:
+            return
+        addr += nxt
+
+
+def verdef_records(src: RecordSource, addr: int, limit: int) -> Iterator[Verdef]:
+    """The ``Verdef`` chain from ``addr`` (DT_VERDEF), following ``vd_next`` for at most ``limit`` records."""
+    locate, read, unpack, fmt = src.locate, src.read_small, struct.unpack, src.endian + VERDEF_FORMAT
+    for _ in range(limit):
+        off = locate(addr, VERDEF_SIZE, "Verdef record")
+        fields = unpack(fmt, read(off, VERDEF_SIZE, "Verdef record"))
+        yield Verdef((off, addr, *fields))
+        if fields[6] == 0:  # vd_next
+            return
+        addr += fields[6]
+
+
+def verdaux_name(src: RecordSource, verdef: Verdef) -> int:
+    """The ``.dynstr`` offset of a definition's name: ``vda_name`` of its first Verdaux."""
+    off = src.locate(verdef.addr + verdef.aux, VERDAUX_SIZE, "Verdaux record")
+    return struct.unpack(src.endian + VERDAUX_FORMAT, src.read_small(off, VERDAUX_SIZE, "Verdaux record"))[0]
+
+
+def open_hash_table(src: RecordSource, tags: Mapping[int, int], machine: int) -> _GnuHash | _SysvHash | None:
+    """The table ``_dl_setup_hash`` picks: DT_GNU_HASH when present, else DT_HASH.
+
+    On MIPS glibc takes DT_MIPS_XHASH in place of DT_GNU_HASH: the same
+    table followed by one word per hashed symbol giving its real index
+    (MIPS orders .dynsym by GOT, not by hash bucket).
+    """
+    if machine == EM_MIPS:
+        if DT_MIPS_XHASH in tags:
+            if DT_MIPS_SYMTABNO not in tags:
+                src.fail("DT_MIPS_XHASH without DT_MIPS_SYMTABNO")
+            off = src.locate(tags[DT_MIPS_XHASH], 0, "DT_MIPS_XHASH")
+            return _GnuHash(src, off, xhash_symtabno=tags[DT_MIPS_SYMTABNO])
+    elif DT_GNU_HASH in tags:
+        return _GnuHash(src, src.locate(tags[DT_GNU_HASH], 0, "DT_GNU_HASH"))
+    if DT_HASH in tags:
+        return _SysvHash(src, src.locate(tags[DT_HASH], 0, "DT_HASH"))
+    return None
+
+
+def hashed_symbol_count(table: _GnuHash | _SysvHash | None, tags: Mapping[int, int], machine: int) -> int | None:
+    """How many dynamic symbols there are: the loader knows no count but the hash table's (MIPS says it)."""
+    if table is None:
+        return None
+    if machine == EM_MIPS and DT_MIPS_SYMTABNO in tags:
+        return tags[DT_MIPS_SYMTABNO]
+    if isinstance(table, _GnuHash):
+        return table.symbias + table.hashed_count
+    return table.nchain
+
+
+def symbol_layout(bits: int, endian: str, offset: int) -> SymbolLayout:
+    """Where each field of a DT_SYMTAB entry sits, for a table at file offset ``offset``."""
+    if bits == 64:  # Elf64_Sym: name, info, other, shndx, value, size
+        return SymbolLayout(offset, 24, 4, 5, 6, 8, 8, struct.Struct(endian + "IBBHQ").unpack_from)
+    return SymbolLayout(offset, 16, 12, 13, 14, 4, 4, struct.Struct(endian + "IIIBBH").unpack_from)
+
+
+def unpack_symbol(lay: SymbolLayout, buf: bytes, pos: int) -> tuple[int, int, int, int, int]:
+    """(st_name, st_info, st_other, st_shndx, st_value) of the entry at ``pos`` of ``buf``."""
+    if lay.size == 24:
+        return lay.unpack(buf, pos)
+    name, value, _size, info, other, shndx = lay.unpack(buf, pos)
+    return name, info, other, shndx, value
+
+
+def u16_array(raw: bytes, endian: str) -> array:
+    """Half-words in the file's byte order (``.gnu.version``) as an array of native ints."""
+    words = array("H", raw)
+    if endian != _NATIVE:
+        words.byteswap()
+    return words
+
+
 class _File:
     """Owned-buffer reads of one file, by ``os.pread`` through a bounded descriptor pool.
 
@@ -257,10 +566,7 @@ class ElfObject:
             self.close()
             raise ElfReadError(f"{self.path}: not an ELF file (too short)")
         try:
-            head = self._file.read(0, min(self.size, 64), "ELF header")
-            if head[:4] != b"\x7fELF":
-                raise ElfReadError(f"{self.path}: not an ELF file")
-            self._read_headers(head)
+            self._read_headers(self._file.read(0, min(self.size, 64), "ELF header"))
         except ElfReadError:
             self.close()
             raise
@@ -272,47 +578,38 @@ class ElfObject:
         """``n`` bytes of the file at ``off`` (an ElfReadError if they are not all there)."""
         return self._file.read(off, n, what)
 
+    def fail(self, message: str) -> NoReturn:
+        """Raise the ElfReadError of a damaged file (the record decoders' way to refuse)."""
+        raise ElfReadError(f"{self.path}: {message}")
+
+    def locate(self, vaddr: int, size: int, what: str) -> int:
+        """The file offset of ``vaddr`` (:meth:`vaddr_to_offset`), or the ElfReadError of a damaged file."""
+        for seg_vaddr, seg_off, filesz in self.loads:  # vaddr_to_offset, inlined: once per version record
+            if seg_vaddr <= vaddr < seg_vaddr + filesz:
+                off = seg_off + (vaddr - seg_vaddr)
+                if off < self.size:
+                    return off
+                break
+        self.fail(f"{what} points outside the file")
+
     # -- headers --------------------------------------------------------
 
     def _read_headers(self, head: bytes) -> None:
-        ei_class, ei_data = head[4], head[5]
-        if ei_class not in (1, 2) or ei_data not in (1, 2):
-            raise ElfReadError(f"{self.path}: damaged ELF header (class {ei_class}, data {ei_data})")
-        self.bits = 64 if ei_class == 2 else 32
-        self.endian = "<" if ei_data == 1 else ">"
-        self.osabi = head[7]
         # The file header is unpacked with struct as well: importing pyelftools' ELFFile
         # (construct, dwarf, ...) alone costs more than ``ldd`` takes for a whole run.
-        ehdr_fmt = self.endian + ("16xHHIQQQIHHHHHH" if self.bits == 64 else "16xHHIIIIIHHHHHH")
-        if len(head) < struct.calcsize(ehdr_fmt):
-            raise ElfReadError(f"{self.path}: truncated (ELF header past end of file)")
-        fields = struct.unpack_from(ehdr_fmt, head, 0)
-        hdr = dict(zip(("e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff", "e_flags",
-                        "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum", "e_shstrndx"), fields))
-        self.e_type = hdr["e_type"]
-        self.e_machine = hdr["e_machine"]
-        self.e_flags = hdr["e_flags"]  # ABI bits: ARM float ABI, MIPS n32, RISC-V float ABI (machines.py)
+        hdr = decode_header(head, self.fail)
+        self.bits, self.endian, self.osabi = hdr.bits, hdr.endian, hdr.osabi
+        self.e_type = hdr.type
+        self.e_machine = hdr.machine
+        self.e_flags = hdr.flags  # ABI bits: ARM float ABI, MIPS n32, RISC-V float ABI (machines.py)
         self.machine = MACHINE_NAMES.get(self.e_machine, f"em_{self.e_machine}")
         self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
         self.interp: str | None = None
         dyn_seg: tuple[int, int, int] | None = None
-        phoff, phentsize, phnum = hdr["e_phoff"], hdr["e_phentsize"], hdr["e_phnum"]
-        if phnum and phoff + phnum * phentsize > self.size:
-            raise ElfReadError(f"{self.path}: truncated (program headers past end of file)")
         # Program headers are unpacked with struct, not elf.iter_segments(): pyelftools
         # builds a DynamicSegment for PT_DYNAMIC, which walks every section and parses
         # the whole .gnu.hash bucket array with construct (~10 ms per big library).
-        phdr_fmt = self.endian + ("IIQQQQQQ" if self.bits == 64 else "IIIIIIII")
-        phdr_size = struct.calcsize(phdr_fmt)
-        if phnum and phentsize < phdr_size:
-            raise ElfReadError(f"{self.path}: damaged ELF header (e_phentsize {phentsize})")
-        phdrs = self.read(phoff, phnum * phentsize, "program headers") if phnum else b""
-        for n in range(phnum):
-            f = struct.unpack_from(phdr_fmt, phdrs, n * phentsize)
-            if self.bits == 64:
-                ptype, p_offset, p_vaddr, p_filesz = f[0], f[2], f[3], f[5]
-            else:
-                ptype, p_offset, p_vaddr, p_filesz = f[0], f[1], f[2], f[4]
+        for ptype, p_offset, p_vaddr, p_filesz in program_headers(self, hdr):
             if ptype == PT_LOAD:
                 self.loads.append((p_vaddr, p_offset, p_filesz))
             elif ptype == PT_DYNAMIC:
@@ -334,15 +631,14 @@ class ElfObject:
         start = self.vaddr_to_offset(vaddr)
         if start is None:
             start = offset
-        fmt = self.endian + ("qQ" if self.bits == 64 else "iI")
-        entsize = struct.calcsize(fmt)
+        entsize = DYN_SIZE[self.bits]
         if start < 0 or start >= self.size:
             raise ElfReadError(f"{self.path}: truncated (dynamic section runs past end of file)")
         end = min(self.size, start + max(filesz, 0), start + MAX_DYNAMIC_ENTRIES * entsize)
         raw = self.read(start, max(0, end - start) // entsize * entsize, "dynamic section")
         terminated = False
         count = 0
-        for tag, val in struct.iter_unpack(fmt, raw):
+        for tag, val in dynamic_entries(raw, self.bits, self.endian):
             count += 1
             if tag == DT_NULL:
                 terminated = True
@@ -374,12 +670,7 @@ class ElfObject:
 
     def _table_offset(self, tag: int, what: str) -> int | None:
         addr = self.tags.get(tag)
-        if addr is None:
-            return None
-        off = self.vaddr_to_offset(addr)
-        if off is None:
-            raise ElfReadError(f"{self.path}: {what} points outside the file")
-        return off
+        return None if addr is None else self.locate(addr, 0, what)
 
     # -- strings ----------------------------------------------------------
 
@@ -477,23 +768,12 @@ class ElfObject:
     def symbol_layout(self) -> SymbolLayout | None:
         """Where DT_SYMTAB sits and how its entries are laid out (None without a symbol table)."""
         off = self._table_offset(DT_SYMTAB, "DT_SYMTAB")
-        if off is None:
-            return None
-        if self.bits == 64:  # Elf64_Sym: name, info, other, shndx, value, size
-            return SymbolLayout(off, 24, 4, 5, 6, 8, 8, struct.Struct(self.endian + "IBBHQ").unpack_from)
-        return SymbolLayout(off, 16, 12, 13, 14, 4, 4, struct.Struct(self.endian + "IIIBBH").unpack_from)
+        return None if off is None else symbol_layout(self.bits, self.endian, off)
 
     @cached_property
     def symbol_count(self) -> int:
         """How many dynamic symbols the hash table covers (the loader knows no other count; MIPS says it)."""
-        table = self.hash_table
-        if self.e_machine == EM_MIPS and DT_MIPS_SYMTABNO in self.tags and table is not None:
-            return self.tags[DT_MIPS_SYMTABNO]
-        if isinstance(table, _GnuHash):
-            return table.symbias + table.hashed_count
-        if isinstance(table, _SysvHash):
-            return table.nchain
-        return 0
+        return hashed_symbol_count(self.hash_table, self.tags, self.e_machine) or 0
 
     _symbuf: bytes = b""
 
@@ -536,7 +816,7 @@ class ElfObject:
         buf = self._symbuf
         if len(buf) < (index + 1) * lay.size:
             buf = self.symbol_bytes(index + 1)
-        if self.bits == 64:
+        if self.bits == 64:  # unpack_symbol, inlined: every relocation's symbol is read here
             return lay.unpack(buf, index * 24)
         name, value, _size, info, other, shndx = lay.unpack(buf, index * 16)
         return name, info, other, shndx, value
@@ -576,36 +856,21 @@ class ElfObject:
         (VER_FLG_BASE) is left out, as glibc leaves it out.
         """
         out: dict[int, Version] = {}
-        e = self.endian
-        pos = self._table_offset(DT_VERNEED, "DT_VERNEED")
-        if pos is not None:
-            for _ in range(min(self.tags.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)):
-                _ver, cnt, file_off, aux, nxt = self._unpack(e + "HHIII", pos)
-                filename = self.dynstr(file_off)
-                apos = pos + aux
-                for _ in range(min(cnt, MAX_VERSION_ENTRIES)):
-                    vhash, _flags, other, name_off, anext = self._unpack(e + "IHHII", apos)
-                    out[other & 0x7FFF] = Version(self.dynstr(name_off), vhash, bool(other & 0x8000), filename)
-                    if anext == 0:
-                        break
-                    apos += anext
-                if nxt == 0:
-                    break
-                pos += nxt
-        pos = self._table_offset(DT_VERDEF, "DT_VERDEF")
-        if pos is not None:
-            for _ in range(min(self.tags.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)):
-                _ver, flags, ndx, _cnt, vhash, aux, nxt = self._unpack(e + "HHHHIII", pos)
-                if not flags & VER_FLG_BASE:
-                    (name_off,) = self._unpack(e + "I", pos + aux)
-                    out[ndx & 0x7FFF] = Version(self.dynstr(name_off), vhash, False, None)
-                if nxt == 0:
-                    break
-                pos += nxt
+        addr = self.tags.get(DT_VERNEED)
+        if addr is not None:
+            limit = min(self.tags.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)
+            # The records unpacked by position, not by field: this runs for every object audited.
+            for _off, _addr, _ver, _cnt, file, _aux, _next, auxes in verneed_records(self, addr, limit):
+                filename = self.dynstr(file)
+                for _aoff, vhash, _flags, other, name, _anext in auxes:
+                    out[other & 0x7FFF] = Version(self.dynstr(name), vhash, bool(other & 0x8000), filename)
+        addr = self.tags.get(DT_VERDEF)
+        if addr is not None:
+            limit = min(self.tags.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)
+            for vd in verdef_records(self, addr, limit):
+                if not vd.flags & VER_FLG_BASE:
+                    out[vd.ndx & 0x7FFF] = Version(self.dynstr(verdaux_name(self, vd)), vd.hash, False, None)
         return out
-
-    def _unpack(self, fmt: str, pos: int) -> tuple[int, ...]:
-        return struct.unpack(fmt, self.read_small(pos, struct.calcsize(fmt), "version table entry"))
 
     @cached_property
     def defined_versions(self) -> tuple[bytes, ...]:
@@ -613,26 +878,8 @@ class ElfObject:
 
     @cached_property
     def hash_table(self) -> _GnuHash | _SysvHash | None:
-        """The table ``_dl_setup_hash`` picks: DT_GNU_HASH when present, else DT_HASH.
-
-        On MIPS glibc takes DT_MIPS_XHASH in place of DT_GNU_HASH: the same
-        table followed by one word per hashed symbol giving its real index
-        (MIPS orders .dynsym by GOT, not by hash bucket).
-        """
-        if self.e_machine == EM_MIPS:
-            off = self._table_offset(DT_MIPS_XHASH, "DT_MIPS_XHASH")
-            if off is not None:
-                if DT_MIPS_SYMTABNO not in self.tags:
-                    raise ElfReadError(f"{self.path}: DT_MIPS_XHASH without DT_MIPS_SYMTABNO")
-                return _GnuHash(self, off, xhash_symtabno=self.tags[DT_MIPS_SYMTABNO])
-        else:
-            off = self._table_offset(DT_GNU_HASH, "DT_GNU_HASH")
-            if off is not None:
-                return _GnuHash(self, off)
-        off = self._table_offset(DT_HASH, "DT_HASH")
-        if off is not None:
-            return _SysvHash(self, off)
-        return None
+        """The table ``_dl_setup_hash`` picks (:func:`open_hash_table`)."""
+        return open_hash_table(self, self.tags, self.e_machine)
 
     # -- relocations ------------------------------------------------------
 
@@ -764,11 +1011,7 @@ class _U16Table:
         self.words = self._load(count)
 
     def _load(self, count: int) -> array:
-        raw = self._obj.read(self._off, count * 2, ".gnu.version")
-        words = array("H", raw)
-        if self._obj.endian != _NATIVE:
-            words.byteswap()
-        return words
+        return u16_array(self._obj.read(self._off, count * 2, ".gnu.version"), self._obj.endian)
 
     def __getitem__(self, index: int) -> int:
         try:
@@ -793,15 +1036,15 @@ class _GnuHash:
 
     xlat: array | None = None
 
-    def __init__(self, obj: ElfObject, off: int, xhash_symtabno: int | None = None) -> None:
-        path, e = obj.path, obj.endian
-        self._path = path
+    def __init__(self, obj: RecordSource, off: int, xhash_symtabno: int | None = None) -> None:
+        e = obj.endian
+        self._path = obj.path
         nbuckets, self.symbias, nwords, self.shift = struct.unpack(e + "IIII", obj.read(off, 16, "GNU hash table"))
         self.nbuckets = nbuckets
         self.bits = obj.bits
         wsize = obj.bits // 8
         if 16 + nwords * wsize + nbuckets * 4 > obj.size - off:
-            raise ElfReadError(f"{path}: truncated GNU hash table")
+            obj.fail("truncated GNU hash table")
         self.idxbits = (nwords - 1) & 0xFFFFFFFF
         self.bloom = array("Q" if wsize == 8 else "I", obj.read(off + 16, nwords * wsize, "GNU hash bloom filter"))
         if e != _NATIVE:
@@ -815,12 +1058,12 @@ class _GnuHash:
         end = last
         if last:
             if last < self.symbias:
-                raise ElfReadError(f"{path}: GNU hash bucket {last} below symoffset {self.symbias}")
+                obj.fail(f"GNU hash bucket {last} below symoffset {self.symbias}")
             limit = (obj.size - chains_off) // 4 + self.symbias  # no chain runs past the file
             pos = last
             while True:
                 if pos >= limit:
-                    raise ElfReadError(f"{path}: GNU hash chain runs past the end of the file")
+                    obj.fail("GNU hash chain runs past the end of the file")
                 n = min(4096, limit - pos)
                 words = _u32_array(obj.read(chains_off + (pos - self.symbias) * 4, n * 4, "GNU hash chain"), e)
                 stop = next((k for k, w in enumerate(words) if w & 1), None)
@@ -833,7 +1076,7 @@ class _GnuHash:
         self.hashed_count = len(self.chain)
         if xhash_symtabno is not None:
             if self.hashed_count and xhash_symtabno < self.symbias + self.hashed_count:
-                raise ElfReadError(f"{path}: MIPS xhash chains longer than DT_MIPS_SYMTABNO")
+                obj.fail("MIPS xhash chains longer than DT_MIPS_SYMTABNO")
             xlat_off = chains_off + (xhash_symtabno - self.symbias) * 4
             self.xlat = _u32_array(obj.read(xlat_off, self.hashed_count * 4, "MIPS xhash translation"), e) \
                 if self.hashed_count else array("I")
@@ -903,11 +1146,11 @@ class _GnuHash:
 class _SysvHash:
     """DT_HASH, read whole and walked as the SysV branch of ``do_lookup_x`` walks it."""
 
-    def __init__(self, obj: ElfObject, off: int) -> None:
+    def __init__(self, obj: RecordSource, off: int) -> None:
         self._path = obj.path
         self.nbuckets, self.nchain = struct.unpack(obj.endian + "II", obj.read(off, 8, "SysV hash table"))
         if 8 + (self.nbuckets + self.nchain) * 4 > obj.size - off:
-            raise ElfReadError(f"{obj.path}: SysV hash table outside the file")
+            obj.fail("SysV hash table outside the file")
         words = _u32_array(obj.read(off + 8, (self.nbuckets + self.nchain) * 4, "SysV hash table"), obj.endian)
         self.buckets, self.chain = words[: self.nbuckets], words[self.nbuckets:]
 

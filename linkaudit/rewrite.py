@@ -17,7 +17,10 @@ Everything is read from the *dynamic* view of the file (``PT_DYNAMIC`` and the
 ``DT_*`` addresses mapped to file offsets through ``PT_LOAD``), because that
 is what the loader reads; section headers are only consulted to keep
 ``.gnu.version_r``'s entry count (``sh_info``) truthful for tools like
-``readelf``.  Pure ``struct``: any class (32/64-bit) and byte order.
+``readelf``.  The records are decoded by :mod:`linkaudit.elf`, the same
+decoders the loader view reads through; this module is the strict view on
+them (every address wholly inside a ``PT_LOAD``, every count consistent) and
+writes at the file offsets they carry.  Any class (32/64-bit) and byte order.
 
 Symbol versioning rules (glibc ``elf/dl-version.c``, ``elf/dl-lookup.c``)
 -----------------------------------------------------------------------
@@ -74,32 +77,58 @@ from __future__ import annotations
 import struct
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
-from linkaudit.elf import (  # the ELF constants are defined once, in elf.py
+from linkaudit.elf import (  # the one decoder layer: constants, formats and records are defined there
+    DT_AUDIT,
+    DT_AUXILIARY,
+    DT_CONFIG,
+    DT_DEPAUDIT,
+    DT_FILTER,
     DT_GNU_CONFLICT,
-    DT_GNU_HASH,
     DT_GNU_LIBLIST,
-    DT_HASH,
     DT_NEEDED,
     DT_NULL,
     DT_POSFLAG_1,
+    DT_RPATH,
+    DT_RUNPATH,
+    DT_SONAME,
     DT_STRSZ,
     DT_STRTAB,
     DT_SYMENT,
     DT_SYMTAB,
     DT_VERDEF,
-    DT_VERDEFNUM,
     DT_VERNEED,
     DT_VERNEEDNUM,
     DT_VERSYM,
+    DYN_FORMAT,
+    DYN_SIZE,
+    MAX_VERSION_ENTRIES,
+    PN_XNUM,
+    PT_DYNAMIC,
+    PT_LOAD,
+    SHN_UNDEF,
+    SHT_GNU_VERNEED,
     VER_FLG_BASE,
     VER_NDX_GLOBAL,
+    VERNAUX_FORMAT,
+    VERNAUX_SIZE,
+    VERNEED_FORMAT,
+    VERNEED_SIZE,
+    Verneed,
+    decode_header,
+    dynamic_entries,
+    hashed_symbol_count,
+    open_hash_table,
+    program_headers,
+    section_headers,
+    symbol_layout,
+    u16_array,
+    unpack_symbol,
+    verdaux_name,
+    verdef_records,
+    verneed_records,
 )
-from linkaudit.elf import PT_DYNAMIC as _PT_DYNAMIC
-from linkaudit.elf import PT_LOAD as _PT_LOAD
-from linkaudit.elf import SHN_UNDEF as _SHN_UNDEF
-from linkaudit.elf import SHT_GNU_VERNEED as _SHT_GNU_VERNEED
 from linkaudit.errors import ElfReadError, LinkauditError, RewriteError
 
 __all__ = [
@@ -108,19 +137,12 @@ __all__ = [
     "VerneedChange",
     "apply_plan",
     "plan_needed_removal",
+    "plan_search_path",
     "versions_defined",
     "versions_required_from",
 ]
 
-# --- ELF constants (only those used) -------------------------------------
-
-# defined once, in elf.py (imported above)
-
 _TAG_NAMES = {DT_VERNEED: "DT_VERNEED", DT_VERNEEDNUM: "DT_VERNEEDNUM", DT_VERSYM: "DT_VERSYM"}
-
-_VERNEED_SIZE = 16  # Elf32_Verneed == Elf64_Verneed
-_VERNAUX_SIZE = 16
-_MAX_RECORDS = 1 << 16  # bound on chain walks, so corrupt loops terminate
 
 # --- public data -----------------------------------------------------------
 
@@ -175,175 +197,136 @@ class RewritePlan:
         return tuple(sorted(ranges))
 
 
-# --- ELF reading -------------------------------------------------------------
+# --- the writer's view of the records --------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Vernaux:
-    offset: int
-    hash: int
-    flags: int
-    other: int
-    name: str
+class _Requirement:
+    """A ``Verneed`` record of elf.py with its strings, checked as strictly as a rewrite needs."""
 
-
-@dataclass(frozen=True)
-class _Verneed:
-    offset: int
-    file_off: int  # vn_file (.dynstr offset)
+    record: Verneed
     file: str
-    aux: tuple[_Vernaux, ...]
+    versions: tuple[str, ...]  # vna_name of each Vernaux record, in order
 
 
 class _Image:
-    """Minimal, bounds-checked view of an ELF file's dynamic-linking data.
+    """The writer's view of an ELF file in memory: elf.py's records, read strictly.
 
-    Every failure raises ``err`` (RewriteError when planning a rewrite,
-    ElfReadError for the read-only helpers), never struct/Index errors.
+    Every address must lie wholly inside a ``PT_LOAD`` segment's file data
+    (:meth:`locate`), every read inside the file, and every failure raises
+    ``err`` (RewriteError when planning a rewrite, ElfReadError for the
+    read-only helpers), never struct/Index errors.
     """
+
+    path = "ELF image"  # named only by hash-table lookups, which a rewrite never makes
 
     def __init__(self, data: bytes, err: type[LinkauditError]) -> None:
         self.data = data
         self.err = err
-        if len(data) < 16 or data[:4] != b"\x7fELF":
-            raise err("not an ELF file (bad magic)")
-        if data[4] not in (1, 2):
-            raise err(f"unknown ELF class {data[4]}")
-        if data[5] not in (1, 2):
-            raise err(f"unknown ELF data encoding {data[5]}")
-        self.is64 = data[4] == 2
-        self.e = "<" if data[5] == 1 else ">"
-        hdr = self.unpack("HHIQQQIHHHHHH" if self.is64 else "HHIIIIIHHHHHH", 16, "ELF header")
-        (self.e_type, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, _) = hdr
-        self.addr = "Q" if self.is64 else "I"
-        self.dyn_fmt = "qQ" if self.is64 else "iI"
-        self.dyn_size = 16 if self.is64 else 8
-        self.phdrs = self._read_phdrs(phoff, phentsize, phnum)
-        for p_type, p_offset, _, p_filesz in self.phdrs:
-            if p_type in (_PT_LOAD, _PT_DYNAMIC) and p_offset + p_filesz > len(data):
-                raise err(f"file is truncated: a segment ends at {p_offset + p_filesz:#x}, past its end")
-        self.shoff, self.shentsize, self.shnum = shoff, shentsize, shnum
+        self.size = len(data)
+        hdr = self.hdr = decode_header(bytes(data[:64]), self.fail)
+        self.endian, self.bits, self.e_type, self.e_machine = hdr.endian, hdr.bits, hdr.type, hdr.machine
+        self.dyn_fmt, self.dyn_size = DYN_FORMAT[hdr.bits], DYN_SIZE[hdr.bits]
+        if hdr.phnum == PN_XNUM:
+            self.fail("program header count overflows e_phnum (PN_XNUM); not supported")
+        self.phdrs = program_headers(self, hdr)
+        for seg in self.phdrs:
+            if seg.type in (PT_LOAD, PT_DYNAMIC) and seg.offset + seg.filesz > len(data):
+                self.fail(f"file is truncated: a segment ends at {seg.offset + seg.filesz:#x}, past its end")
 
-    # low-level helpers
-    def unpack(self, fmt: str, offset: int, what: str) -> tuple[int, ...]:
-        fmt = self.e + fmt if not fmt.startswith(("<", ">")) else fmt
-        size = struct.calcsize(fmt)
-        if offset < 0 or offset + size > len(self.data):
-            raise self.err(f"file is truncated: {what} at offset {offset:#x} lies past its end")
-        return struct.unpack_from(fmt, self.data, offset)
+    # the record source (elf.RecordSource)
+    def fail(self, message: str) -> NoReturn:
+        raise self.err(message)
+
+    def read(self, off: int, n: int, what: str = "table") -> bytes:
+        if off < 0 or n < 0 or off + n > self.size:
+            self.fail(f"file is truncated: {what} at offset {off:#x} lies past its end")
+        return bytes(self.data[off : off + n])
+
+    read_small = read
+
+    def locate(self, vaddr: int, size: int, what: str) -> int:
+        """Map a virtual address range to a file offset via PT_LOAD, as the loader would."""
+        for seg in self.phdrs:
+            if seg.type == PT_LOAD and seg.vaddr <= vaddr and vaddr + size <= seg.vaddr + seg.filesz:
+                off = seg.offset + (vaddr - seg.vaddr)
+                if off + size > self.size:
+                    self.fail(f"file is truncated: {what} at offset {off:#x} lies past its end")
+                return off
+        self.fail(f"{what} at address {vaddr:#x} is not backed by file data in any PT_LOAD segment")
 
     def pack(self, fmt: str, *values: int) -> bytes:
-        return struct.pack(self.e + fmt, *values)
-
-    def _read_phdrs(self, phoff: int, phentsize: int, phnum: int) -> list[tuple[int, int, int, int]]:
-        """Return (p_type, p_offset, p_vaddr, p_filesz) for each program header."""
-        if phnum == 0:
-            return []
-        if phnum == 0xFFFF:
-            raise self.err("program header count overflows e_phnum (PN_XNUM); not supported")
-        want = 56 if self.is64 else 32
-        if phentsize < want:
-            raise self.err(f"program header entry size {phentsize} is too small")
-        out = []
-        for i in range(phnum):
-            off = phoff + i * phentsize
-            if self.is64:
-                p_type, _, p_offset, p_vaddr, _, p_filesz, _, _ = self.unpack("IIQQQQQQ", off, "program header")
-            else:
-                p_type, p_offset, p_vaddr, _, p_filesz, _, _, _ = self.unpack("IIIIIIII", off, "program header")
-            out.append((p_type, p_offset, p_vaddr, p_filesz))
-        return out
-
-    def offset_of(self, vaddr: int, size: int, what: str) -> int:
-        """Map a virtual address range to a file offset via PT_LOAD, as the loader would."""
-        for p_type, p_offset, p_vaddr, p_filesz in self.phdrs:
-            if p_type == _PT_LOAD and p_vaddr <= vaddr and vaddr + size <= p_vaddr + p_filesz:
-                off = p_offset + (vaddr - p_vaddr)
-                if off + size > len(self.data):
-                    raise self.err(f"file is truncated: {what} at offset {off:#x} lies past its end")
-                return off
-        raise self.err(f"{what} at address {vaddr:#x} is not backed by file data in any PT_LOAD segment")
+        return struct.pack(self.endian + fmt, *values)
 
     # dynamic table
     def dynamic(self) -> tuple[int, list[tuple[int, int]]]:
         """Return (file offset of the array, entries before the first DT_NULL)."""
-        dyns = [p for p in self.phdrs if p[0] == _PT_DYNAMIC]
+        dyns = [p for p in self.phdrs if p.type == PT_DYNAMIC]
         if not dyns:
             kind = "relocatable object" if self.e_type == 1 else "file"
-            raise self.err(f"{kind} has no PT_DYNAMIC segment (statically linked, or not a linked object)")
+            self.fail(f"{kind} has no PT_DYNAMIC segment (statically linked, or not a linked object)")
         if len(dyns) > 1:
-            raise self.err("file has more than one PT_DYNAMIC segment")
+            self.fail("file has more than one PT_DYNAMIC segment")
         _, off, vaddr, filesz = dyns[0]
-        if off + filesz > len(self.data):
-            raise self.err("file is truncated: dynamic table runs past the end of the file")
-        if self.offset_of(vaddr, min(filesz, self.dyn_size), "dynamic table") != off:
-            raise self.err("PT_DYNAMIC file offset disagrees with its PT_LOAD mapping")
+        if self.locate(vaddr, min(filesz, self.dyn_size), "dynamic table") != off:
+            self.fail("PT_DYNAMIC file offset disagrees with its PT_LOAD mapping")
         entries = []
-        for i in range(filesz // self.dyn_size):
-            tag, val = self.unpack(self.dyn_fmt, off + i * self.dyn_size, "dynamic entry")
+        raw = self.read(off, filesz // self.dyn_size * self.dyn_size, "dynamic table")
+        for tag, val in dynamic_entries(raw, self.bits, self.endian):  # entry i at off + i * dyn_size
             if tag == DT_NULL:
                 return off, entries
             entries.append((tag, val))
-        raise self.err("dynamic table is not terminated by DT_NULL within PT_DYNAMIC")
+        self.fail("dynamic table is not terminated by DT_NULL within PT_DYNAMIC")
 
     def tag(self, entries: list[tuple[int, int]], tag: int) -> int | None:
         vals = [v for t, v in entries if t == tag]
         if len(vals) > 1:
-            raise self.err(f"dynamic tag {tag:#x} occurs {len(vals)} times")
+            self.fail(f"dynamic tag {tag:#x} occurs {len(vals)} times")
         return vals[0] if vals else None
 
     def strtab(self, entries: list[tuple[int, int]]) -> tuple[int, int]:
         addr, size = self.tag(entries, DT_STRTAB), self.tag(entries, DT_STRSZ)
         if addr is None or size is None:
-            raise self.err("dynamic string table unreachable: DT_STRTAB or DT_STRSZ missing")
-        return self.offset_of(addr, size, "dynamic string table (DT_STRTAB)"), size
+            self.fail("dynamic string table unreachable: DT_STRTAB or DT_STRSZ missing")
+        return self.locate(addr, size, "dynamic string table (DT_STRTAB)"), size
 
     def string(self, strtab: tuple[int, int], index: int) -> str:
         off, size = strtab
         if index >= size:
-            raise self.err(f"string index {index} is outside the dynamic string table (size {size})")
+            self.fail(f"string index {index} is outside the dynamic string table (size {size})")
         end = self.data.find(b"\0", off + index, off + size)
         if end < 0:
-            raise self.err(f"unterminated string at index {index} of the dynamic string table")
-        return self.data[off + index : end].decode("utf-8", "surrogateescape")
+            self.fail(f"unterminated string at index {index} of the dynamic string table")
+        return bytes(self.data[off + index : end]).decode("utf-8", "surrogateescape")
 
     # version records
-    def verneeds(self, entries: list[tuple[int, int]], strtab: tuple[int, int]) -> list[_Verneed]:
+    def verneeds(self, entries: list[tuple[int, int]], strtab: tuple[int, int]) -> list[_Requirement]:
+        """Every Verneed record, refused unless it is one a rewrite can re-pack: version 1, exactly
+        ``vn_cnt`` Vernaux records, a chain that ends, and as many records as DT_VERNEEDNUM says."""
         addr = self.tag(entries, DT_VERNEED)
         if addr is None:
             return []
-        out: list[_Verneed] = []
+        out: list[_Requirement] = []
         seen: set[int] = set()
-        while True:
-            off = self.offset_of(addr, _VERNEED_SIZE, "Verneed record")
-            if off in seen or len(out) >= _MAX_RECORDS:
-                raise self.err("Verneed chain loops")
-            seen.add(off)
-            version, cnt, file_off, aux, nxt = self.unpack("HHIII", off, "Verneed record")
-            if version != 1:
-                raise self.err(f"unsupported Verneed version {version}")
-            auxes = []
-            a_addr = addr + aux
-            for k in range(cnt):
-                a_off = self.offset_of(a_addr, _VERNAUX_SIZE, "Vernaux record")
-                h, fl, other, name, a_next = self.unpack("IHHII", a_off, "Vernaux record")
-                auxes.append(_Vernaux(a_off, h, fl, other, self.string(strtab, name)))
-                if a_next == 0:
-                    if k != cnt - 1:
-                        raise self.err("Vernaux chain is shorter than vn_cnt")
-                    break
-                if k == cnt - 1:
-                    raise self.err("Vernaux chain is longer than vn_cnt")
-                a_addr += a_next
-            if not auxes:
-                raise self.err("Verneed record without Vernaux records")
-            out.append(_Verneed(off, file_off, self.string(strtab, file_off), tuple(auxes)))
-            if nxt == 0:
-                break
-            addr += nxt
+        for vn in verneed_records(self, addr, MAX_VERSION_ENTRIES):
+            if vn.offset in seen:
+                self.fail("Verneed chain loops")
+            seen.add(vn.offset)
+            if vn.version != 1:
+                self.fail(f"unsupported Verneed version {vn.version}")
+            if not vn.auxes:
+                self.fail("Verneed record without Vernaux records")
+            if len(vn.auxes) < vn.cnt:
+                self.fail("Vernaux chain is shorter than vn_cnt")
+            if vn.auxes[-1].next != 0:
+                self.fail("Vernaux chain is longer than vn_cnt")
+            names = tuple(self.string(strtab, a.name) for a in vn.auxes)
+            out.append(_Requirement(vn, self.string(strtab, vn.file), names))
+        if out and out[-1].record.next != 0:
+            self.fail("Verneed chain loops")
         num = self.tag(entries, DT_VERNEEDNUM)
         if num is not None and num != len(out):
-            raise self.err(f"DT_VERNEEDNUM is {num} but the Verneed chain has {len(out)} entries")
+            self.fail(f"DT_VERNEEDNUM is {num} but the Verneed chain has {len(out)} entries")
         return out
 
     def verdefs(self, entries: list[tuple[int, int]], strtab: tuple[int, int]) -> list[tuple[int, int, str]]:
@@ -352,46 +335,21 @@ class _Image:
         if addr is None:
             return []
         out = []
-        while True:
-            off = self.offset_of(addr, 20, "Verdef record")
-            version, flags, ndx, cnt, _, aux, nxt = self.unpack("HHHHIII", off, "Verdef record")
-            if version != 1:
-                raise self.err(f"unsupported Verdef version {version}")
-            if cnt < 1:
-                raise self.err("Verdef record without Verdaux records")
-            (name,) = self.unpack("I", self.offset_of(addr + aux, 8, "Verdaux record"), "Verdaux record")
-            out.append((ndx & 0x7FFF, flags, self.string(strtab, name)))
-            if nxt == 0 or len(out) >= _MAX_RECORDS:
-                break
-            addr += nxt
+        for vd in verdef_records(self, addr, MAX_VERSION_ENTRIES):
+            if vd.version != 1:
+                self.fail(f"unsupported Verdef version {vd.version}")
+            if vd.cnt < 1:
+                self.fail("Verdef record without Verdaux records")
+            out.append((vd.ndx & 0x7FFF, vd.flags, self.string(strtab, verdaux_name(self, vd))))
         return out
 
     # symbols
     def symbol_count(self, entries: list[tuple[int, int]]) -> int | None:
-        """Number of .dynsym entries: DT_HASH nchain, else DT_GNU_HASH walk, else None."""
-        h = self.tag(entries, DT_HASH)
-        if h is not None:
-            return self.unpack("II", self.offset_of(h, 8, "DT_HASH table"), "DT_HASH table")[1]
-        g = self.tag(entries, DT_GNU_HASH)
-        if g is None:
-            return None
-        goff = self.offset_of(g, 16, "DT_GNU_HASH table")
-        nbuckets, symoffset, bloom_size, _ = self.unpack("IIII", goff, "DT_GNU_HASH header")
-        word = 8 if self.is64 else 4
-        b_addr = g + 16 + bloom_size * word
-        boff = self.offset_of(b_addr, 4 * nbuckets, "DT_GNU_HASH buckets")
-        buckets = self.unpack(f"{nbuckets}I", boff, "DT_GNU_HASH buckets") if nbuckets else ()
-        last = max(buckets, default=0)
-        if last < symoffset:
-            return symoffset
-        c_addr = b_addr + 4 * nbuckets
-        idx = last
-        for _ in range(1 << 24):
-            (val,) = self.unpack("I", self.offset_of(c_addr + 4 * (idx - symoffset), 4, "DT_GNU_HASH chain"), "chain")
-            if val & 1:
-                return idx + 1
-            idx += 1
-        raise self.err("DT_GNU_HASH chain is unterminated")
+        """Number of .dynsym entries, as the loader knows it (the hash table), or None without one."""
+        tags: dict[int, int] = {}
+        for t, v in entries:
+            tags.setdefault(t, v)
+        return hashed_symbol_count(open_hash_table(self, tags, self.e_machine), tags, self.e_machine)
 
     def symbols(
         self, entries: list[tuple[int, int]], strtab: tuple[int, int], count: int
@@ -399,24 +357,22 @@ class _Image:
         """Yield (index, name, st_info, st_other, st_shndx, st_value) of .dynsym entries."""
         addr = self.tag(entries, DT_SYMTAB)
         if addr is None:
-            raise self.err("DT_SYMTAB missing")
-        ent = self.tag(entries, DT_SYMENT) or (24 if self.is64 else 16)
-        if ent < (24 if self.is64 else 16):
-            raise self.err(f"DT_SYMENT {ent} is too small")
-        base = self.offset_of(addr, ent * count, "dynamic symbol table")
+            self.fail("DT_SYMTAB missing")
+        lay = symbol_layout(self.bits, self.endian, 0)
+        ent = self.tag(entries, DT_SYMENT) or lay.size
+        if ent < lay.size:
+            self.fail(f"DT_SYMENT {ent} is too small")
+        base = self.locate(addr, ent * count, "dynamic symbol table")
         for i in range(count):
-            if self.is64:
-                name, info, other, shndx, value, _ = self.unpack("IBBHQQ", base + i * ent, "symbol")
-            else:
-                name, value, _, info, other, shndx = self.unpack("IIIBBH", base + i * ent, "symbol")
+            name, info, other, shndx, value = unpack_symbol(lay, self.read(base + i * ent, lay.size, "symbol"), 0)
             yield i, self.string(strtab, name), info, other, shndx, value
 
     def versyms(self, entries: list[tuple[int, int]], count: int) -> tuple[int, tuple[int, ...]] | None:
         addr = self.tag(entries, DT_VERSYM)
         if addr is None:
             return None
-        off = self.offset_of(addr, 2 * count, ".gnu.version (DT_VERSYM)")
-        return off, self.unpack(f"{count}H", off, ".gnu.version") if count else ()
+        off = self.locate(addr, 2 * count, ".gnu.version (DT_VERSYM)")
+        return off, tuple(u16_array(self.read(off, 2 * count, ".gnu.version"), self.endian))
 
     def verneed_section_info(self, vaddr: int) -> int | None:
         """File offset of sh_info of the SHT_GNU_verneed section at ``vaddr``, if any.
@@ -424,22 +380,8 @@ class _Image:
         Section headers are optional for the loader, so anything odd here means
         "no section to update", not an error.
         """
-        want = 64 if self.is64 else 40
-        if self.shoff == 0 or self.shnum == 0 or self.shentsize < want:
-            return None
-        for i in range(self.shnum):
-            off = self.shoff + i * self.shentsize
-            if off + want > len(self.data):
-                return None
-            if self.is64:
-                _, sh_type, _, sh_addr, *_ = struct.unpack_from(self.e + "IIQQQQIIQQ", self.data, off)
-                info = off + 44
-            else:
-                _, sh_type, _, sh_addr, *_ = struct.unpack_from(self.e + "IIIIIIIIII", self.data, off)
-                info = off + 28
-            if sh_type == _SHT_GNU_VERNEED and sh_addr == vaddr:
-                return info
-        return None
+        return next((s.info_offset for s in section_headers(self, self.hdr)
+                     if s.type == SHT_GNU_VERNEED and s.addr == vaddr), None)
 
 
 # --- read-only helpers for the caller ----------------------------------------
@@ -454,7 +396,7 @@ def versions_required_from(data: bytes, libname: str) -> tuple[str, ...]:
     img = _Image(data, ElfReadError)
     _, entries = img.dynamic()
     strtab = img.strtab(entries)
-    return tuple(a.name for vn in img.verneeds(entries, strtab) if vn.file == libname for a in vn.aux)
+    return tuple(name for vn in img.verneeds(entries, strtab) if vn.file == libname for name in vn.versions)
 
 
 def versions_defined(data: bytes) -> tuple[str, ...]:
@@ -470,13 +412,8 @@ def versions_defined(data: bytes) -> tuple[str, ...]:
 # --- planning ------------------------------------------------------------------
 
 
-def plan_needed_removal(
-    data: bytes,
-    remove: Collection[str],
-    repoint: Mapping[str, str] | None = None,
-    *,
-    unversion: bool = False,
-) -> RewritePlan:
+def plan_needed_removal(data: bytes, remove: Collection[str], repoint: Mapping[str, str] | None = None, *,
+                        unversion: bool = False) -> RewritePlan:
     """Validate and compute the removal of the ``DT_NEEDED`` entries in ``remove``.
 
     ``repoint`` maps a removed library to a remaining ``DT_NEEDED`` library
@@ -517,9 +454,10 @@ def plan_needed_removal(
     for vn in verneeds:
         if vn.file in remove_set and vn.file in repoint:
             target = repoint[vn.file]
-            patches.append(Patch(vn.offset + 4, data[vn.offset + 4 : vn.offset + 8],
-                                 img.pack("I", remaining[target]), f"vn_file of Verneed {vn.file}"))
-            changes.append(VerneedChange(vn.file, "repoint", target, tuple(a.name for a in vn.aux)))
+            at = vn.record.offset + 4  # vn_file follows vn_version and vn_cnt
+            patches.append(Patch(at, data[at : at + 4], img.pack("I", remaining[target]),
+                                 f"vn_file of Verneed {vn.file}"))
+            changes.append(VerneedChange(vn.file, "repoint", target, vn.versions))
 
     dropped_tags: list[int] = []
     unversioned: list[tuple[str, str]] = []
@@ -527,7 +465,7 @@ def plan_needed_removal(
         unversioned = _plan_unversion(img, entries, strtab, kept, dropped, unversion, patches)
         patches.append(_repack_verneed(img, verneeds, kept))
         for vn in dropped:
-            changes.append(VerneedChange(vn.file, "drop", None, tuple(a.name for a in vn.aux)))
+            changes.append(VerneedChange(vn.file, "drop", None, vn.versions))
         if not kept:
             dropped_tags += [DT_VERNEED, DT_VERNEEDNUM]
             if img.tag(entries, DT_VERDEF) is None:
@@ -599,14 +537,14 @@ def _plan_unversion(
     img: _Image,
     entries: list[tuple[int, int]],
     strtab: tuple[int, int],
-    kept: list[_Verneed],
-    dropped: list[_Verneed],
+    kept: list[_Requirement],
+    dropped: list[_Requirement],
     unversion: bool,
     patches: list[Patch],
 ) -> list[tuple[str, str]]:
     """Reset .gnu.version entries that use dropped version indices to VER_NDX_GLOBAL."""
-    index_name = {a.other & 0x7FFF: (vn.file, a.name) for vn in dropped for a in vn.aux}
-    still_used = {a.other & 0x7FFF for vn in kept for a in vn.aux}
+    index_name = {a.other & 0x7FFF: (vn.file, name) for vn in dropped for a, name in zip(vn.record.auxes, vn.versions)}
+    still_used = {a.other & 0x7FFF for vn in kept for a in vn.record.auxes}
     still_used |= {ndx for ndx, _, _ in img.verdefs(entries, strtab)}
     if clash := sorted(set(index_name) & still_used):
         raise RewriteError(f"version index {clash[0]} of a dropped requirement is also used elsewhere")
@@ -628,7 +566,7 @@ def _plan_unversion(
     for i, ndx in users:
         name, shndx = syms[i]
         lib, ver = index_name[ndx]
-        if shndx != _SHN_UNDEF:
+        if shndx != SHN_UNDEF:
             raise RewriteError(f"defined symbol {name} carries the version index of requirement {ver} from {lib}")
         result.append((name, ver))
     if not unversion:
@@ -646,16 +584,16 @@ def _plan_unversion(
     return result
 
 
-def _repack_verneed(img: _Image, verneeds: list[_Verneed], kept: list[_Verneed]) -> Patch:
+def _repack_verneed(img: _Image, verneeds: list[_Requirement], kept: list[_Requirement]) -> Patch:
     """Re-serialize the kept Verneed/Vernaux records compactly at the same place.
 
     Requires the records to tile one contiguous block starting at DT_VERNEED
     (the layout GNU ld, gold, lld and mold all emit), so that nothing else is
     overwritten and DT_VERNEED and the section address stay valid.
     """
-    start = verneeds[0].offset
-    spans = sorted([(vn.offset, _VERNEED_SIZE) for vn in verneeds]
-                   + [(a.offset, _VERNAUX_SIZE) for vn in verneeds for a in vn.aux])
+    start = verneeds[0].record.offset
+    spans = sorted([(vn.record.offset, VERNEED_SIZE) for vn in verneeds]
+                   + [(a.offset, VERNAUX_SIZE) for vn in verneeds for a in vn.record.auxes])
     pos = start
     for off, size in spans:
         if off != pos:
@@ -664,15 +602,14 @@ def _repack_verneed(img: _Image, verneeds: list[_Verneed], kept: list[_Verneed])
         pos += size
     out = bytearray()
     for k, vn in enumerate(kept):
-        old = img.unpack("HHIII", vn.offset, "Verneed record")
-        nxt = 0 if k == len(kept) - 1 else _VERNEED_SIZE + _VERNAUX_SIZE * len(vn.aux)
-        out += img.pack("HHIII", old[0], len(vn.aux), vn.file_off, _VERNEED_SIZE, nxt)
-        for j, a in enumerate(vn.aux):
-            name_off = img.unpack("I", a.offset + 8, "Vernaux record")[0]
-            a_next = 0 if j == len(vn.aux) - 1 else _VERNAUX_SIZE
-            out += img.pack("IHHII", a.hash, a.flags, a.other, name_off, a_next)
+        rec, auxes = vn.record, vn.record.auxes
+        nxt = 0 if k == len(kept) - 1 else VERNEED_SIZE + VERNAUX_SIZE * len(auxes)
+        out += img.pack(VERNEED_FORMAT, rec.version, len(auxes), rec.file, VERNEED_SIZE, nxt)
+        for j, a in enumerate(auxes):
+            a_next = 0 if j == len(auxes) - 1 else VERNAUX_SIZE
+            out += img.pack(VERNAUX_FORMAT, a.hash, a.flags, a.other, a.name, a_next)
     out += bytes(pos - start - len(out))
-    return Patch(start, img.data[start:pos], bytes(out), ".gnu.version_r")
+    return Patch(start, bytes(img.data[start:pos]), bytes(out), ".gnu.version_r")
 
 
 # --- writing -------------------------------------------------------------------
@@ -696,11 +633,7 @@ def apply_plan(data: bytes, plan: RewritePlan) -> bytes:
 
 # --- the search path ------------------------------------------------------------
 
-DT_SONAME = 14
-DT_RPATH = 15
-DT_RUNPATH = 29
-_STRING_TAGS = {DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, 0x7FFFFFFD, 0x7FFFFFFF, 0x6FFFFEFA, 0x6FFFFEFB,
-                0x6FFFFEFC}  # + DT_AUXILIARY, DT_FILTER, DT_CONFIG, DT_DEPAUDIT, DT_AUDIT
+_STRING_TAGS = {DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_AUXILIARY, DT_FILTER, DT_CONFIG, DT_DEPAUDIT, DT_AUDIT}
 
 
 def plan_search_path(data: bytes, value: str) -> RewritePlan:
@@ -760,7 +693,7 @@ def _refuse_shared(img: _Image, entries: list[tuple[int, int]], strtab: tuple[in
     names = [img.string(strtab, v) for i, (t, v) in enumerate(entries) if t in _STRING_TAGS and i != target]
     for vn in img.verneeds(entries, strtab):
         names.append(vn.file)
-        names.extend(a.name for a in vn.aux)
+        names.extend(vn.versions)
     names.extend(name for _ndx, _flags, name in img.verdefs(entries, strtab))
     count = img.symbol_count(entries)
     if count is None and img.tag(entries, DT_SYMTAB) is not None:

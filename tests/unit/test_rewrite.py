@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from synthetic_elf import LAYOUT_IDS, LAYOUTS, build_elf, build_image
+
 from linkaudit.errors import ElfReadError, RewriteError
 from linkaudit.rewrite import (
     RewritePlan,
@@ -449,120 +451,12 @@ def test_stale_plan_refused(built: dict[str, Path]) -> None:
 # --- synthetic images: every class and byte order -----------------------------------
 
 
-def elf_hash(name: bytes) -> int:
-    h = 0
-    for c in name:
-        h = ((h << 4) + c) & 0xFFFFFFFF
-        g = h & 0xF0000000
-        if g:
-            h ^= g >> 24
-        h &= ~g & 0xFFFFFFFF
-    return h
-
-
-def build_elf(
-    is64: bool,
-    little: bool,
-    needed: list[str],
-    verneed: list[tuple[str, list[tuple[str, int]]]],
-    syms: list[tuple[str, int]],
-    spare_nulls: int = 2,
-) -> bytes:
-    """A minimal ET_DYN image: one PT_LOAD (vaddr = offset + BASE), PT_DYNAMIC,
-    .dynstr, .dynsym (+ DT_HASH), .gnu.version, .gnu.version_r, no sections."""
-    e = "<" if little else ">"
-    base = 0x400000
-    ehsize, phsize = (64, 56) if is64 else (52, 32)
-    strs = bytearray(b"\0")
-    index: dict[str, int] = {}
-
-    def s(name: str) -> int:
-        if name not in index:
-            index[name] = len(strs)
-            strs.extend(name.encode() + b"\0")
-        return index[name]
-
-    for n in needed:
-        s(n)
-    for f, _ in verneed:
-        s(f)
-    off = ehsize + 2 * phsize
-    strtab_off = off
-    for _, auxes in verneed:
-        for v, _ in auxes:
-            s(v)
-    for n, _ in syms:
-        s(n)
-    off += len(strs)
-    off = (off + 7) & ~7
-    nsyms = len(syms) + 1
-    symsize = 24 if is64 else 16
-    symtab_off = off
-    symtab = bytearray(symsize)
-    for n, _ in syms:
-        if is64:
-            symtab += struct.pack(e + "IBBHQQ", s(n), 0x12, 0, 0, 0, 0)
-        else:
-            symtab += struct.pack(e + "IIIBBH", s(n), 0, 0, 0x12, 0, 0)
-    off += len(symtab)
-    hash_off = off
-    hashtab = struct.pack(e + "II", 1, nsyms) + struct.pack(e + "I", 0) + struct.pack(e + f"{nsyms}I", *[0] * nsyms)
-    off += len(hashtab)
-    versym_off = off
-    versym = struct.pack(e + f"{nsyms}H", 0, *[v for _, v in syms])
-    off += len(versym)
-    off = (off + 7) & ~7
-    vn_off = off
-    vn = bytearray()
-    for k, (f, auxes) in enumerate(verneed):
-        nxt = 0 if k == len(verneed) - 1 else 16 + 16 * len(auxes)
-        vn += struct.pack(e + "HHIII", 1, len(auxes), s(f), 16, nxt)
-        for j, (v, ndx) in enumerate(auxes):
-            vn += struct.pack(e + "IHHII", elf_hash(v.encode()), 0, ndx, s(v), 0 if j == len(auxes) - 1 else 16)
-    off += len(vn)
-    dyn_off = off
-    tags = [(1, s(n)) for n in needed] + [
-        (5, base + strtab_off), (10, len(strs)), (6, base + symtab_off), (11, symsize), (4, base + hash_off),
-        (0x6FFFFFF0, base + versym_off),
-    ]
-    if verneed:
-        tags += [(0x6FFFFFFE, base + vn_off), (0x6FFFFFFF, len(verneed))]
-    tags += [(0, 0)] * (1 + spare_nulls)
-    dfmt = e + ("qQ" if is64 else "iI")
-    dyn = b"".join(struct.pack(dfmt, t, v) for t, v in tags)
-    total = dyn_off + len(dyn)
-    machine = {(True, True): 62, (True, False): 21, (False, True): 3, (False, False): 20}[(is64, little)]
-    ident = b"\x7fELF" + bytes([2 if is64 else 1, 1 if little else 2, 1]) + bytes(9)
-    if is64:
-        eh = ident + struct.pack(e + "HHIQQQIHHHHHH", 3, machine, 1, 0, ehsize, 0, 0, ehsize, phsize, 2, 64, 0, 0)
-        ph = struct.pack(e + "IIQQQQQQ", 1, 5, 0, base, base, total, total, 0x1000)
-        ph += struct.pack(e + "IIQQQQQQ", 2, 6, dyn_off, base + dyn_off, base + dyn_off, len(dyn), len(dyn), 8)
-    else:
-        eh = ident + struct.pack(e + "HHIIIIIHHHHHH", 3, machine, 1, 0, ehsize, 0, 0, ehsize, phsize, 2, 40, 0, 0)
-        ph = struct.pack(e + "IIIIIIII", 1, 0, base, base, total, total, 5, 0x1000)
-        ph += struct.pack(e + "IIIIIIII", 2, dyn_off, base + dyn_off, base + dyn_off, len(dyn), len(dyn), 6, 4)
-    img = bytearray(total)
-    img[0 : len(eh)] = eh
-    img[ehsize : ehsize + len(ph)] = ph
-    img[strtab_off : strtab_off + len(strs)] = strs
-    img[symtab_off : symtab_off + len(symtab)] = symtab
-    img[hash_off : hash_off + len(hashtab)] = hashtab
-    img[versym_off : versym_off + len(versym)] = versym
-    img[vn_off : vn_off + len(vn)] = vn
-    img[dyn_off:total] = dyn
-    return bytes(img)
-
-
 def pyelftools_needed(data: bytes) -> list[str]:
     from elftools.elf.elffile import ELFFile
 
     elf = ELFFile(io.BytesIO(data))
     seg = next(s for s in elf.iter_segments() if s["p_type"] == "PT_DYNAMIC")
     return [t.needed for t in seg.iter_tags("DT_NEEDED")]
-
-
-LAYOUTS = [(True, True), (True, False), (False, True), (False, False)]
-LAYOUT_IDS = ["elf64-le", "elf64-be", "elf32-le", "elf32-be"]
 
 
 def sample(is64: bool, little: bool) -> bytes:
@@ -658,4 +552,27 @@ def test_synthetic_refusals() -> None:
     # PT_DYNAMIC running past the end of the file.
     with pytest.raises(RewriteError, match="truncated"):
         plan_needed_removal(data[: dyn_start + 20], ["libfoo.so.1"])
+
+
+@pytest.mark.parametrize(("is64", "little"), LAYOUTS, ids=LAYOUT_IDS)
+def test_synthetic_versions_defined(is64: bool, little: bool) -> None:
+    data = build_elf(is64, little, ["libc.so.6"], [("libc.so.6", [("GLIBC_2.2.5", 4)])], [("x_fn", 2)],
+                     verdef=[("libx.so.1", 1, 1), ("X_1", 2, 0), ("X_2", 3, 0)])
+    assert versions_defined(data) == ("X_1", "X_2")  # not the VER_FLG_BASE entry, which names the file
+    assert versions_required_from(data, LIBC) == ("GLIBC_2.2.5",)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    (0, 2, "unsupported Verneed version 2"),  # vn_version of the first record
+    (2, 2, "shorter than vn_cnt"),  # vn_cnt 2 but one Vernaux
+    (28, 16, "longer than vn_cnt"),  # vna_next of its only Vernaux, with vn_cnt 1
+])
+def test_synthetic_verneed_refusals(field: int, value: int, message: str) -> None:
+    """The writer refuses the Verneed records the loader view reads leniently."""
+    img = build_image(True, True, ["libpthread.so.0", "libc.so.6"],
+                      [(PTHREAD, [("GLIBC_2.2.5", 3)]), (LIBC, [("GLIBC_2.2.5", 2)])], [("puts", 2)])
+    bad = bytearray(img.data)
+    struct.pack_into("<H" if field < 4 else "<I", bad, img.offsets["verneed"] + field, value)
+    with pytest.raises(RewriteError, match=message):
+        plan_needed_removal(bytes(bad), [PTHREAD], REPOINT)
 
