@@ -22,6 +22,7 @@ import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from linkaudit.machines import Machine, all_legacy_hwcaps, all_levels, all_platforms
 
@@ -147,19 +148,19 @@ def read_auxv(path: str = "/proc/self/auxv", mem: str = "/proc/self/mem") -> Aux
 
 def _interpreter_abi() -> str | None:
     """The machine-table record of this Python interpreter's own executable: the ABI the auxv describes."""
+    from linkaudit.elf import decode_header
+    from linkaudit.errors import ElfReadError
     from linkaudit.machines import machine_for
+
+    def refuse(message: str) -> NoReturn:
+        raise ElfReadError(message)
 
     try:
         with open(sys.executable, "rb") as fh:
-            head = fh.read(64)
-        if len(head) < 52 or head[:4] != b"\x7fELF":
-            return None
-        bits, endian = (64 if head[4] == 2 else 32), ("<" if head[5] == 1 else ">")
-        e_machine = struct.unpack_from(endian + "H", head, 18)[0]
-        e_flags = struct.unpack_from(endian + "I", head, 48 if bits == 64 else 36)[0]
-    except (OSError, struct.error):
+            hdr = decode_header(fh.read(64), refuse)
+    except (OSError, ElfReadError):
         return None
-    m = machine_for(e_machine, bits, endian, e_flags)
+    m = machine_for(hdr.machine, hdr.bits, hdr.endian, hdr.flags)
     return m.name if m else None
 
 

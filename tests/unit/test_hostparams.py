@@ -274,3 +274,26 @@ def test_cpuinfo_file_that_is_a_fifo_is_unreadable_not_a_hang(tmp_path):
     from linkaudit.hostparams import read_cpuinfo
 
     assert _read_fifo_without_blocking(read_cpuinfo, tmp_path / "cpuinfo") is None
+
+
+def test_interpreter_abi_is_read_from_its_own_elf_header():
+    """HostFacts.abi comes from this interpreter's ELF header (decoded by elf.py), as pyelftools reads it."""
+    import sys
+
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.enums import ENUM_E_MACHINE
+
+    from linkaudit.hostparams import HostFacts
+    from linkaudit.machines import machine_for
+
+    try:
+        with open(sys.executable, "rb") as fh:
+            elf = ELFFile(fh)
+            h = elf.header
+            machine = h["e_machine"] if isinstance(h["e_machine"], int) else ENUM_E_MACHINE[h["e_machine"]]
+            want = machine_for(machine, elf.elfclass, "<" if elf.little_endian else ">", h["e_flags"])
+    except ELFError:
+        pytest.skip("this interpreter is not an ELF file")
+    assert want is not None
+    assert HostFacts.read().abi == want.name
