@@ -200,7 +200,7 @@ class Version:
 # given without the byte-order prefix, which is the file's.
 
 EHDR_FORMAT = {32: "16xHHIIIIIHHHHHH", 64: "16xHHIQQQIHHHHHH"}  # Elf32_Ehdr / Elf64_Ehdr after e_ident
-PHDR_FORMAT = {32: "IIIIIIII", 64: "IIQQQQQQ"}
+PHDR_FORMAT, PHDR_SIZE = {32: "IIIIIIII", 64: "IIQQQQQQ"}, {32: 32, 64: 56}
 SHDR_FORMAT = {32: "IIIIIIIIII", 64: "IIQQQQIIQQ"}
 DYN_FORMAT, DYN_SIZE = {32: "iI", 64: "qQ"}, {32: 8, 64: 16}  # d_tag, d_val
 VERNEED_FORMAT, VERNAUX_FORMAT = "HHIII", "IHHII"  # the same in both classes, 16 bytes each
@@ -235,6 +235,7 @@ class ElfHeader(tuple):
     osabi: int
     type: int
     machine: int
+    version: int
     flags: int
     phoff: int
     phentsize: int
@@ -327,10 +328,10 @@ def decode_header(head: bytes, fail: Callable[[str], NoReturn]) -> ElfHeader:
     fmt = endian + EHDR_FORMAT[bits]
     if len(head) < struct.calcsize(fmt):
         fail("truncated (ELF header past end of file)")
-    (e_type, machine, _version, _entry, phoff, shoff, flags, _ehsize, phentsize, phnum, shentsize, shnum,
+    (e_type, machine, version, _entry, phoff, shoff, flags, _ehsize, phentsize, phnum, shentsize, shnum,
      _shstrndx) = struct.unpack_from(fmt, head, 0)
-    return ElfHeader((bits, endian, head[7], e_type, machine, flags, phoff, phentsize, phnum, shoff, shentsize,
-                      shnum))
+    return ElfHeader((bits, endian, head[7], e_type, machine, version, flags, phoff, phentsize, phnum, shoff,
+                      shentsize, shnum))
 
 
 def program_headers(src: RecordSource, hdr: ElfHeader) -> list[Segment]:
@@ -341,7 +342,7 @@ def program_headers(src: RecordSource, hdr: ElfHeader) -> list[Segment]:
     if phoff + phnum * phentsize > src.size:
         src.fail("truncated (program headers past end of file)")
     fmt = hdr.endian + PHDR_FORMAT[hdr.bits]
-    if phentsize < struct.calcsize(fmt):
+    if phentsize < PHDR_SIZE[hdr.bits]:
         src.fail(f"damaged ELF header (e_phentsize {phentsize})")
     raw = src.read(phoff, phnum * phentsize, "program headers")
     wide = hdr.bits == 64  # Elf64_Phdr puts p_flags second

@@ -41,8 +41,9 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
-from linkaudit.elf import DF_1_NODEFLIB, ET_DYN, ET_EXEC, ElfObject
+from linkaudit.elf import DF_1_NODEFLIB, ET_DYN, ET_EXEC, PHDR_SIZE, ElfObject, decode_header
 from linkaudit.errors import ElfReadError
 from linkaudit.hostparams import HostFacts, LoaderParams, Overrides, cache_hwcaps, libc_release, resolve
 from linkaudit.ldcache import CacheUnusable, LdCache
@@ -382,17 +383,17 @@ class Loader:
         why = _ident_error(head, want, machine)
         if why is not None:
             return why if isinstance(why, Candidate) else Unloadable(f"{candidate}: {why}")
-        endian = want.endian
-        e_type, e_machine, e_version = struct.unpack_from(endian + "HHI", head, 16)
-        if e_version != 1:
+        try:  # e_ident, checked above, is the requester's class and byte order: this cannot fail
+            hdr = decode_header(head, _refuse)
+        except ElfReadError as exc:
+            return Unloadable(f"{candidate}: {exc}")
+        if hdr.version != 1:
             return Unloadable(f"{candidate}: ELF file version does not match current one")
-        e_flags = struct.unpack_from(endian + "I", head, 48 if want.bits == 64 else 36)[0]
-        if e_machine != want.e_machine or not _abi_matches(machine, e_flags):
+        if hdr.machine != want.e_machine or not _abi_matches(machine, hdr.flags):
             return Candidate.MISMATCH  # elf_machine_matches_host: the search goes on
-        if e_type not in (ET_DYN, ET_EXEC):
+        if hdr.type not in (ET_DYN, ET_EXEC):
             return Unloadable(f"{candidate}: only ET_DYN and ET_EXEC can be loaded")
-        phentsize = struct.unpack_from(endian + "H", head, 54 if want.bits == 64 else 42)[0]
-        if phentsize != (56 if want.bits == 64 else 32):
+        if hdr.phentsize != PHDR_SIZE[want.bits]:
             return Unloadable(f"{candidate}: ELF file's phentsize not the expected size")
         return Candidate.LOADABLE
 
@@ -675,6 +676,10 @@ EF_ARM_EABI_MASK, EF_ARM_EABI_VER5 = 0xFF000000, 0x05000000
 EF_ARM_ABI_FLOAT_SOFT, EF_ARM_ABI_FLOAT_HARD = 0x200, 0x400
 EF_MIPS_ABI2, EF_MIPS_NAN2008, EF_MIPS_FP64 = 0x20, 0x400, 0x200
 LIBC_ABI_MAX = 4  # libc-abis: DEFAULT, UNIQUE, IFUNC, ABSOLUTE
+
+
+def _refuse(message: str) -> NoReturn:
+    raise ElfReadError(message)
 
 
 def _ident_error(head: bytes, want: ElfObject, machine: Machine) -> Candidate | str | None:
