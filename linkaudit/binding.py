@@ -40,13 +40,11 @@ index are kept here (not on the ELF reader) for the run.
 
 from __future__ import annotations
 
-import sys
-from collections import Counter
 from collections.abc import Iterable
-from itertools import compress, islice
-from operator import lt
+from itertools import compress
 from weakref import WeakKeyDictionary
 
+from linkaudit import accel
 from linkaudit.errors import ElfReadError
 from linkaudit.elf import (
     EM_MIPS,
@@ -64,7 +62,6 @@ from linkaudit.elf import (
     STT_OBJECT,
     STT_SECTION,
     STT_TLS,
-    STV_DEFAULT,
     STV_HIDDEN,
     STV_INTERNAL,
     STV_PROTECTED,
@@ -127,21 +124,23 @@ class Resolution(NamedTuple):
     sym: Sym | None
 
 
-def _relocation_blocks(main: ElfObject) -> tuple[list[tuple[list[int], list[int]]], dict[int, int | None]]:
-    """The relocation blocks of ``main`` and the ``elf_machine_type_class`` of every type they hold."""
-    blocks = list(main.relocation_blocks())
+def _relocation_blocks(main: ElfObject) -> tuple[list[tuple[bytes, bytes]], list[tuple[int, int]],
+                                                   dict[int, int | None]]:
+    """``main``'s relocation blocks (u32 buffers of symbols and types), MIPS's GOT lookups as
+    (symbol, pseudo type) pairs, and the ``elf_machine_type_class`` of every type they hold."""
+    blocks = list(main.relocation_words())
     type_class_of = classes_for(main.e_machine, main.e_flags, main.endian == ">").type_class
     classes: dict[int, int | None] = {}
+    got: list[tuple[int, int]] = []
     if main.e_machine == EM_MIPS:
         got = mips_got_references(main)
         if got:
-            blocks.append(([i for i, _ in got], [t for _, t in got]))
             classes.update(_MIPS_GOT_CLASSES)
     for _, types in blocks:
-        for t in set(types):
+        for t in accel.distinct(types, 4):
             if t not in classes:
                 classes[t] = type_class_of(t)
-    return blocks, classes
+    return blocks, got, classes
 
 
 # Pseudo relocation types (no real r_type is negative) for the lookups of MIPS's GOT walk:
@@ -198,34 +197,32 @@ def _split_references(main: ElfObject, shortcut: bool,
                       with_own: bool = False) -> tuple[list[Reference], dict[int, set[int]]]:
     """(references that need a lookup, class -> symbol indices of the references bound to ``main`` itself).
 
-    Symbol index 0 never causes a lookup.  The shortcut needs no class (any
-    class but COPY takes a definition in ``main``), so the (symbol, class)
-    pairs are only formed for the references left to look up.
+    Symbol index 0 never causes a lookup.  The symbols the relocations want
+    are marked in a byte per symbol, the shortcut (:func:`self_bound_mask`)
+    takes its own out of them, and (symbol, type) pairs are only formed for
+    the relocations left to look up: the shortcut needs no class (any class
+    but COPY takes a definition in ``main``).
     """
-    blocks, classes = _relocation_blocks(main)
-    lookup_types = {t for t, k in classes.items() if k is not None and not k & CLASS_COPY}
-    copy_types = {t for t, k in classes.items() if k is not None and k & CLASS_COPY}
-    wanted: set[int] = set()
+    blocks, got, classes = _relocation_blocks(main)
+    lookup = tuple(sorted(t for t, k in classes.items() if k is not None and not k & CLASS_COPY and t >= 0))
+    copy = tuple(sorted(t for t, k in classes.items() if k is not None and k & CLASS_COPY))
+    table = _shortcut_table(main) if shortcut else None
+    mine = b""
+    if table is not None:
+        marks = bytearray(table.symbias + table.hashed_count)
+        for syms, types in blocks:
+            accel.mark_symbols(syms, types, lookup, marks)
+        mine = self_bound_mask(main, marks)
+    rest = marks_without(marks, mine) if mine else b""  # past its end every symbol is left to look up
+    pairs: dict[tuple[int, int], None] = dict.fromkeys(p for p in got if p[0])  # MIPS: never self-bound
     for syms, types in blocks:
-        if lookup_types.issuperset(types):
-            wanted.update(syms)
-        else:
-            wanted.update(compress(syms, map(lookup_types.__contains__, types)))
-    wanted.discard(0)
-    mine = self_bound(main, wanted) if shortcut else set()
-    rest = wanted - mine if mine else wanted
-    pairs: dict[tuple[int, int], None] = {}
-    for syms, types in blocks:
-        picked = compress(zip(syms, types), map(rest.__contains__, syms)) if mine else zip(syms, types)
-        pairs.update(dict.fromkeys(picked))
-        if copy_types and not copy_types.isdisjoint(types):
-            pairs.update(dict.fromkeys((s, t) for s, t in zip(syms, types) if t in copy_types))
+        pairs.update(dict.fromkeys(accel.select_pairs(syms, types, lookup, copy, rest)))
     versyms = main.versyms
     versions = main.versions if versyms is not None else {}
     out: dict[tuple[bytes, bytes | None, int], Reference] = {}
     for symidx, t in sorted(pairs):
         klass = classes[t]
-        if klass is None or symidx == 0:
+        if klass is None:
             continue
         ref = _reference(main, symidx, klass, versyms, versions)
         if ref is None:
@@ -236,11 +233,16 @@ def _split_references(main: ElfObject, shortcut: bool,
     own: dict[int, set[int]] = {}
     if mine and with_own:
         for syms, types in blocks:
-            for t in set(types):
-                klass = classes[t]
-                if t in lookup_types and klass is not None:
-                    own.setdefault(klass, set()).update(mine.intersection(compress(syms, map(t.__eq__, types))))
+            for symidx, t in accel.select_pairs(syms, types, lookup, (), mine):
+                if symidx < len(mine):
+                    own.setdefault(classes[t], set()).add(symidx)  # type: ignore[arg-type]
     return list(out.values()), own
+
+
+def marks_without(marks: bytes | bytearray, mine: bytes) -> bytes:
+    """The byte mask ``marks`` with the entries ``mine`` marks cleared (two masks of one length)."""
+    n = len(marks)
+    return (int.from_bytes(marks, "little") & ~int.from_bytes(mine, "little")).to_bytes(n, "little")
 
 
 def references(main: ElfObject) -> list[Reference]:
@@ -250,25 +252,40 @@ def references(main: ElfObject) -> list[Reference]:
 
 # -- references a lookup in the main object itself answers ---------------------------------
 
-def _byte_table(pred) -> bytes:
-    return bytes(1 if pred(b) else 0 for b in range(256))
-
-
-_BIND_TYPE_OK = _byte_table(lambda b: (b >> 4) in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE) and (1 << (b & 0xF)) & _ALLOWED_TYPES)
-_VIS_OK = _byte_table(lambda b: (b & 0x3) in (STV_DEFAULT, STV_PROTECTED))
-_IS_TLS = _byte_table(lambda b: (b & 0xF) == STT_TLS)
-_NONZERO = _byte_table(lambda b: b != 0)
-_IS_ABS_LOW = _byte_table(lambda b: b == SHN_ABS & 0xFF)  # the two bytes of st_shndx == SHN_ABS
-_IS_ABS_HIGH = _byte_table(lambda b: b == SHN_ABS >> 8)
-_ODD = _byte_table(lambda b: b & 1)
-_EVEN = bytes(b & 0xFE for b in range(256))
-_NONZERO_IS_0 = bytes([1]) + bytes(255)
-_LOW_BYTE = 0 if sys.byteorder == "little" else 3  # where a native u32's bit 0 sits
 _SAMPLE = 32  # names hashed per object to confirm the table hashes its own names
 
 
 def self_bound(main: ElfObject, wanted: Iterable[int]) -> set[int]:
     """The symbol indices of ``wanted`` whose lookup in ``main`` certainly finds that very entry.
+
+    :func:`self_bound_mask` over a set of indices, for tests and callers that hold one.
+    """
+    table = _shortcut_table(main)
+    if table is None:
+        return set()
+    marks = bytearray(table.symbias + table.hashed_count)
+    for i in wanted:
+        if 0 < i < len(marks):
+            marks[i] = 1
+    return set(compress(range(len(marks)), self_bound_mask(main, marks)))
+
+
+def _shortcut_table(main: ElfObject) -> _GnuHash | None:
+    """``main``'s GNU hash table when the shortcut may apply to it at all (see :func:`self_bound_mask`)."""
+    if main.e_machine == EM_MIPS:
+        return None
+    table = main.hash_table
+    lay = main.symbol_layout
+    if not isinstance(table, _GnuHash) or lay is None or table.nbuckets == 0 or table.hashed_count == 0:
+        return None
+    if lay.offset + (table.symbias + table.hashed_count) * lay.size > main.size:
+        return None  # more symbols than the file holds: nothing to decide from
+    return table
+
+
+def self_bound_mask(main: ElfObject, marks: bytearray) -> bytes:
+    """One byte per symbol of ``marks`` (the symbols some reference wants): 1 where the lookup in
+    ``main`` certainly finds that very entry; b"" when none does or the table cannot be trusted.
 
     ``do_lookup_x`` in the main object, for a reference whose own symbol entry
     is ``i``, returns entry ``i`` when: its binding is global, weak or unique;
@@ -283,7 +300,7 @@ def self_bound(main: ElfObject, wanted: Iterable[int]) -> set[int]:
     next starts), the entry's chain hash must be unique in the table (so no
     earlier entry can have the same name), and the names of a sample of the
     entries must hash to the chain word and bucket they sit in.  When any of
-    this fails the answer is the empty set and every reference is looked up.
+    this fails the answer is b"" and every reference is looked up.
 
     MIPS objects are always looked up one by one: their DT_MIPS_XHASH chain
     position k is not symbol k (a translation table maps it), and they import
@@ -292,113 +309,78 @@ def self_bound(main: ElfObject, wanted: Iterable[int]) -> set[int]:
     shortcut wrong: copy relocations never reach it, and the PLT class only
     rejects undefined entries, which it never takes.
     """
-    if main.e_machine == EM_MIPS:
-        return set()
-    table = main.hash_table
-    lay = main.symbol_layout
-    if not isinstance(table, _GnuHash) or lay is None or table.nbuckets == 0:
-        return set()
+    table = _shortcut_table(main)
+    if table is None or 1 not in marks:
+        return b""
     bias, count = table.symbias, table.hashed_count
     n = bias + count
-    wanted = wanted if isinstance(wanted, set) else set(wanted)
-    if not wanted or count == 0:
-        return set()
+    if len(marks) != n:
+        raise ValueError("one mark per symbol of the hash table")
     try:
-        if not _canonical(table):
-            return set()
+        if not accel.canonical_chains(table.buckets, table.chain, bias):
+            return b""
         buf = main.symbol_bytes(n)
-        if len(buf) < n * lay.size:
-            return set()
+        if len(buf) < n * main.symbol_layout.size:  # type: ignore[union-attr]
+            return b""
         mask = _entry_mask(main, table, buf, bias, n)
     except ElfReadError:
-        return set()
-    ok = wanted.intersection(compress(range(bias, n), mask))
-    if ok and not _sample_hashes(main, table, ok):
-        return set()
-    return ok
+        return b""
+    ok = mask & int.from_bytes(marks[bias:], "little")
+    if not ok:
+        return b""
+    found = ok.to_bytes(count, "little")
+    if not _sample_hashes(main, table, found, bias):
+        return b""
+    return bytes(bias) + found
 
 
-def _canonical(table: _GnuHash) -> bool:
-    """Chains as a linker writes them: bucket starts ascending from symoffset, each chain ending before the next."""
-    starts = list(filter(None, table.buckets))
-    if not starts or starts[0] != table.symbias or not all(map(lt, starts, islice(starts, 1, None))):
-        return False
-    raw = table.chain.tobytes()
-    low = _LOW_BYTE
-    ends = list(compress(range(table.symbias + 1, table.symbias + table.hashed_count + 1), raw[low::4].translate(_ODD)))
-    return ends == starts[1:] + [table.symbias + table.hashed_count]
-
-
-def _entry_mask(main: ElfObject, table: _GnuHash, buf: bytes, bias: int, n: int) -> bytes:
-    """One byte per entry bias..n-1: 1 where the entry satisfies every per-entry rule of ``self_bound``."""
+def _entry_mask(main: ElfObject, table: _GnuHash, buf: bytes, bias: int, n: int) -> int:
+    """A bit-per-byte int over entries bias..n-1: 1 where the entry satisfies every per-entry rule of the shortcut."""
     lay = main.symbol_layout
     assert lay is not None
-    size, lo, hi, count = lay.size, bias * lay.size, n * lay.size, n - bias
-
-    def ints(raw: bytes) -> int:
-        return int.from_bytes(raw, "little")
-
-    def nonzero(value: int) -> int:
-        return ints(value.to_bytes(count, "little").translate(_NONZERO))
-
-    info = buf[lo + lay.info:hi:size]
-    sh_a, sh_b = buf[lo + lay.shndx:hi:size], buf[lo + lay.shndx + 1:hi:size]
-    sh_lsb, sh_msb = (sh_a, sh_b) if main.endian == "<" else (sh_b, sh_a)
-    value = 0
-    for k in range(lay.value_size):
-        value |= ints(buf[lo + lay.value + k:hi:size])
-    shn_abs = ints(sh_lsb.translate(_IS_ABS_LOW)) & ints(sh_msb.translate(_IS_ABS_HIGH))
-    mask = (ints(info.translate(_BIND_TYPE_OK)) & ints(buf[lo + lay.other:hi:size].translate(_VIS_OK))
-            & nonzero(ints(sh_a) | ints(sh_b))
-            & (nonzero(value) | shn_abs | ints(info.translate(_IS_TLS))))
-    mask &= _versions_mask(main, bias, n)
-    mask &= _unique_hash_mask(table, count)
-    return mask.to_bytes(count, "little")
+    rules = accel.symbol_rules_mask(buf, bias * lay.size, n - bias, lay.size, lay.info, lay.other, lay.shndx,
+                                    lay.value, lay.value_size, main.endian == ">")
+    mask = int.from_bytes(rules, "little")
+    if mask:
+        mask &= _versions_mask(main, bias, n)
+    if mask:
+        mask &= int.from_bytes(accel.unique_hash_mask(table.chain), "little")
+    return mask
 
 
 def _versions_mask(main: ElfObject, bias: int, n: int) -> int:
     """1 where the entry's version index is one its own reference asks for (so check_match takes it)."""
     versyms = main.versyms
-    ones = int.from_bytes(b"\x01" * (n - bias), "little")
     if versyms is None:
-        return ones
+        return int.from_bytes(b"\x01" * (n - bias), "little")
     words = versyms.words
     if len(words) < n:
         versyms[n - 1]  # reads on, or raises the ElfReadError
         words = versyms.words
     versions = main.versions
-    values = words[bias:n]
 
     def takes(raw: int) -> bool:
         idx = raw & 0x7FFF
         v = versions.get(idx)
         return v.hash != 0 if v is not None else idx < 3
 
-    bad = {raw for raw in set(values) if not takes(raw)}
-    if not bad:
-        return ones
-    return int.from_bytes(bytes(map(bad.__contains__, values)).translate(_NONZERO_IS_0), "little")
+    bad = {raw for raw in accel.distinct(memoryview(words)[bias:n], 2) if not takes(raw)}
+    return int.from_bytes(accel.u16_mask(words, bias, n, bad), "little")
 
 
-def _unique_hash_mask(table: _GnuHash, count: int) -> int:
-    """1 where no other entry of the table has the same chain hash (so none has the same name)."""
-    raw = bytearray(table.chain.tobytes())
-    raw[_LOW_BYTE::4] = raw[_LOW_BYTE::4].translate(_EVEN)
-    hashes = memoryview(raw).cast("I")
-    counts = Counter(hashes)  # counted in C
-    if len(counts) == count:
-        return int.from_bytes(b"\x01" * count, "little")
-    shared = set(compress(counts, map((1).__lt__, counts.values())))
-    return int.from_bytes(bytes(map(shared.__contains__, hashes)).translate(_NONZERO_IS_0), "little")
-
-
-def _sample_hashes(main: ElfObject, table: _GnuHash, found: set[int]) -> bool:
-    """Whether a sample of the entries' names hash to where they sit (bloom filter, bucket, chain)."""
-    ordered = sorted(found)
-    step = max(1, len(ordered) // _SAMPLE)
-    for i in ordered[::step]:
-        name = main.symbol_name(i)
-        if i not in table.candidates(gnu_hash(name)):
+def _sample_hashes(main: ElfObject, table: _GnuHash, found: bytes, bias: int) -> bool:
+    """Whether the names of a sample of the entries ``found`` marks (entry ``bias`` first) hash to
+    where they sit (bloom filter, bucket, chain): the first marked entry at or after each of
+    _SAMPLE evenly spaced positions."""
+    tried: set[int] = set()
+    for k in range(_SAMPLE):
+        at = found.find(1, k * len(found) // _SAMPLE)
+        if at < 0:
+            break
+        if at in tried:
+            continue
+        tried.add(at)
+        if bias + at not in table.candidates(gnu_hash(main.symbol_name(bias + at))):
             return False
     return True
 

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from functools import cached_property, lru_cache
-from itertools import repeat
-from operator import and_, itemgetter, mul, rshift
+from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
+from linkaudit.accel import gnu_hash, relocation_words, sysv_hash  # noqa: F401  (gnu_hash, sysv_hash: re-exported)
 from linkaudit.errors import ElfReadError
 
 if TYPE_CHECKING:
@@ -116,41 +116,6 @@ MAX_OPEN_FILES = 64  # descriptors held by the pool at once (see _File)
 _BLOCK = 1 << 14  # string tables are read in blocks of this size...
 _MAX_BLOCKS = 1024  # ...and at most this many are kept per object (16 MiB)
 _CHUNK = 1 << 22  # relocation tables are decoded in chunks of this many bytes
-
-
-# 33**k mod 2**32, highest power first: gnu_hash's polynomial evaluated as one C-level dot product.
-_HASH_MAX = 1024
-_POW33 = [pow(33, k, 1 << 32) for k in range(_HASH_MAX, -1, -1)]
-
-
-@lru_cache(maxsize=1 << 16)  # the same names (malloc, free, ...) are hashed for every object audited
-def gnu_hash(name: bytes) -> int:
-    """The DJB hash used by DT_GNU_HASH (``_dl_new_hash``): h = h * 33 + c over the bytes, from 5381.
-
-    Unrolled, that is 5381 * 33**n + sum(c_i * 33**(n-1-i)) mod 2**32, which
-    ``map`` computes without a Python-level loop (a third faster on the long
-    mangled C++ names that dominate a corpus).
-    """
-    n = len(name)
-    if n > _HASH_MAX:
-        h = 5381
-        for c in name:
-            h = (h * 33 + c) & 0xFFFFFFFF
-        return h
-    pows = _POW33
-    return (5381 * pows[_HASH_MAX - n] + sum(map(mul, name, pows[_HASH_MAX - n + 1:]))) & 0xFFFFFFFF
-
-
-def sysv_hash(name: bytes) -> int:
-    """The classic SysV ELF hash used by DT_HASH (``_dl_elf_hash``)."""
-    h = 0
-    for c in name:
-        h = ((h << 4) + c) & 0xFFFFFFFF
-        g = h & 0xF0000000
-        if g:
-            h ^= g >> 24
-        h &= ~g & 0xFFFFFFFF
-    return h
 
 
 class Sym(NamedTuple):
@@ -884,14 +849,15 @@ class ElfObject:
 
     # -- relocations ------------------------------------------------------
 
-    def relocation_blocks(self) -> Iterator[tuple[list[int], list[int]]]:
+    def relocation_words(self) -> Iterator[tuple[bytes, bytes]]:
         """(symbol indices, types) of the dynamic relocations that can name a symbol, a chunk at a time.
 
         Covers DT_RELA/DT_REL and the PLT relocations (DT_JMPREL).  The first
         DT_RELACOUNT/DT_RELCOUNT entries of DT_RELA/DT_REL are applied as
         relative relocations by glibc without a symbol lookup, so they are
-        skipped here too.  Tables are read in chunks and decoded by
-        :func:`decode_relocations`, so a 20 MB table costs milliseconds.
+        skipped here too.  Tables are read in chunks and split in bulk by
+        ``relocation_words`` (see linkaudit/bulk.py), each chunk into two
+        buffers of native u32 words, so a 20 MB table costs milliseconds.
         """
         t = self.tags
         ranges: list[tuple[int, int, bool, int]] = []
@@ -901,6 +867,7 @@ class ElfObject:
             ranges.append((t[DT_REL], t.get(DT_RELSZ, 0), False, t.get(DT_RELCOUNT, 0)))
         if DT_JMPREL in t:
             ranges.append((t[DT_JMPREL], t.get(DT_PLTRELSZ, 0), t.get(DT_PLTREL, DT_RELA) == DT_RELA, 0))
+        big = self.endian == ">"
         for addr, size, rela, nrelative in ranges:
             off = self.vaddr_to_offset(addr)
             if off is None or size <= 0:
@@ -910,7 +877,12 @@ class ElfObject:
             step = max(1, _CHUNK // entsize)
             for k in range(min(nrelative, count), count, step):
                 raw = self.read(off + k * entsize, min(step, count - k) * entsize, "relocation table")
-                yield decode_relocations(raw, entsize, self.bits, self.endian, self.e_machine)
+                yield relocation_words(raw, entsize, self.bits, big, self.e_machine)
+
+    def relocation_blocks(self) -> Iterator[tuple[list[int], list[int]]]:
+        """:meth:`relocation_words` as lists of ints."""
+        for syms, types in self.relocation_words():
+            yield memoryview(syms).cast("I").tolist(), memoryview(types).cast("I").tolist()
 
     def relocations(self) -> list[tuple[int, int]]:
         """Unique (symbol index, type) pairs of the symbolic dynamic relocations (index 0 never looks up)."""
@@ -956,41 +928,9 @@ class SymbolLayout(NamedTuple):
 
 def decode_relocations(raw: bytes, entsize: int, bits: int, endian: str,
                        machine: int = 0) -> tuple[list[int], list[int]]:
-    """(symbol indices, types) of a block of Elf32/64_Rel[a] entries: ELF*_R_SYM and ELF*_R_TYPE of r_info.
-
-    ``r_info`` is the second word of every entry kind.  On 64-bit it is split
-    into its two 32-bit halves by strided views (no Python int is made for
-    r_offset or r_addend, nor for the whole 64-bit word); on 32-bit the
-    symbol is the top 24 bits and the type the low 8.  This is the one place
-    that knows the r_info layout, including the two 64-bit machines
-    (``machine``, the e_machine) whose glibc port splits it otherwise:
-
-    * MIPS64 stores r_sym (a 32-bit word) and then the bytes r_ssym, r_type3,
-      r_type2, r_type, each in file order; glibc's ``ELF64_MIPS_R_TYPE``
-      makes them one number, r_type | r_type2 << 8 | r_type3 << 16 |
-      r_ssym << 24.  Big-endian that is the plain layout; little-endian the
-      symbol is the low word and the type bytes come reversed in the high one.
-    * SPARC V9 keeps a 24-bit addend in the type's upper bits; glibc takes
-      ``ELF64_R_TYPE_ID``, the low 8.
-    """
-    per = entsize // 4
-    if endian == _NATIVE:
-        words: array | memoryview = memoryview(raw).cast("I")
-    else:
-        words = array("I", raw)
-        words.byteswap()
-    if bits == 64:  # r_info = sym << 32 | type: its high half comes first in a big-endian file
-        if machine == EM_MIPS and endian == "<":
-            types = array("I", words[3::per].tolist())
-            types.byteswap()  # the four type bytes, read in file order as one big-endian number
-            return words[2::per].tolist(), types.tolist()
-        hi, lo = (3, 2) if endian == "<" else (2, 3)
-        if machine == EM_SPARCV9:
-            low = words[lo::per].tolist()
-            return words[hi::per].tolist(), list(map(and_, low, repeat(0xFF, len(low))))
-        return words[hi::per].tolist(), words[lo::per].tolist()
-    info = words[1::per].tolist()
-    return list(map(rshift, info, repeat(8, len(info)))), list(map(and_, info, repeat(0xFF, len(info))))
+    """(symbol indices, types) of a block of Elf32/64_Rel[a] entries, as lists (see ``bulk.relocation_words``)."""
+    syms, types = relocation_words(raw, entsize, bits, endian == ">", machine)
+    return memoryview(syms).cast("I").tolist(), memoryview(types).cast("I").tolist()
 
 
 def _u32_array(raw: bytes, endian: str) -> array:

@@ -1,0 +1,45 @@
+"""Which implementation of the bulk loops runs: the compiled ``_speedups`` when it is there, else pure Python.
+
+The choice is made once, at import.  ``linkaudit._speedups`` is an optional C
+extension built by ``pip install .`` where a compiler is at hand; it implements
+exactly the functions of :mod:`linkaudit.bulk`, which is the reference and the
+fallback.  ``LINKAUDIT_PURE_PYTHON=1`` (any value but empty or ``0``) keeps the
+pure-Python ones even when the extension was built.  Reports never depend on
+the choice; ``linkaudit --version`` names it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from linkaudit import bulk
+
+_REFUSED = os.environ.get("LINKAUDIT_PURE_PYTHON", "") not in ("", "0")
+
+if _REFUSED:
+    _impl = bulk
+    WHY = "pure Python (LINKAUDIT_PURE_PYTHON is set)"
+else:
+    try:
+        from linkaudit import _speedups as _impl  # type: ignore[attr-defined, no-redef]
+    except ImportError:  # not built (no compiler at install time), or built for another Python
+        _impl = bulk
+        WHY = "pure Python (the compiled extension is not installed)"
+    else:
+        WHY = "compiled extension"
+
+COMPILED = _impl is not bulk
+
+gnu_hash = _impl.gnu_hash
+sysv_hash = _impl.sysv_hash
+relocation_words = _impl.relocation_words
+mark_symbols = _impl.mark_symbols
+select_pairs = _impl.select_pairs
+distinct = _impl.distinct
+symbol_rules_mask = _impl.symbol_rules_mask
+unique_hash_mask = _impl.unique_hash_mask
+u16_mask = _impl.u16_mask
+canonical_chains = _impl.canonical_chains
+
+FUNCTIONS = ("gnu_hash", "sysv_hash", "relocation_words", "mark_symbols", "select_pairs", "distinct",
+             "symbol_rules_mask", "unique_hash_mask", "u16_mask", "canonical_chains")
