@@ -43,3 +43,7 @@ canonical_chains = _impl.canonical_chains
 
 FUNCTIONS = ("gnu_hash", "sysv_hash", "relocation_words", "mark_symbols", "select_pairs", "distinct",
              "symbol_rules_mask", "unique_hash_mask", "u16_mask", "canonical_chains")
+
+
+if __name__ == "__main__":  # `python -m linkaudit.accel`: which implementation this installation runs
+    print(WHY)

@@ -38,7 +38,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
-from linkaudit.accel import gnu_hash, relocation_words, sysv_hash  # noqa: F401  (gnu_hash, sysv_hash: re-exported)
+from linkaudit import accel
 from linkaudit.errors import ElfReadError
 
 if TYPE_CHECKING:
@@ -116,6 +116,16 @@ MAX_OPEN_FILES = 64  # descriptors held by the pool at once (see _File)
 _BLOCK = 1 << 14  # string tables are read in blocks of this size...
 _MAX_BLOCKS = 1024  # ...and at most this many are kept per object (16 MiB)
 _CHUNK = 1 << 22  # relocation tables are decoded in chunks of this many bytes
+
+
+def gnu_hash(name: bytes) -> int:
+    """The DJB hash of DT_GNU_HASH (``_dl_new_hash``): h = h * 33 + c over the bytes, from 5381 (see bulk.py)."""
+    return accel.gnu_hash(name)
+
+
+def sysv_hash(name: bytes) -> int:
+    """The classic SysV ELF hash of DT_HASH (``_dl_elf_hash``) (see bulk.py)."""
+    return accel.sysv_hash(name)
 
 
 class Sym(NamedTuple):
@@ -877,7 +887,7 @@ class ElfObject:
             step = max(1, _CHUNK // entsize)
             for k in range(min(nrelative, count), count, step):
                 raw = self.read(off + k * entsize, min(step, count - k) * entsize, "relocation table")
-                yield relocation_words(raw, entsize, self.bits, big, self.e_machine)
+                yield accel.relocation_words(raw, entsize, self.bits, big, self.e_machine)
 
     def relocation_blocks(self) -> Iterator[tuple[list[int], list[int]]]:
         """:meth:`relocation_words` as lists of ints."""
@@ -929,7 +939,7 @@ class SymbolLayout(NamedTuple):
 def decode_relocations(raw: bytes, entsize: int, bits: int, endian: str,
                        machine: int = 0) -> tuple[list[int], list[int]]:
     """(symbol indices, types) of a block of Elf32/64_Rel[a] entries, as lists (see ``bulk.relocation_words``)."""
-    syms, types = relocation_words(raw, entsize, bits, endian == ">", machine)
+    syms, types = accel.relocation_words(raw, entsize, bits, endian == ">", machine)
     return memoryview(syms).cast("I").tolist(), memoryview(types).cast("I").tolist()
 
 
