@@ -21,7 +21,7 @@ if _REFUSED:
     WHY = "pure Python (LINKAUDIT_PURE_PYTHON is set)"
 else:
     try:
-        from linkaudit import _speedups as _impl  # type: ignore[attr-defined, no-redef]
+        import linkaudit._speedups as _impl  # type: ignore[no-redef]
     except ImportError:  # not built (no compiler at install time), or built for another Python
         _impl = bulk
         WHY = "pure Python (the compiled extension is not installed)"
