@@ -713,6 +713,9 @@ def main() -> int:
     started = time.perf_counter()
     print(f"linkaudit benchmark ({'quick' if args.quick else 'full'}; {bench.runs} runs per timing; "
           f"python {bench.python}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f})")
+    accel = subprocess.run(bench.linkaudit_cmd()[:2] + ["linkaudit.accel"], env=bench.env, capture_output=True,
+                           text=True, cwd=bench.tmp)
+    print(f"bulk loops: {accel.stdout.strip() or 'unknown'} (LINKAUDIT_PURE_PYTHON=1 for the pure-Python ones)")
     try:
         if "a" in args.sections:
             bench.section_one_file()

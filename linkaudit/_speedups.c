@@ -44,27 +44,30 @@ static uint32_t word_at(const Py_buffer *view, Py_ssize_t i) {
     return w;
 }
 
-/* Sort a[0..n) by bits lo_bit..63 (a multiple of 16), stably, 16 bits a pass; passes where every
- * key has the same digit are skipped.  tmp holds n more words.  Returns the sorted array (a or tmp),
- * or NULL when out of memory.  Linear in n whatever the keys: no hostile input makes it slow. */
+/* Sort a[0..n) by bits lo_bit..63 (a multiple of 16), stably: 16 bits a pass for big arrays, 8 for
+ * small ones (so a small table does not pay for 65,536 counters); passes where every key has the
+ * same digit are skipped.  tmp holds n more words.  Returns the sorted array (a or tmp), or NULL
+ * when out of memory.  Linear in n whatever the keys: no hostile input makes it slow. */
 static uint64_t *radix_sort(uint64_t *a, uint64_t *tmp, size_t n, int lo_bit) {
-    size_t *count = PyMem_Malloc(65536 * sizeof(size_t));
+    const int bits = n >= 65536 ? 16 : 8;
+    const size_t radix = (size_t)1 << bits, mask = radix - 1;
+    size_t *count = PyMem_Malloc(radix * sizeof(size_t));
     if (!count)
         return NULL;
-    for (int shift = lo_bit; shift < 64; shift += 16) {
-        memset(count, 0, 65536 * sizeof(size_t));
+    for (int shift = lo_bit; shift < 64; shift += bits) {
+        memset(count, 0, radix * sizeof(size_t));
         for (size_t i = 0; i < n; i++)
-            count[(a[i] >> shift) & 0xFFFF]++;
-        if (n && count[(a[0] >> shift) & 0xFFFF] == n)
+            count[(a[i] >> shift) & mask]++;
+        if (n == 0 || count[(a[0] >> shift) & mask] == n)
             continue;
         size_t pos = 0;
-        for (size_t d = 0; d < 65536; d++) {
+        for (size_t d = 0; d < radix; d++) {
             size_t c = count[d];
             count[d] = pos;
             pos += c;
         }
         for (size_t i = 0; i < n; i++)
-            tmp[count[(a[i] >> shift) & 0xFFFF]++] = a[i];
+            tmp[count[(a[i] >> shift) & mask]++] = a[i];
         uint64_t *swap = a;
         a = tmp;
         tmp = swap;
