@@ -207,13 +207,14 @@ def _split_references(main: ElfObject, shortcut: bool,
     lookup = tuple(sorted(t for t, k in classes.items() if k is not None and not k & CLASS_COPY and t >= 0))
     copy = tuple(sorted(t for t, k in classes.items() if k is not None and k & CLASS_COPY))
     table = _shortcut_table(main) if shortcut else None
-    mine = b""
+    mine = rest = b""  # rest: the symbols left to look up; past its end (all of it when empty) every one is
     if table is not None:
         marks = bytearray(table.symbias + table.hashed_count)
         for syms, types in blocks:
             accel.mark_symbols(syms, types, lookup, marks)
         mine = self_bound_mask(main, marks)
-    rest = marks_without(marks, mine) if mine else b""  # past its end every symbol is left to look up
+        if mine:
+            rest = _without(marks, mine)
     pairs: dict[tuple[int, int], None] = dict.fromkeys(p for p in got if p[0])  # MIPS: never self-bound
     for syms, types in blocks:
         pairs.update(dict.fromkeys(accel.select_pairs(syms, types, lookup, copy, rest)))
@@ -239,7 +240,7 @@ def _split_references(main: ElfObject, shortcut: bool,
     return list(out.values()), own
 
 
-def marks_without(marks: bytes | bytearray, mine: bytes) -> bytes:
+def _without(marks: bytes | bytearray, mine: bytes) -> bytes:
     """The byte mask ``marks`` with the entries ``mine`` marks cleared (two masks of one length)."""
     n = len(marks)
     return (int.from_bytes(marks, "little") & ~int.from_bytes(mine, "little")).to_bytes(n, "little")
