@@ -5,7 +5,7 @@ extension built by ``pip install .`` where a compiler is at hand; it implements
 exactly the functions of :mod:`linkaudit.bulk`, which is the reference and the
 fallback.  ``LINKAUDIT_PURE_PYTHON=1`` (any value but empty or ``0``) keeps the
 pure-Python ones even when the extension was built.  Reports never depend on
-the choice; ``linkaudit --version`` names it.
+the choice; ``python -m linkaudit.accel`` says which one runs.
 """
 
 from __future__ import annotations
