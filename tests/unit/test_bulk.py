@@ -20,13 +20,9 @@ from hypothesis import strategies as st
 
 from linkaudit import bulk
 
-try:
-    from linkaudit import _speedups
-except ImportError:  # a pure-Python installation: nothing to compare
-    _speedups = None
+from _compiled import WHY_NOT, speedups as _speedups  # tests/unit/_compiled.py: built in place, or compiled here
 
-needs_c = pytest.mark.skipif(_speedups is None, reason="the compiled extension linkaudit._speedups is not built "
-                             "here (no C compiler at install time); the pure-Python path is what runs")
+needs_c = pytest.mark.skipif(_speedups is None, reason=WHY_NOT)
 MANY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
