@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkaudit import musl
 from linkaudit.binding import bind, lookup, lookup_in
 from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, ElfObject, gnu_hash
 from linkaudit.errors import ElfReadError, LinkauditError
+from linkaudit.libc import MUSL, libc_flavour
 from linkaudit.loader import Loader, LoadResult, machine_of
 from linkaudit.objectreport import loaded_libraries, needed_entries, renamed
 from linkaudit.report import ErrorEntry, ObjectReport, RpathFinding
@@ -59,14 +59,19 @@ def audit_object(target: Target, loader: Loader) -> ObjectReport:
     elf = loader.objects.open(path)
     _require_linked(elf, path)
     abi = machine_of(elf).name
-    libc = musl.libc_flavour(elf, loader, target.display)
+    libc = libc_flavour(elf, loader, target.display)
     if not elf.is_dynamic:
         return ObjectReport(target.display, elf.machine, elf.bits, None, (), (), (),
                             warnings=("statically linked: no dynamic dependencies",), libc=libc, abi=abi)
-    result = musl.musl_loader(loader).load(path, elf) if libc == musl.MUSL else loader.load(path, elf)
-    resolved = _bind(result)
+    if libc == MUSL:
+        from linkaudit import musl  # here: glibc-only runs never import the musl emulation
+
+        result = musl.musl_loader(loader).load(path, elf)
+    else:
+        result = loader.load(path, elf)
+    resolved = _bind(result, libc)
     verdicts = judge(result, resolved)
-    candidates = loader.python_candidates if libc != musl.MUSL else lambda name: ()
+    candidates = loader.python_candidates if libc != MUSL else lambda name: ()
     is_ext = _is_python_extension(elf, Path(target.display.rsplit("!", 1)[-1]))
     unresolved, host = unresolved_references(resolved.resolutions, is_ext)
     warnings = list(result.warnings)
@@ -82,7 +87,7 @@ def audit_object(target: Target, loader: Loader) -> ObjectReport:
         path=target.display, machine=elf.machine, elf_class=elf.bits, soname=_safe(lambda: elf.soname),
         needed=needed_entries(elf, result, verdicts, resolved, candidates), loaded=loaded_libraries(result, verdicts),
         unresolved=tuple(sorted(set(unresolved))), host_provided=tuple(sorted(set(host))),
-        ldd_unused=() if libc == musl.MUSL else ldd_unused(result, verdicts.used, len(elf.needed)),  # musl's ldd has no -u
+        ldd_unused=() if libc == MUSL else ldd_unused(result, verdicts.used, len(elf.needed)),  # musl's ldd has no -u
         is_python_extension=is_ext, warnings=tuple(warnings), libc=libc, abi=abi,
         rpath_findings=_rpath_findings(target, elf, result, loader, libc), rpath=elf.rpath, runpath=elf.runpath,
     )
@@ -97,11 +102,13 @@ def _require_linked(elf: ElfObject, path: str) -> None:
         raise ElfReadError(f"{path}: not a linked object: {kind}; nothing to audit")
 
 
-def _bind(result: LoadResult) -> Resolved:
+def _bind(result: LoadResult, libc: str) -> Resolved:
     """Bind every reference of the main object with glibc's or musl's rules."""
     scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
     damaged: dict[int, str] = {}
-    if isinstance(result, musl.MuslLoadResult):
+    if libc == MUSL:
+        from linkaudit import musl
+
         at = [k for k, o in enumerate(result.searchlist) if o is result.ldso]
         libc_at = at[0] if at else None
         resolutions = musl.bind(scope, damaged, libc_at)
@@ -117,10 +124,14 @@ def _rpath_findings(target: Target, elf: ElfObject, result: LoadResult, loader: 
                     libc: str | None) -> tuple[RpathFinding, ...]:
     if elf.runpath is None and elf.rpath is None:
         return ()
+    musl_system = None
+    if libc == MUSL:
+        from linkaudit.musl import system_path_of
+
+        musl_system = system_path_of(loader, elf)
     path, wheel = str(target.path), target.alias
     return rpath_findings(elf, result.main, loader, result, package_root(path, wheel[0] if wheel else None),
-                          wheel[1].rstrip("!") if wheel else None,
-                          musl.system_path_of(loader, elf) if libc == musl.MUSL else None)
+                          wheel[1].rstrip("!") if wheel else None, musl_system)
 
 
 def _is_python_extension(elf: ElfObject, path: Path) -> bool:
