@@ -100,14 +100,28 @@ def is_excluded(path: str, patterns: Iterable[str], root: str | None = None) -> 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
     """The nearest ``pyproject.toml`` with a ``[tool.linkaudit]`` table, walking up from ``start``."""
+    found = _nearest_table(start)
+    return found[0] if found else None
+
+
+def _nearest_table(start: Path | None) -> tuple[Path, object] | None:
+    """The nearest pyproject.toml with a ``[tool.linkaudit]`` table, and that table."""
     here = (start or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         candidate = directory / PYPROJECT
         if candidate.is_file():
-            data = _read_toml(candidate)
+            text = _read_text(candidate)
+            if not _may_name_linkaudit(text):
+                continue  # the usual project file: no TOML parser needed to know it has no table of ours
+            data = _parse_toml(text, candidate)
             if isinstance(data.get("tool"), dict) and "linkaudit" in data["tool"]:
-                return candidate
+                return candidate, data["tool"]["linkaudit"]
     return None
+
+
+def _may_name_linkaudit(text: str) -> bool:
+    """Whether TOML text can hold a key ``linkaudit``: spelled out, or hidden in a ``\\u`` escape of a quoted key."""
+    return "linkaudit" in text or "\\u" in text or "\\U" in text
 
 
 def load_config(path: str | Path | None = None, start: Path | None = None) -> Config:
@@ -127,20 +141,28 @@ def load_config(path: str | Path | None = None, start: Path | None = None) -> Co
         else:
             table, prefix = data, ""
         return parse_config(table, source=file, prefix=prefix)
-    found = find_pyproject(start)
+    found = _nearest_table(start)
     if found is None:
         return Config()
-    return parse_config(_read_toml(found)["tool"]["linkaudit"], source=found, prefix="tool.linkaudit")
+    return parse_config(found[1], source=found[0], prefix="tool.linkaudit")
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
     """Parse a TOML file of at most :data:`~linkaudit.smallfile.CONFIG_LIMIT` bytes (never blocks)."""
+    return _parse_toml(_read_text(file), file)
+
+
+def _read_text(file: Path) -> str:
+    from linkaudit.smallfile import CONFIG_LIMIT, decode_utf8, read_bounded
+
+    return decode_utf8(read_bounded(file, CONFIG_LIMIT, "configuration"), file, "configuration")
+
+
+def _parse_toml(text: str, file: Path) -> dict[str, Any]:
     import tomllib  # here, not at the top: most runs read no TOML and its import compiles many regexes
 
-    from linkaudit.smallfile import CONFIG_LIMIT, decode_utf8, read_bounded
     from linkaudit.smallfile import first_clause as _first_clause
 
-    text = decode_utf8(read_bounded(file, CONFIG_LIMIT, "configuration"), file, "configuration")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -107,6 +107,14 @@ def test_discovery_walks_up(tmp_path: Path) -> None:
     assert load_config(start=deep).fail_on == frozenset({FindingKind.MISSING})
 
 
+def test_discovery_skips_files_that_cannot_name_the_table(tmp_path: Path) -> None:
+    """Project files that never spell ``linkaudit`` are skipped unparsed; an escaped key is still found."""
+    top = _write(tmp_path / "pyproject.toml", '[tool."\\u006cinkaudit"]\nfail-on = ["missing"]\n')
+    _write(tmp_path / "a" / "pyproject.toml", "[project\nname = 'not even valid TOML, and not ours'\n")
+    assert find_pyproject(tmp_path / "a") == top
+    assert load_config(start=tmp_path / "a").fail_on == frozenset({FindingKind.MISSING})
+
+
 def test_allow_rule_globs() -> None:
     rule = AllowRule("libtorch*.so", "r", "*/pybind_torch/_C*.so")
     assert rule.matches("build/lib.linux/pybind_torch/_C.cpython-311.so", "libtorch_cpu.so")
