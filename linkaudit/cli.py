@@ -16,7 +16,7 @@ import click
 
 from linkaudit import __version__
 from linkaudit.formats import OutputFormat
-from linkaudit.report import FindingKind
+from linkaudit.report import FindingKind, Status
 
 
 @dataclass
@@ -252,9 +252,10 @@ def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], a
     report = evaluate(report, GatePolicy(kinds, config.allow, baseline, tuple(paths), allow_empty=allow_empty))
     gate = report.gate
     assert gate is not None
-    from linkaudit.fixes import with_suggestions
+    if fix_suggestions or any(n.status is Status.MISSING for o in report.objects for n in o.needed):
+        from linkaudit.fixes import with_suggestions  # here: most runs have nothing to suggest
 
-    report = with_suggestions(report, full=fix_suggestions)  # missing libraries always get their fixes
+        report = with_suggestions(report, full=fix_suggestions)  # missing libraries always get their fixes
     chosen = OutputFormat(fmt)
     _emit(app, report, chosen, output)
     _tell_outcome(app, report, chosen, to_terminal=output is None)
