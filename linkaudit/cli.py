@@ -360,8 +360,6 @@ def _tell_outcome(app: App, report, chosen: OutputFormat, to_terminal: bool) -> 
 def _loader_overrides(app: App, base, platform: str | None, hwcaps: str | None, cpu_level: str | None,
                       cpuinfo: str | None, glibc_version: str | None):
     """The configuration's loader parameters with the command line's on top; a bad name exits 2 in one line."""
-    from dataclasses import replace
-
     from linkaudit.gate import ExitCode
     from linkaudit.hostparams import NO_LEVEL, check_hwcap, check_level, check_platform, parse_glibc_version
 
@@ -389,7 +387,7 @@ def _loader_overrides(app: App, base, platform: str | None, hwcaps: str | None, 
         except ValueError as exc:
             app.error(f"{option}: {exc}")
             sys.exit(ExitCode.ERROR)
-    return replace(base, **changes)
+    return base._replace(**changes)
 
 
 @main.command("fix", short_help="Remove unused DT_NEEDED entries from a built file.")

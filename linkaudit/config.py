@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from linkaudit.errors import ConfigError
 from linkaudit.gate import parse_fail_on
@@ -43,8 +43,7 @@ TOP_KEYS = ("fail-on", "allow", "exclude", "search-path", "platform", "hwcaps", 
 ALLOW_KEYS = ("library", "object", "reason")
 
 
-@dataclass(frozen=True)
-class AllowRule:
+class AllowRule(NamedTuple):
     """Findings about ``library`` (a glob; the symbol for unresolved findings) in objects matching ``object``."""
 
     library: str

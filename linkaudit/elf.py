@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from dataclasses import dataclass
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -155,8 +154,7 @@ class Sym(NamedTuple):
         return self.other & 0x3
 
 
-@dataclass(frozen=True)
-class Version:
+class Version(NamedTuple):
     """An entry of the loader's ``l_versions`` array (``struct r_found_version``)."""
 
     name: bytes

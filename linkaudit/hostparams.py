@@ -22,7 +22,7 @@ import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from linkaudit.machines import Machine, all_legacy_hwcaps, all_levels, all_platforms
 
@@ -33,8 +33,7 @@ V3_NEEDS_BMI = (2, 37)  # get-isa-level.h added BMI1/BMI2 to x86-64-v3 in 2.37
 NO_LEVEL = "none"
 
 
-@dataclass(frozen=True)
-class CpuInfo:
+class CpuInfo(NamedTuple):
     """What the kernel says about the CPU: vendor and feature flags (``/proc/cpuinfo`` names)."""
 
     vendor: str | None
@@ -67,8 +66,7 @@ def read_cpuinfo(path: str = "/proc/cpuinfo") -> CpuInfo | None:
     return parse_cpuinfo(data.decode("ascii", "replace"), path)
 
 
-@dataclass(frozen=True)
-class Overrides:
+class Overrides(NamedTuple):
     """Loader parameters named by the user (``--platform`` etc., or ``[tool.linkaudit]``); None = derive."""
 
     platform: str | None = None
@@ -103,8 +101,7 @@ def parse_glibc_version(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-@dataclass(frozen=True)
-class Auxv:
+class Auxv(NamedTuple):
     """What the kernel handed this process: ``AT_PLATFORM``, ``AT_HWCAP``, ``AT_HWCAP2``.
 
     Outside x86, glibc takes its platform and hwcaps from exactly these.
@@ -164,8 +161,7 @@ def _interpreter_abi() -> str | None:
     return m.name if m else None
 
 
-@dataclass(frozen=True)
-class HostFacts:
+class HostFacts(NamedTuple):
     """This machine, read once per run: its CPU, its glibc, and the auxv of this interpreter's ABI."""
 
     arch: str  # os.uname().machine
@@ -267,8 +263,7 @@ _X86_PLATFORM_BITS = {"i586": 1 << 48, "i686": 1 << 49, "haswell": 1 << 50, "xeo
 _X86_PLATFORM_MASK = 0xF << 48  # _DL_HWCAP_PLATFORM
 
 
-@dataclass(frozen=True)
-class CacheHwcaps:
+class CacheHwcaps(NamedTuple):
     """Which legacy hwcap-specific cache entries ``search_cache`` accepts."""
 
     allowed: int  # (dl_hwcap & hwcap_mask) | _DL_HWCAP_PLATFORM | the tls bit

@@ -21,10 +21,9 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from linkaudit.config import is_excluded
 from linkaudit.report import ErrorEntry
@@ -36,8 +35,7 @@ if TYPE_CHECKING:
 ELF_MAGIC = b"\x7fELF"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One ELF object to audit: where it is on disk and how the report names it."""
 
     path: Path

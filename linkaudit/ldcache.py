@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from linkaudit.errors import ConfigError
 from linkaudit.hostparams import CacheHwcaps
@@ -29,8 +29,7 @@ _ENDIAN_MASK, _ENDIAN_LITTLE, _ENDIAN_BIG = 3, 2, 3  # cache_file_new_flags_endi
 _NAMED_HWCAP = 1 << 62  # DL_CACHE_HWCAP_EXTENSION: the low 32 bits index the glibc-hwcaps names
 
 
-@dataclass(frozen=True)
-class CacheUnusable:
+class CacheUnusable(NamedTuple):
     """Why a cache was not used (the path as the audited system names it)."""
 
     path: str

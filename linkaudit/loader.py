@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from linkaudit.elf import DF_1_NODEFLIB, ET_DYN, ET_EXEC, PHDR_SIZE, ElfObject, decode_header
 from linkaudit.errors import ElfReadError
@@ -90,8 +90,7 @@ def default_env(search_paths: Iterable[str] = (), python_packages: bool = True, 
     )
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     """``find``'s answer when a rule found the library."""
 
     path: str
@@ -100,8 +99,7 @@ class Found:
     python_package: str | None = None
 
 
-@dataclass(frozen=True)
-class NotFound:
+class NotFound(NamedTuple):
     """``find``'s answer when no rule found it; ``fatal`` when the real loader stops with an error instead."""
 
     searched: tuple[SearchStep, ...]
@@ -116,8 +114,7 @@ class Candidate(enum.Enum):
     MISMATCH = "mismatch"  # another class, byte order, machine or OS ABI: skipped, the search goes on
 
 
-@dataclass(frozen=True)
-class Unloadable:
+class Unloadable(NamedTuple):
     """A file the loader opens and then stops on (``_dl_signal_error``): the whole load fails."""
 
     message: str

@@ -18,7 +18,7 @@ LoongArch float ABI), as ``ldconfig`` tells them apart.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from linkaudit.relocations import RelocClasses, classes_for
 
@@ -57,8 +57,7 @@ EF_LARCH_ABI_MODIFIER = 0x7
 X86_64_LEVELS = (("x86-64-v4", (2, 33)), ("x86-64-v3", (2, 33)), ("x86-64-v2", (2, 33)))
 
 
-@dataclass(frozen=True)
-class Machine:
+class Machine(NamedTuple):
     """What glibc's loader is built to assume for one ABI."""
 
     name: str  # the name linkaudit reports (Debian's architecture name where there is one)

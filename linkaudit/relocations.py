@@ -22,14 +22,13 @@ sources (plus ia64 before 2.39 and nios2 before 2.41, which removed them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 CLASS_PLT = 1
 CLASS_COPY = 2
 
 
-@dataclass(frozen=True)
-class RelocClasses:
+class RelocClasses(NamedTuple):
     """One architecture's ``elf_machine_type_class`` and the types applied without a lookup."""
 
     name: str

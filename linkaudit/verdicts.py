@@ -10,8 +10,7 @@ positions in the search list, except where the loader's own order matters
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from linkaudit.errors import ElfReadError
 from linkaudit.report import Owner, Status
@@ -51,8 +50,7 @@ def reachability(result: LoadResult) -> dict[LoadedObject, frozenset[LoadedObjec
     return {obj: frozenset(closure([obj], deps)) for obj in result.searchlist[1:]}
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """The binder's output for one load, keyed by loaded object: what the verdicts are judged on."""
 
     resolutions: list[Resolution]
@@ -61,8 +59,7 @@ class Resolved:
     absent: dict[LoadedObject, str]  # musl system libraries this host lacks (not judged), search-list order
 
 
-@dataclass(frozen=True)
-class Verdicts:
+class Verdicts(NamedTuple):
     """What the rules concluded for one load: a status per direct dependency and its evidence."""
 
     status: Mapping[LoadedObject, Status]  # per direct dependency (a duplicate DT_NEEDED shares its object)
