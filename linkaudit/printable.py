@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 
-_SURROGATE = re.compile("[\udc80-\udcff]")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+# Patterns, compiled by ``re`` on first use (most runs print only ASCII and never need them).
+_SURROGATE = "[\udc80-\udcff]"
+_CONTROL = "[\x00-\x1f\x7f-\x9f\udc80-\udcff]"
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # a lone-surrogate escape as json.dumps writes it, not preceded by an escaped backslash
-_JSON_SURROGATE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+_JSON_SURROGATE = r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])"
 
 
 def _byte(ch: str) -> str:
@@ -29,7 +30,7 @@ def escape_bytes(text: str) -> str:
     """Undecodable bytes (surrogate escapes) as ``\\xNN``; everything else unchanged."""
     if text.isascii():
         return text
-    return _SURROGATE.sub(lambda m: _byte(m.group()), text)
+    return re.sub(_SURROGATE, lambda m: _byte(m.group()), text)
 
 
 def one_line(text: str) -> str:
@@ -48,7 +49,7 @@ def one_line(text: str) -> str:
 def _escape(ch: str) -> str:
     if ch in _NAMED:
         return _NAMED[ch]
-    if _CONTROL.fullmatch(ch):
+    if re.fullmatch(_CONTROL, ch):
         return _byte(ch)
     code = ord(ch)
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
@@ -58,4 +59,4 @@ def json_bytes(document: str) -> str:
     """JSON text from ``json.dumps`` (ASCII) with ``\\udcNN`` escapes turned into the text ``\\xNN``."""
     if "\\udc" not in document:
         return document
-    return _JSON_SURROGATE.sub(lambda m: m.group(1) + "\\\\x" + m.group(2), document)
+    return re.sub(_JSON_SURROGATE, lambda m: m.group(1) + "\\\\x" + m.group(2), document)
