@@ -152,21 +152,3 @@ def test_fixup_rpath() -> None:
     assert musl._fixup_rpath("/usr/lib", "/a/c.so") == "/usr/lib"
     assert musl._fixup_rpath("$ORIGIN/x:$LIB", "/a/c.so") is None  # any other token drops the whole rpath
     assert musl._fixup_rpath("$PLATFORM", "/a/c.so") is None
-
-
-def test_flavour_from_names(tmp_path: Path) -> None:
-    lib = cc(tmp_path / "libplain.so", "int p(void) { return 0; }\n", "-shared")
-    from linkaudit.elf import ElfObject
-    from linkaudit.libc import libc_flavour, libc_of
-    from linkaudit.loader import Loader
-
-    elf = ElfObject(lib)
-    base = Loader(LoaderEnv(python_package_rule=False))
-    assert libc_of(elf) is None
-    assert libc_flavour(elf, base, "x-1.0-cp311-cp311-musllinux_1_2_x86_64.whl!x.libs/libplain.so") == "musl"
-    assert libc_flavour(elf, base, "x-1.0-cp311-cp311-manylinux_2_28_x86_64.whl!x.libs/libplain.so") == "glibc"
-    assert libc_flavour(elf, base, "pkg/_x.cpython-311-x86_64-linux-musl.so") == "musl"
-    assert libc_flavour(elf, base, "pkg/_x.cpython-311-x86_64-linux-gnu.so") == "glibc"
-    assert libc_flavour(elf, base, "/lib/ld-musl-x86_64.so.1") == "musl"
-    assert libc_flavour(elf, base, "/usr/lib/x86_64-linux-musl/libc.so") == "musl"
-    assert libc_flavour(elf, base, "/usr/lib/x86_64-linux-gnu/libplain.so") == "glibc"
