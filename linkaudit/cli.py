@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import click
 
@@ -19,8 +19,7 @@ from linkaudit.formats import OutputFormat
 from linkaudit.report import FindingKind, Status
 
 
-@dataclass
-class App:
+class App(NamedTuple):
     """What every subcommand needs: where to write and whether colour is allowed."""
 
     color: bool

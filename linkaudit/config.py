@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -58,8 +57,7 @@ class AllowRule(NamedTuple):
         return any(fnmatchcase(candidate, self.object) for candidate in _path_forms(object_path))
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """The validated ``[tool.linkaudit]`` table; ``None`` means "not set, use the default"."""
 
     fail_on: frozenset[FindingKind] | None = None

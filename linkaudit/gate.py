@@ -11,9 +11,9 @@ never disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from linkaudit.report import Finding, FindingKind, Gate, ObjectReport, Report, Status, VendoredStatus, WheelReport
 
@@ -107,14 +107,13 @@ def all_findings(report: Report) -> Iterator[tuple[str, FindingKind, str]]:
             yield w.path, kind, name
 
 
-@dataclass(frozen=True)
-class GatePolicy:
+class GatePolicy(NamedTuple):
     """Which findings fail the gate: ``fail_on`` kinds, minus the allow-list and the baseline."""
 
     fail_on: frozenset[FindingKind] = DEFAULT_FAIL_ON
     allow: tuple[AllowRule, ...] = ()
     baseline: Baseline | None = None
-    roots: tuple[str, ...] = field(default=())  # the command-line inputs, for baseline object keys
+    roots: tuple[str, ...] = ()  # the command-line inputs, for baseline object keys
     allow_empty: bool = False  # no ELF object under the inputs is not an error
 
     def allowed(self, object_path: str, name: str) -> AllowRule | None:

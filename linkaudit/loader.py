@@ -56,8 +56,7 @@ from linkaudit.sysroot import Sysroot
 _UNKNOWN = Machine("unknown", 0, 0, "<", (), "/lib", "", frozenset({0x0001, 0x0003}), None)
 
 
-@dataclass(frozen=True)
-class LoaderEnv:
+class LoaderEnv(NamedTuple):
     """Everything outside the audited files that the loader's answer depends on."""
 
     ld_library_path: str | None = None

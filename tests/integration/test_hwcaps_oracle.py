@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,7 +100,7 @@ def lay_out(root: Path, parts: dict[str, Path], mechanism: str, sub: str) -> tup
 
 
 def linkaudit_unused(path: Path, ld_library_path: str | None, overrides: Overrides = Overrides()) -> set[str]:
-    env = replace(default_env(python_packages=False, overrides=overrides), ld_library_path=ld_library_path)
+    env = default_env(python_packages=False, overrides=overrides)._replace(ld_library_path=ld_library_path)
     report = audit([str(path)], AuditOptions(env=env, jobs=1))
     assert not report.errors, report.errors
     (obj,) = report.objects

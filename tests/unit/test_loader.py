@@ -128,7 +128,7 @@ def test_rpath_comes_before_ld_library_path(tmp_path, tree):
     first = tree("rp/libused.so", "used.c")
     second = tree("ldlp/libused.so", "used.c")
     main = tree("m/libmain.so", "consumer_basic.c", libs=[first], rpath=[str(first.parent)])
-    d = load(main, LoaderEnv(**{**BARE.__dict__, "ld_library_path": str(second.parent)})).direct[0]
+    d = load(main, BARE._replace(ld_library_path=str(second.parent))).direct[0]
     assert (d.path, d.found_via) == (str(first), FoundVia.RPATH)
 
 
@@ -136,7 +136,7 @@ def test_ld_library_path_comes_before_runpath(tmp_path, tree):
     first = tree("ldlp/libused.so", "used.c")
     second = tree("rp/libused.so", "used.c")
     main = tree("m/libmain.so", "consumer_basic.c", libs=[second], runpath=[str(second.parent)])
-    env = LoaderEnv(**{**BARE.__dict__, "ld_library_path": f"/nonexistent:{first.parent}"})
+    env = BARE._replace(ld_library_path=f"/nonexistent:{first.parent}")
     d = load(main, env).direct[0]
     assert (d.path, d.found_via) == (str(first), FoundVia.LD_LIBRARY_PATH)
     d = load(main).direct[0]
@@ -147,7 +147,7 @@ def test_ld_library_path_semicolon_and_empty_element_is_cwd(tmp_path, tree, monk
     used = tree("here/libused.so", "used.c")
     main = tree("m/libmain.so", "consumer_basic.c", libs=[used])
     monkeypatch.chdir(used.parent)
-    env = LoaderEnv(**{**BARE.__dict__, "ld_library_path": "/nonexistent;"})
+    env = BARE._replace(ld_library_path="/nonexistent;")
     d = load(main, env).direct[0]
     assert d.found_via is FoundVia.LD_LIBRARY_PATH
     assert os.path.samefile(d.path, used)
@@ -206,7 +206,7 @@ def test_search_path_comes_last(tmp_path, tree):
     used = tree("extra/libused.so", "used.c")
     other = tree("rp/libused.so", "used.c")
     main = tree("m/libmain.so", "consumer_basic.c", libs=[used])
-    env = LoaderEnv(**{**BARE.__dict__, "search_paths": (str(used.parent),)})
+    env = BARE._replace(search_paths=(str(used.parent),))
     d = load(main, env).direct[0]
     assert (d.path, d.found_via) == (str(used), FoundVia.SEARCH_PATH)
     main2 = tree("m2/libmain.so", "consumer_basic.c", libs=[other], runpath=[str(other.parent)])
@@ -218,7 +218,7 @@ def test_python_package_rule(tmp_path, tree):
     used = tree("site-packages/fakepkg/lib/libused.so", "used.c")
     main = tree("m/libmain.so", "consumer_basic.c", libs=[used])
     assert load(main).direct[0].elf is None
-    env = LoaderEnv(**{**BARE.__dict__, "python_package_rule": True, "python_lib_dirs": (str(site),)})
+    env = BARE._replace(python_package_rule=True, python_lib_dirs=(str(site),))
     d = load(main, env).direct[0]
     assert (d.path, d.found_via, d.python_package) == (str(used), FoundVia.PYTHON_PACKAGE, "fakepkg")
 
@@ -230,7 +230,7 @@ def test_hwcaps_subdirectory_preferred(tmp_path, tree):
     if ElfObject(main).machine != "x86_64":
         pytest.skip("glibc-hwcaps levels are emulated for x86-64 only")
     assert load(main).direct[0].path == str(plain)
-    env = LoaderEnv(**{**BARE.__dict__, "overrides": Overrides(cpu_level="x86-64-v3")})
+    env = BARE._replace(overrides=Overrides(cpu_level="x86-64-v3"))
     assert load(main, env).direct[0].path == str(v2)
 
 
@@ -241,7 +241,7 @@ def test_legacy_hwcap_subdirectories_before_2_37(tmp_path, tree):
     if ElfObject(main).machine != "x86_64":
         pytest.skip("legacy hwcaps are emulated for x86-64 only")
     assert load(main).direct[0].path == str(plain)
-    env = LoaderEnv(**{**BARE.__dict__, "overrides": Overrides(cpu_level="none", glibc=(2, 36))})
+    env = BARE._replace(overrides=Overrides(cpu_level="none", glibc=(2, 36)))
     assert load(main, env).direct[0].path == str(legacy)
 
 
@@ -414,7 +414,7 @@ def test_platform_token_follows_the_override(tmp_path, tree):
     if ElfObject(main).machine != "x86_64":
         pytest.skip("an x86-64 platform name")
     assert load(main).direct[0].elf is None  # baseline: $PLATFORM is x86_64
-    env = LoaderEnv(**{**BARE.__dict__, "overrides": Overrides(platform="haswell", cpu_level="none")})
+    env = BARE._replace(overrides=Overrides(platform="haswell", cpu_level="none"))
     assert load(main, env).direct[0].path == str(tmp_path / "d/haswell/libused.so")
 
 
@@ -426,7 +426,7 @@ def test_unusable_cache_is_reported_not_ignored(tmp_path, tree):
     bad.write_bytes(b"not a cache at all")
     used = tree("a/libused.so", "used.c")
     main = tree("m/libmain.so", "consumer_basic.c", libs=[used], runpath=[str(used.parent)])
-    env = LoaderEnv(**{**BARE.__dict__, "cache_file": str(bad)})
+    env = BARE._replace(cache_file=str(bad))
     result = load(main, env)
     assert any(str(bad) in w and "ld.so.cache not used" in w for w in result.warnings)
 
@@ -434,7 +434,7 @@ def test_unusable_cache_is_reported_not_ignored(tmp_path, tree):
 def test_missing_cache_file_is_silent(tmp_path, tree):
     used = tree("a/libused.so", "used.c")
     main = tree("m/libmain.so", "consumer_basic.c", libs=[used], runpath=[str(used.parent)])
-    env = LoaderEnv(**{**BARE.__dict__, "cache_file": str(tmp_path / "absent")})
+    env = BARE._replace(cache_file=str(tmp_path / "absent"))
     assert load(main, env).warnings == []
 
 
