@@ -7,7 +7,7 @@ to one object is :mod:`linkaudit.objectaudit`'s business.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from linkaudit.inputs import BUILD_SCRATCH_DIRS, collect
 from linkaudit.loader import LoaderEnv, loader_assumptions
@@ -15,8 +15,9 @@ from linkaudit.objectaudit import audit_one
 from linkaudit.report import ErrorEntry, ObjectReport, Report
 
 
-@dataclass(frozen=True)
-class AuditOptions:
+class AuditOptions(NamedTuple):
+    """How a run audits: the loader's environment, workers, what the inputs skip, installed modules."""
+
     env: LoaderEnv = LoaderEnv()
     jobs: int = 1  # worker processes; 0 = one per core
     exclude: tuple[str, ...] = ()  # path globs the inputs skip ([tool.linkaudit] exclude)
