@@ -156,6 +156,47 @@ class LoadResult:
     warnings: list[str]
 
 
+@dataclass
+class _Namespace:
+    """The state of one load (glibc's link-map namespace): what is mapped so far, and what went wrong."""
+
+    main: LoadedObject
+    interp: LoadedObject | None  # the dynamic linker: loaded already, joins the chain when named
+    loaded: list[LoadedObject]  # the l_next chain, main first; faked entries included
+    by_id: dict[tuple[int, int], LoadedObject]  # (st_dev, st_ino) -> mapped object: _dl_map_object's file identity
+    warnings: list[str] = field(default_factory=list)
+
+    def already_loaded(self, name: str) -> LoadedObject | None:
+        """``_dl_map_object``'s first loop: an object loaded under this name or soname (faked ones never match)."""
+        interp = self.interp
+        for cand in self.loaded + ([interp] if interp and interp not in self.loaded else []):
+            if cand.elf is None:
+                continue
+            if name in cand.names or name == _soname(cand):
+                cand.names.add(name)
+                if cand is interp and cand not in self.loaded:
+                    self.loaded.append(cand)
+                    self.by_id.setdefault(cand.elf.file_id, cand)
+                return cand
+        return None
+
+    def same_file(self, elf: ElfObject) -> LoadedObject | None:
+        """An object already mapped from the same file under another name (the interpreter included)."""
+        same = self.by_id.get(elf.file_id)
+        interp = self.interp
+        if same is None and interp is not None and interp.elf is not None and interp.elf.file_id == elf.file_id:
+            same = interp
+            self.loaded.append(interp)
+        return same
+
+    def add(self, obj: LoadedObject) -> LoadedObject:
+        """Append a newly mapped (or faked) object to the chain."""
+        self.loaded.append(obj)
+        if obj.elf is not None:
+            self.by_id[obj.elf.file_id] = obj
+        return obj
+
+
 class ObjectCache:
     """Parse each file at most once per run (keyed by device and inode)."""
 
@@ -527,10 +568,8 @@ class Loader:
         elf = main_elf or self.objects.open(path)
         path = self.guest(path)
         main = LoadedObject(elf, path, {path}, None, None, path, 0)
-        loaded: list[LoadedObject] = [main]
-        by_id: dict[tuple[int, int], LoadedObject] = {elf.file_id: main}
-        warnings: list[str] = []
-        interp = self._interp(elf)
+        ns = _Namespace(main, self._interp(elf), [main], {elf.file_id: main})
+        warnings = ns.warnings
         searchlist = [main]
         direct: list[LoadedObject] = []
         queue = deque([main])
@@ -544,7 +583,7 @@ class Loader:
                 warnings.append(str(exc))
                 needed = ()
             for raw in needed:
-                dep = self._map_object(raw, obj, main, loaded, by_id, interp, warnings)
+                dep = self._map_object(raw, obj, ns)
                 if obj is main:
                     direct.append(dep)
                 obj.deps.append(dep)
@@ -557,7 +596,7 @@ class Loader:
                 # DT_FILTER/DT_AUXILIARY: the filtee is loaded along with the filter and, as in
                 # _dl_map_object_deps, inserted in the search list just before it; one that is
                 # not found is skipped (an auxiliary filter falls back to its own definitions).
-                dep = self._map_object(raw, obj, main, loaded, by_id, interp, warnings)
+                dep = self._map_object(raw, obj, ns)
                 if dep.elf is None:
                     continue
                 obj.deps.append(dep)
@@ -588,8 +627,9 @@ class Loader:
             pass
         return LoadedObject(ielf, path, names, None, FoundVia.LOADED, os.path.basename(path), 1)
 
-    def _map_object(self, raw: str, requester: LoadedObject, main: LoadedObject, loaded: list[LoadedObject],
-                    by_id: dict[tuple[int, int], LoadedObject], interp: LoadedObject | None, warnings: list[str]) -> LoadedObject:
+    def _map_object(self, raw: str, requester: LoadedObject, ns: _Namespace) -> LoadedObject:
+        """``_dl_map_object`` for one DT_NEEDED (or filtee) string: the object it names, mapped into ``ns``."""
+        main = ns.main
         depth = requester.depth + 1
         name = raw
         if "$" in raw:
@@ -600,15 +640,8 @@ class Loader:
         if not name:  # rtld.c names the main map "": an empty DT_NEEDED string loads nothing new
             return main
         # 1. already loaded, by name or by soname (faked entries never match)
-        for cand in loaded + ([interp] if interp and interp not in loaded else []):
-            if cand.elf is None:
-                continue
-            if name in cand.names or name == _soname(cand):
-                cand.names.add(name)
-                if cand is interp and cand not in loaded:
-                    loaded.append(cand)
-                    by_id.setdefault(cand.elf.file_id, cand)
-                return cand
+        if (cand := ns.already_loaded(name)) is not None:
+            return cand
         # 2. search
         if "/" in name:
             match self._verify(name, requester.elf or main.elf):  # type: ignore[arg-type]
@@ -622,30 +655,20 @@ class Loader:
             outcome = self.find(name, requester, main)
         match outcome:
             case NotFound(searched, fatal):
-                fake = LoadedObject(None, name, set(), requester, None, raw, depth, searched=searched, fatal=fatal)
-                loaded.append(fake)
-                return fake
+                return ns.add(LoadedObject(None, name, set(), requester, None, raw, depth, searched=searched, fatal=fatal))
             case Found(path, via, searched, package):
                 pass
         try:
             elf = self.objects.open(self._host(path))
         except (OSError, ElfReadError) as exc:
-            warnings.append(str(exc))
-            fake = LoadedObject(None, name, set(), requester, None, raw, depth, searched=searched,
-                                fatal=str(exc))
-            loaded.append(fake)
-            return fake
-        same = by_id.get(elf.file_id)
-        if same is None and interp is not None and interp.elf is not None and interp.elf.file_id == elf.file_id:
-            same = interp
-            loaded.append(interp)
-        if same is not None:
+            ns.warnings.append(str(exc))
+            return ns.add(LoadedObject(None, name, set(), requester, None, raw, depth, searched=searched,
+                                       fatal=str(exc)))
+        if (same := ns.same_file(elf)) is not None:
             same.names.add(name)
             return same
-        obj = LoadedObject(elf, path, {name, path}, requester, via, raw, depth, searched=searched, python_package=package)
-        loaded.append(obj)
-        by_id[elf.file_id] = obj
-        return obj
+        return ns.add(LoadedObject(elf, path, {name, path}, requester, via, raw, depth, searched=searched,
+                                   python_package=package))
 
 
 def loader_assumptions(abis: Iterable[str | None], env: LoaderEnv) -> tuple[LoaderParams, ...]:
