@@ -23,10 +23,14 @@ serves ``scripts/foreign_oracle.py``, which measures agreement on whole sysroots
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +63,8 @@ ARCHES = {
 BASE_PACKAGES = ("libc6", "libc-bin", "libgcc-s1", "libstdc++6", "zlib1g")
 
 UNUSED_HEADER = "Unused direct dependencies:"
+#: ``ldd -u -r`` as loader variables (see the module docstring); part of the answers' digest
+ORACLE_ENV = {"LD_TRACE_LOADED_OBJECTS": "1", "LD_WARN": "yes", "LD_BIND_NOW": "yes", "LD_DEBUG": "unused"}
 
 
 def cache_root() -> Path:
@@ -179,7 +185,7 @@ def ldd_unused(arch: str, root: Path, guest: str, timeout: float = 120) -> tuple
     spec = ARCHES[arch]
     ld_so = host_path(root, spec.ld_so)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LD_") and not k.startswith("QEMU_")}
-    env.update(LD_TRACE_LOADED_OBJECTS="1", LD_WARN="yes", LD_BIND_NOW="yes", LD_DEBUG="unused")
+    env.update(ORACLE_ENV)
     try:
         proc = subprocess.run([spec.qemu, "-L", str(root), str(ld_so), guest], capture_output=True, text=True,
                               env=env, timeout=timeout, cwd=root)
@@ -213,3 +219,56 @@ def dynamic_objects(root: Path) -> list[Path]:
                 if head[:4] == b"\x7fELF" and head[17 if head[5] == 2 else 16] in (2, 3):  # ET_EXEC, ET_DYN
                     out.append(p)
     return sorted(out)
+
+
+Answer = tuple[set[str] | None, str]
+
+
+def loader_answers(arch: str, root: Path, guests: Sequence[str], jobs: int = 2) -> list[Answer]:
+    """:func:`ldd_unused` of every guest file, kept next to the sysroot for the next run.
+
+    A whole sysroot is ~285 loader runs under qemu per architecture (~6 s of CPU each time). The
+    loader's answer depends only on bytes: the guest file, the libraries and ``ld.so`` in the root,
+    its ``ld.so.cache``, qemu and the loader variables. The answers are stored under a digest of all
+    of them (:func:`answers_digest`), so a recorded answer is reused only for the same loader on the
+    same bytes; anything changed, and every answer is asked of the loader again. Timeouts are never kept.
+    """
+    store = root.parent / f"ldso-answers-{answers_digest(arch, root)}.json"
+    try:
+        known = {g: (None if w is None else set(w), e) for g, (w, e) in json.loads(store.read_text()).items()}
+    except (OSError, ValueError):
+        known = {}
+    ask = sorted({g for g in guests if g not in known})
+    if ask:
+        with ThreadPoolExecutor(jobs) as pool:
+            known.update(zip(ask, pool.map(lambda g: ldd_unused(arch, root, g), ask)))
+        keep = {g: (None if w is None else sorted(w), e) for g, (w, e) in known.items() if e != "timeout"}
+        tmp = store.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(keep, indent=0, sort_keys=True))
+            os.replace(tmp, store)
+            for old in root.parent.glob("ldso-answers-*.json"):
+                if old != store:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a read-only cache: the answers were still asked of the loader
+    return [known[g] for g in guests]
+
+
+def answers_digest(arch: str, root: Path) -> str:
+    """SHA-256 of what the loader's answers depend on: every file and link of ``root``, qemu, the variables."""
+    spec = ARCHES[arch]
+    h = hashlib.sha256(json.dumps([spec.qemu, spec.ld_so, ORACLE_ENV], sort_keys=True).encode())
+    qemu = shutil.which(spec.qemu)
+    h.update(Path(qemu).read_bytes() if qemu else b"no qemu")
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]):
+            path = os.path.join(dirpath, name)
+            h.update(b"\0" + os.path.relpath(path, root).encode() + b"\0")
+            if os.path.islink(path):
+                h.update(b"-> " + os.readlink(path).encode())
+            elif os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    h.update(hashlib.sha256(fh.read()).digest())
+    return h.hexdigest()[:32]
