@@ -2,7 +2,8 @@
 
 What cannot run here (checkout, setup-python, installing from the repository URL) is checked
 for shape; every ``linkaudit`` step of the workflow is run as printed against this
-repository's demo build, and the pre-commit hook is run through ``pre-commit try-repo``.
+repository's demo build, and the pre-commit hook is installed from a commit of this repository and
+run by pre-commit itself, as ``pre-commit try-repo`` would.
 """
 
 from __future__ import annotations
@@ -134,9 +135,32 @@ def test_pre_commit_manifest_is_valid() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def _this_commit(tmp: Path, env: dict[str, str]) -> tuple[str, str]:
+    """(repository, rev) for pre-commit, as ``pre-commit try-repo`` picks them: HEAD of this checkout, or,
+    when tracked files have uncommitted changes, a commit of them in a clone (this checkout is left alone)."""
+    def git(*args: str, cwd: Path = REPO, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=cwd,
+                              env=env, check=True, capture_output=True, **kw)
+
+    head = git("rev-parse", "HEAD", text=True).stdout.strip()
+    changes = git("diff", "--binary", "HEAD").stdout
+    if not changes:
+        return str(REPO), head
+    shadow = tmp / "shadow-repo"
+    git("clone", "-q", str(REPO), str(shadow))
+    git("checkout", "-q", head, cwd=shadow)
+    git("apply", "--index", cwd=shadow, input=changes)
+    git("commit", "-q", "-m", "uncommitted changes", cwd=shadow)
+    return str(shadow), git("rev-parse", "HEAD", cwd=shadow, text=True).stdout.strip()
+
+
 @pytest.mark.slow
 def test_pre_commit_hook_runs_from_this_repository(tmp_path: Path, build_so) -> None:
-    """`pre-commit try-repo` installs the hook as users get it (pip install of this repository) and runs it."""
+    """The hook as users get it: pre-commit clones this repository at a commit, pip-installs it and runs it.
+
+    One install serves a clean and a dirty set of files: the config names the hook twice (what
+    ``pre-commit try-repo`` writes, once per set; each try-repo call would install it again).
+    """
     exe = _pre_commit()
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout: pre-commit needs one")
@@ -150,17 +174,22 @@ def test_pre_commit_hook_runs_from_this_repository(tmp_path: Path, build_so) -> 
              libs=["used", "unused"], lib_dirs=[project], runpath=["$ORIGIN"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
     env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    repo, rev = _this_commit(tmp_path, env)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
     subprocess.run([*git, "init", "-q", "."], cwd=project, check=True, env=env)
     subprocess.run([*git, "add", "."], cwd=project, check=True, env=env)
-
-    def hook(*files: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([exe, "try-repo", str(REPO), "linkaudit", "--files", *files], cwd=project, env=env,
-                              capture_output=True, text=True, timeout=900)
-
-    clean = hook("libclean.so", "libused.so")
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "Passed" in clean.stdout
-    dirty = hook("libdirty.so")
-    assert dirty.returncode == 1, dirty.stdout + dirty.stderr
-    assert "libunused.so" in dirty.stdout and "unused" in dirty.stdout
+    # Only `exclude` is set per entry: the manifest's own `files` and `types` still choose the files.
+    config = tmp_path / "pre-commit-config.yaml"
+    config.write_text(json.dumps({"repos": [{"repo": repo, "rev": rev, "hooks": [
+        {"id": "linkaudit", "exclude": r"^libdirty\.so$"},
+        {"id": "linkaudit", "exclude": r"^lib(clean|used)\.so$"},
+    ]}]}))  # JSON is YAML
+    proc = subprocess.run([exe, "run", "--config", str(config), "--files", "libclean.so", "libused.so",
+                           "libdirty.so"], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    statuses = re.findall(r"^linkaudit \(unused shared-library dependencies\)\.+(\w+)$", proc.stdout, re.M)
+    assert statuses == ["Passed", "Failed"], out  # the clean set passes, the dirty set fails
+    assert proc.returncode == 1, out
+    dirty = proc.stdout.split("Failed", 1)[1]
+    assert "libdirty.so" in dirty and "libunused.so" in dirty and "unused" in dirty, out
+    assert "libclean.so" not in dirty, out
