@@ -7,8 +7,10 @@ skip with a clear reason when there is none.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -164,6 +166,27 @@ def parse_ldd_unused(stdout: str) -> list[str] | None:
     if UNUSED_HEADER not in lines:
         return None
     return [line for line in lines[lines.index(UNUSED_HEADER) + 1:] if line]
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> object:
+    """``build(directory)``, once per test run even on several pytest-xdist workers.
+
+    Without workers it builds into a fresh directory.  With them, the first worker to ask
+    builds into a directory of the run that all workers share, under a lock, and records the
+    result (pickled); the others wait, then read it.  Only for fixtures tests never modify.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    shared.mkdir(exist_ok=True)
+    record = shared / "built.pickle"
+    with open(shared.with_name(shared.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if record.exists():
+            return pickle.loads(record.read_bytes())
+        result = build(shared)
+        record.write_bytes(pickle.dumps(result))
+        return result
 
 
 @pytest.fixture(scope="session")
@@ -566,8 +589,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def scenarios(builder: Builder) -> dict[str, Scenario]:
-    built = build_scenarios(builder)
+def scenarios(builder: Builder, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scenario]:
+    """The catalogue, compiled once per run (about 60 objects) and shared by every worker."""
+    built = built_once(tmp_path_factory, "scenarios", lambda d: build_scenarios(Builder(d)))
     assert set(built) <= set(SCENARIO_NAMES), set(built) - set(SCENARIO_NAMES)
     return built
 

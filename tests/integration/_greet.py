@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from conftest import IS_GLIBC, ldd_env, parse_ldd_unused
+from conftest import IS_GLIBC, built_once, ldd_env, parse_ldd_unused
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo"  # the greet demo's own distribution (pybind_torch, csrc/, setup.py)
@@ -106,9 +106,9 @@ _RELINKED: dict[Path, Path] = {}
 
 
 def relinked_once(tmp_path_factory: pytest.TempPathFactory, torch_lib: Path) -> Path:
-    """:func:`relink_classic` once per test session (shared by every module that needs it)."""
+    """:func:`relink_classic` once per test run (shared by every module and every worker that needs it)."""
     if torch_lib not in _RELINKED:
-        _RELINKED[torch_lib] = relink_classic(tmp_path_factory.mktemp("relinked"), torch_lib)
+        _RELINKED[torch_lib] = built_once(tmp_path_factory, "relinked", lambda d: relink_classic(d, torch_lib))
     return _RELINKED[torch_lib]
 
 
