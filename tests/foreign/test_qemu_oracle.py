@@ -102,3 +102,28 @@ def test_recorded_answers_are_tied_to_every_byte(tmp_path: Path) -> None:
     seen.add(qemu_oracle.answers_digest("arm64", root))
     seen.add(qemu_oracle.answers_digest("armhf", root))  # another loader, another qemu
     assert len(seen) == 5
+
+
+def test_recorded_answers_are_reused_only_for_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
+    """The loader is asked once per file; a changed root asks again; a timeout is never kept."""
+    root = tmp_path / "arm64-base" / "root"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "libc.so.6").write_bytes(b"\x7fELF one")
+    asked: list[str] = []
+
+    def loader(arch, root_, guest, timeout=120):
+        asked.append(guest)
+        return ({"/lib/libc.so.6"}, "") if guest == "/bin/a" else (None, "timeout")
+
+    monkeypatch.setattr(qemu_oracle, "ldd_unused", loader)
+    guests = ["/bin/a", "/bin/slow"]
+    first = qemu_oracle.loader_answers("arm64", root, guests)
+    assert first == [({"/lib/libc.so.6"}, ""), (None, "timeout")] and sorted(asked) == guests
+    asked.clear()
+    assert qemu_oracle.loader_answers("arm64", root, guests) == first
+    assert asked == ["/bin/slow"]  # the recorded answer is reused, the timeout asked again
+    asked.clear()
+    (root / "lib" / "libc.so.6").write_bytes(b"\x7fELF two")
+    qemu_oracle.loader_answers("arm64", root, guests)
+    assert sorted(asked) == guests
+    assert len(list(root.parent.glob("ldso-answers-*.json"))) == 1  # the stale record is gone
