@@ -347,7 +347,8 @@ def _tell_outcome(app: App, report, chosen: OutputFormat, to_terminal: bool) -> 
 
     gate = report.gate
     for err in report.errors:
-        app.error(f"{err.path}: {err.message}")
+        shown = err.path if err.path and err.path.strip() == err.path else repr(err.path)  # quote "" and " x"
+        app.error(f"{shown}: {err.message}")
     if gate.no_objects:
         app.error(NO_OBJECTS)
     if gate.exit_code == ExitCode.FINDINGS and chosen is OutputFormat.TEXT and to_terminal:

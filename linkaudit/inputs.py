@@ -184,6 +184,9 @@ def iter_targets(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: I
         display = str(raw)
         if exclude and is_excluded(display, exclude):
             continue
+        if not display:  # an unset shell variable: "" names no file, and nothing to walk
+            yield ErrorEntry(display, "empty path")
+            continue
         path = image.inside(display)
         if not os.path.lexists(path):
             yield ErrorEntry(display, "no such file or directory")

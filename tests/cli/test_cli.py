@@ -50,6 +50,15 @@ def test_missing_path_and_good_file(objs, run_cli, tmp_path: Path) -> None:
     assert len(lines) == 1 and str(missing) in lines[0]
 
 
+def test_empty_and_blank_arguments_are_named_quoted(objs, run_cli) -> None:
+    """An unset shell variable ("") or a stray blank name: said so, quoted, and the good file still audited."""
+    result = run_cli(["", " x", objs["clean"]])
+    assert result.exit_code == 2
+    assert str(objs["clean"]) in result.stdout
+    assert _error_lines(result.stderr) == ["linkaudit: error: '': empty path",
+                                           "linkaudit: error: ' x': no such file or directory"]
+
+
 def test_missing_path_in_json_still_reports_good_file(objs, run_cli, tmp_path: Path) -> None:
     missing = tmp_path / "gone.so"
     result = run_cli(["--format", "json", missing, objs["clean"]])
