@@ -328,7 +328,11 @@ def _emit(app: App, report, chosen: OutputFormat, output: str | None) -> None:
     formatter = make_format(chosen, color=app.color and output is None, width=app.width)
     text = escape_bytes(formatter.format(report))  # file names that are not UTF-8: \xNN, never an encoding error
     if output is None:
-        click.echo(text, nl=False, color=app.color)  # click would strip ANSI codes FORCE_COLOR asked for
+        try:
+            click.echo(text, nl=False, color=app.color)  # click would strip ANSI codes FORCE_COLOR asked for
+        except BrokenPipeError:  # the reader stopped early (`| head`): the run's exit code still stands
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush into the closed pipe at exit
         return
     try:
         with open(output, "w", encoding="utf-8") as fh:

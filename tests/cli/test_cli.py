@@ -137,6 +137,23 @@ def test_python_m_version() -> None:
     assert "linkaudit" in proc.stdout
 
 
+@pytest.mark.parametrize(("which", "expected"), [("clean", 0), ("unused", 1), ("missing", 2)])
+def test_reader_closing_the_pipe_keeps_the_exit_code(objs, tmp_path: Path, which: str, expected: int) -> None:
+    """`linkaudit ... | head`: stdout's reader is gone before the report is written; the gate's code stands."""
+    import os
+
+    args = [str(tmp_path / "absent.so"), str(objs["clean"])] if which == "missing" else [str(objs[which])]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "linkaudit", *args], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    finally:
+        os.close(write_end)
+    assert proc.returncode == expected, proc.stderr
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
 # -- the loader parameters: overrides and what the report says was assumed ----------------------------
 
 
