@@ -218,19 +218,7 @@ def _split_references(main: ElfObject, shortcut: bool,
     pairs: dict[tuple[int, int], None] = dict.fromkeys(p for p in got if p[0])  # MIPS: never self-bound
     for syms, types in blocks:
         pairs.update(dict.fromkeys(accel.select_pairs(syms, types, lookup, copy, rest)))
-    versyms = main.versyms
-    versions = main.versions if versyms is not None else {}
-    out: dict[tuple[bytes, bytes | None, int], Reference] = {}
-    for symidx, t in sorted(pairs):
-        klass = classes[t]
-        if klass is None:
-            continue
-        ref = _reference(main, symidx, klass, versyms, versions)
-        if ref is None:
-            continue
-        key = (ref.name, ref.version.name if ref.version else None, klass)
-        if key not in out:
-            out[key] = ref
+    out = _references_of(main, sorted(pairs), classes)
     own: dict[int, set[int]] = {}
     if mine and with_own:
         for syms, types in blocks:
@@ -238,6 +226,55 @@ def _split_references(main: ElfObject, shortcut: bool,
                 if symidx < len(mine):
                     own.setdefault(classes[t], set()).add(symidx)  # type: ignore[arg-type]
     return list(out.values()), own
+
+
+def _references_of(main: ElfObject, pairs: list[tuple[int, int]],
+                   classes: dict[int, int | None]) -> dict[tuple[bytes, bytes | None, int], Reference]:
+    """The References of the (symbol index, type) ``pairs`` (sorted), one per (name, version, class).
+
+    :func:`_reference` per pair, with the symbol entries unpacked straight from
+    the buffer the shortcut already read when it holds them all (64-bit
+    objects): this loop runs once per imported symbol of every object.
+    """
+    versyms = main.versyms
+    versions = main.versions if versyms is not None else {}
+    lay = main.symbol_layout
+    buf = main._symbuf
+    fast = (pairs and lay is not None and main.bits == 64 and len(buf) >= (pairs[-1][0] + 1) * lay.size
+            and lay.offset + (pairs[-1][0] + 1) * lay.size <= main.size)
+    unpack = lay.unpack if fast else None  # type: ignore[union-attr]
+    words = versyms.words if versyms is not None else None
+    dynstr = main.dynstr
+    out: dict[tuple[bytes, bytes | None, int], Reference] = {}
+    for symidx, t in pairs:
+        klass = classes[t]
+        if klass is None:
+            continue
+        if unpack is None:
+            ref = _reference(main, symidx, klass, versyms, versions)
+            if ref is None:
+                continue
+        else:
+            name_off, info, other, shndx, _value = unpack(buf, symidx * 24)
+            vis = other & 0x3
+            bind = info >> 4
+            if bind == STB_LOCAL or vis == STV_HIDDEN or vis == STV_INTERNAL:
+                continue
+            version = None
+            if versyms is not None:
+                try:
+                    raw = words[symidx]  # type: ignore[index]
+                except IndexError:
+                    raw = versyms[symidx]  # reads on, or raises the ElfReadError
+                v = versions.get(raw & 0x7FFF)
+                if v is not None and v.hash != 0:
+                    version = v
+            ref = Reference(dynstr(name_off), version, bind == STB_WEAK and shndx == SHN_UNDEF,
+                            vis == STV_PROTECTED, klass)
+        key = (ref.name, ref.version.name if ref.version else None, klass)
+        if key not in out:
+            out[key] = ref
+    return out
 
 
 def _without(marks: bytes | bytearray, mine: bytes) -> bytes:
@@ -422,8 +459,30 @@ def _library(obj: ElfObject) -> _Library:
     return lib
 
 
-def hash_lookup(obj: ElfObject, name: bytes, ghash: int, shash: list[int], lib: _Library | None = None) -> list[int]:
-    """The symbols named ``name`` that the loader's hash-table walk reaches, in walk order.
+class SymbolName:
+    """A name being looked up and its hashes: GNU's computed once, SysV's only when a DT_HASH table asks.
+
+    One per question, handed down the search list: every object with a GNU
+    table reuses the one hash, and an object with only DT_HASH computes the
+    SysV hash at most once for all of them.
+    """
+
+    __slots__ = ("name", "ghash", "_shash")
+
+    def __init__(self, name: bytes, ghash: int | None = None) -> None:
+        self.name = name
+        self.ghash = gnu_hash(name) if ghash is None else ghash
+        self._shash: int | None = None
+
+    @property
+    def shash(self) -> int:
+        if self._shash is None:
+            self._shash = sysv_hash(self.name)
+        return self._shash
+
+
+def hash_lookup(obj: ElfObject, wanted: SymbolName, lib: _Library | None = None) -> list[int]:
+    """The symbols named ``wanted.name`` that the loader's hash-table walk reaches, in walk order.
 
     ``check_match`` rejects every other candidate of the walk (by name, or
     earlier for reasons that make no difference to the outcome), so only
@@ -435,10 +494,10 @@ def hash_lookup(obj: ElfObject, name: bytes, ghash: int, shash: list[int], lib: 
     table = obj.hash_table
     if table is None or table.nbuckets == 0:
         return []
+    name = wanted.name
     if isinstance(table, _SysvHash):
-        if not shash:
-            shash.append(sysv_hash(name))
-        return [i for i in table.candidates(shash[0]) if obj.symbol_name(i) == name]
+        return [i for i in table.candidates(wanted.shash) if obj.symbol_name(i) == name]
+    ghash = wanted.ghash
     if lib is None:
         lib = _library(obj)
     index = lib.index
@@ -503,16 +562,16 @@ def _check_match(name: bytes, version: Version | None, klass: int, obj: ElfObjec
     return sym, False
 
 
-def lookup_in(obj: ElfObject, name: bytes, version: Version | None, klass: int, ghash: int, shash: list[int]) -> Sym | None:
+def lookup_in(obj: ElfObject, wanted: SymbolName, version: Version | None, klass: int) -> Sym | None:
     """``do_lookup_x`` for one object: the definition it offers, or None to move on."""
-    return _lookup_in(obj, _library(obj), name, version, klass, ghash, shash)
+    return _lookup_in(obj, _library(obj), wanted, version, klass)
 
 
-def _lookup_in(obj: ElfObject, lib: _Library, name: bytes, version: Version | None, klass: int, ghash: int,
-               shash: list[int]) -> Sym | None:
-    candidates = hash_lookup(obj, name, ghash, shash, lib)
+def _lookup_in(obj: ElfObject, lib: _Library, wanted: SymbolName, version: Version | None, klass: int) -> Sym | None:
+    candidates = hash_lookup(obj, wanted, lib)
     if not candidates:
         return None
+    name = wanted.name
     found: Sym | None = None
     versioned: Sym | None = None
     num_versions = 0
@@ -534,16 +593,42 @@ def _lookup_in(obj: ElfObject, lib: _Library, name: bytes, version: Version | No
     return None
 
 
-def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = None,
-           damaged: dict[int, str] | None = None) -> tuple[int | None, Sym | None]:
-    """``_dl_lookup_symbol_x`` over a search list (index 0 is the main object).
+class Bound(NamedTuple):
+    """What binding one object gave: every resolution, and the search-list positions whose symbol
+    tables broke on the way (index -> why), each passed over from then on."""
 
-    An object whose tables turn out to be damaged is recorded in ``damaged``
-    and passed over, so one broken library makes statuses uncertain instead of
-    stopping the audit.
+    resolutions: list[Resolution]
+    damaged: dict[int, str]
+
+
+class _Search:
+    """One object's search list as binding walks it (index 0 is the main object).
+
+    It holds the state a walk accumulates: ``damaged`` (index -> why) when a
+    damaged table is to be passed over, so one broken library makes statuses
+    uncertain instead of stopping the audit; None when it must raise.
     """
-    main = scope[0]
-    return _lookup(main, main and _library(main), _libraries(scope), ref, ref.klass if klass is None else klass, damaged)
+
+    __slots__ = ("main", "main_lib", "libs", "shared", "damaged")
+
+    def __init__(self, scope: list[ElfObject | None], tolerate: bool, share: bool = False) -> None:
+        main = scope[0]
+        self.main = main
+        self.main_lib = _library(main) if main is not None else None
+        self.libs = _libraries(scope)
+        self.shared = _scope_memo(self.libs) if share else None
+        self.damaged: dict[int, str] | None = {} if tolerate else None
+
+    def broke(self, index: int, exc: ElfReadError) -> None:
+        """Record that ``index``'s tables are damaged, or raise when that is not tolerated."""
+        if self.damaged is None:
+            raise exc
+        self.damaged[index] = str(exc)
+
+
+def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = None) -> tuple[int | None, Sym | None]:
+    """``_dl_lookup_symbol_x`` over a search list (index 0 is the main object); a damaged table raises."""
+    return _lookup(_Search(scope, tolerate=False), ref, ref.klass if klass is None else klass, False)
 
 
 def _libraries(scope: list[ElfObject | None]) -> list[tuple[int, ElfObject, _Library]]:
@@ -582,44 +667,43 @@ def _scope_memo(libs: list[tuple[int, ElfObject, _Library]]) -> dict[bytes, tupl
     return libs[0][2].scopes.setdefault(key, {})
 
 
-def _lookup(main: ElfObject | None, main_lib: _Library | None, libs: list[tuple[int, ElfObject, _Library]],
-            ref: Reference, klass: int, damaged: dict[int, str] | None,
-            shared: dict[bytes, tuple[int | None, Sym | None]] | None = None) -> tuple[int | None, Sym | None]:
+def _lookup(search: _Search, ref: Reference, klass: int, share: bool) -> tuple[int | None, Sym | None]:
     """``lookup`` proper: the main object first, then the libraries through their memos.
 
     A library's answer depends only on the memo key, so the objects of a run
-    that share libc, libstdc++, ... ask each question of each library once.
+    that share libc, libstdc++, ... ask each question of each library once;
+    with ``share`` the whole list's answer is memoized too (see _scope_memo).
     """
-    name, version = ref.name, ref.version
+    name = ref.name
     ghash = gnu_hash(name)
-    shash: list[int] = []
+    wanted = None  # made only when some object's table is walked
+    main, damaged = search.main, search.damaged
     if (main is not None and not klass & CLASS_COPY and not (damaged and 0 in damaged)
-            and _may_define(main, main_lib, ghash)):  # type: ignore[arg-type]
+            and _may_define(main, search.main_lib, ghash)):  # type: ignore[arg-type]
+        wanted = SymbolName(name, ghash)
         try:  # not memoized: these questions are the main object's own, seldom asked again
-            sym = _lookup_in(main, main_lib, name, version, klass, ghash, shash)  # type: ignore[arg-type]
+            sym = _lookup_in(main, search.main_lib, wanted, ref.version, klass)  # type: ignore[arg-type]
         except ElfReadError as exc:
-            if damaged is None:
-                raise
-            damaged[0] = str(exc)
+            search.broke(0, exc)
         else:
             if sym is not None:
                 return 0, sym
     key = ref.memo_key(klass)
-    if shared is not None and not damaged:
+    shared = search.shared if share and not search.damaged else None
+    if shared is not None:
         hit = shared.get(key)
         if hit is not None:
             return hit
-    answer = _lookup_libraries(libs, ref, klass, damaged, key, ghash, shash)
-    if shared is not None and not damaged:
+    answer = _lookup_libraries(search, wanted or SymbolName(name, ghash), ref.version, klass, key)
+    if shared is not None and not search.damaged:
         shared[key] = answer
     return answer
 
 
-def _lookup_libraries(libs: list[tuple[int, ElfObject, _Library]], ref: Reference, klass: int,
-                      damaged: dict[int, str] | None, key: bytes, ghash: int,
-                      shash: list[int]) -> tuple[int | None, Sym | None]:
-    name, version = ref.name, ref.version
-    for i, obj, lib in libs:
+def _lookup_libraries(search: _Search, wanted: SymbolName, version: Version | None, klass: int,
+                      key: bytes) -> tuple[int | None, Sym | None]:
+    damaged = search.damaged
+    for i, obj, lib in search.libs:
         if damaged and i in damaged:
             continue
         memo = lib.memo
@@ -627,15 +711,13 @@ def _lookup_libraries(libs: list[tuple[int, ElfObject, _Library]], ref: Referenc
         if sym is None:
             continue
         if sym is _UNKNOWN:
-            if not _may_define(obj, lib, ghash):
+            if not _may_define(obj, lib, wanted.ghash):
                 memo[key] = None
                 continue
             try:
-                sym = _lookup_in(obj, lib, name, version, klass, ghash, shash)
+                sym = _lookup_in(obj, lib, wanted, version, klass)
             except ElfReadError as exc:
-                if damaged is None:
-                    raise
-                damaged[i] = str(exc)
+                search.broke(i, exc)
                 continue
             memo[key] = sym
             if sym is None:
@@ -647,44 +729,55 @@ def _lookup_libraries(libs: list[tuple[int, ElfObject, _Library]], ref: Referenc
 _UNKNOWN = object()  # not in a memo yet (None there means "not found")
 
 
-def bind(scope: list[ElfObject | None], damaged: dict[int, str] | None = None, *,
-         include_self: bool = True, shortcut: bool = True) -> list[Resolution]:
-    """Resolve every reference of ``scope[0]``; a None in ``scope`` is a library not found.
+def bind(scope: list[ElfObject | None], *, include_self: bool = True, shortcut: bool = True) -> list[Resolution]:
+    """Resolve every reference of ``scope[0]``; a None in ``scope`` is a library not found; a damaged table raises.
 
     References bound to ``scope[0]`` itself are found in bulk (see
     :func:`self_bound`; ``shortcut=False`` looks every one up instead) and
     left out with ``include_self=False``, which is all the verdicts need.
     """
+    return _bind(scope, include_self, shortcut, tolerate=False).resolutions
+
+
+def bind_tolerant(scope: list[ElfObject | None], *, include_self: bool = True, shortcut: bool = True) -> Bound:
+    """:func:`bind`, passing over every object whose symbol tables turn out damaged (named in the result)."""
+    return _bind(scope, include_self, shortcut, tolerate=True)
+
+
+def _bind(scope: list[ElfObject | None], include_self: bool, shortcut: bool, tolerate: bool) -> Bound:
     main = scope[0]
     assert main is not None
     refs, own = _split_references(main, shortcut, with_own=include_self)
-    out = []
-    if include_self and own:
-        versyms = main.versyms
-        versions = main.versions if versyms is not None else {}
-        seen: set[tuple[bytes, bytes | None, int]] = set()
-        for symidx, klass in sorted((i, k) for k, found in own.items() for i in found):
-            ref = _reference(main, symidx, klass, versyms, versions)
-            assert ref is not None
-            key = (ref.name, ref.version.name if ref.version else None, klass)
-            if key not in seen:
-                seen.add(key)
-                out.append(Resolution(ref, 0, main.symbol(symidx)))
-    libs = _libraries(scope)
-    main_lib = _library(main)
-    shared = _scope_memo(libs)
+    out = _self_resolutions(main, own) if include_self and own else []
+    search = _Search(scope, tolerate, share=True)
     for ref in refs:
-        index, sym = _lookup(main, main_lib, libs, ref, ref.klass, damaged, shared)
+        index, sym = _lookup(search, ref, ref.klass, True)
         if index is not None and index != 0 and ref.protected:
             if ref.klass == CLASS_PLT:
                 index = 0
             else:
-                again, _ = _lookup(main, main_lib, libs, ref, CLASS_PLT, damaged)
+                again, _ = _lookup(search, ref, CLASS_PLT, False)
                 if again is not None and again != 0:
                     index = 0
         if index == 0 and not include_self:
             continue
         out.append(Resolution(ref, index, sym))
+    return Bound(out, search.damaged or {})
+
+
+def _self_resolutions(main: ElfObject, own: dict[int, set[int]]) -> list[Resolution]:
+    """The resolutions to ``main`` itself of the references :func:`self_bound_mask` decided (class -> symbols)."""
+    versyms = main.versyms
+    versions = main.versions if versyms is not None else {}
+    seen: set[tuple[bytes, bytes | None, int]] = set()
+    out = []
+    for symidx, klass in sorted((i, k) for k, found in own.items() for i in found):
+        ref = _reference(main, symidx, klass, versyms, versions)
+        assert ref is not None
+        key = (ref.name, ref.version.name if ref.version else None, klass)
+        if key not in seen:
+            seen.add(key)
+            out.append(Resolution(ref, 0, main.symbol(symidx)))
     return out
 
 
@@ -695,15 +788,14 @@ def owner_of(name: bytes, scope: list[ElfObject | None], exclude: int) -> tuple[
     its own (for example ``GLIBCXX_3.4.29`` in libstdc++), as opposed to an
     unversioned copy another library happens to re-export.
     """
-    ghash = gnu_hash(name)
-    shash: list[int] = []
+    wanted = SymbolName(name)
     for i, obj in enumerate(scope):
         if i in (0, exclude) or obj is None:
             continue
         verstab = obj.versyms
         if verstab is None:
             continue
-        for idx in hash_lookup(obj, name, ghash, shash):  # the definitions named `name`, in walk order
+        for idx in hash_lookup(obj, wanted):  # the definitions named `name`, in walk order
             sym = obj.symbol(idx)
             if sym.shndx == SHN_UNDEF or sym.bind == STB_LOCAL:
                 continue

@@ -70,12 +70,12 @@ def _bound(path: Path, env: LoaderEnv, loader: Loader | None = None) -> set[byte
     With the ``loader`` of the audit just made, the libraries' parsed tables and lookup
     answers are reused: the second binding pass costs a fraction of the first.
     """
-    from linkaudit.binding import bind
+    from linkaudit.binding import bind_tolerant
 
     loader = loader or Loader(env, ObjectCache())
     elf = loader.objects.open(str(path))
     result = loader.load(str(path), elf)
-    return {r.ref.name for r in bind([o.elf for o in result.searchlist], {}) if r.scope_index is not None}
+    return {r.ref.name for r in bind_tolerant([o.elf for o in result.searchlist]).resolutions if r.scope_index is not None}
 
 
 def _is_filter(path: Path | None) -> bool:

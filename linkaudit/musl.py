@@ -49,7 +49,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 
-from linkaudit.binding import CLASS_COPY, CLASS_PLT, Reference, Resolution, hash_lookup
+from linkaudit.binding import CLASS_COPY, CLASS_PLT, Bound, Reference, Resolution, SymbolName, hash_lookup
 from linkaudit.elf import (
     SHN_UNDEF,
     STB_GLOBAL,
@@ -63,7 +63,6 @@ from linkaudit.elf import (
     STT_TLS,
     ElfObject,
     Sym,
-    gnu_hash,
 )
 from linkaudit.errors import ElfReadError
 from linkaudit.libc import GLIBC, libc_of, musl_arch
@@ -453,9 +452,9 @@ def references(main: ElfObject) -> list[Reference]:
     return list(out.values())
 
 
-def _find_in(obj: ElfObject, name: bytes, need_def: bool, ghash: int | None = None, shash: list[int] | None = None) -> Sym | None:
+def _find_in(obj: ElfObject, name: bytes | SymbolName, need_def: bool) -> Sym | None:
     """``find_sym2`` for one object: its first non-hidden entry named ``name``, if acceptable."""
-    candidates = hash_lookup(obj, name, gnu_hash(name) if ghash is None else ghash, [] if shash is None else shash)
+    candidates = hash_lookup(obj, name if isinstance(name, SymbolName) else SymbolName(name))
     if not candidates:
         return None
     versyms = obj.versyms
@@ -479,16 +478,21 @@ _MEMO: weakref.WeakKeyDictionary[ElfObject, dict[tuple[bytes, bool], Sym | None]
 
 
 def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = None,
-           damaged: dict[int, str] | None = None, libc: int | None = None) -> tuple[int | None, Sym | None]:
+           libc: int | None = None) -> tuple[int | None, Sym | None]:
     """``find_sym`` over the global scope (index 0 is the main object), then the LFS64 fallback.
 
-    ``libc`` is the scope index of musl's loader, for the fallback.
+    ``libc`` is the scope index of musl's loader, for the fallback.  A damaged table raises.
     """
-    klass = ref.klass if klass is None else klass
+    return _lookup(scope, ref, ref.klass if klass is None else klass, libc, None)
+
+
+def _lookup(scope: list[ElfObject | None], ref: Reference, klass: int, libc: int | None,
+            damaged: dict[int, str] | None) -> tuple[int | None, Sym | None]:
+    """:func:`lookup`; with ``damaged`` (the run's record of them, see :func:`bind_tolerant`), objects whose
+    tables break are recorded there and passed over instead of raising."""
     need_def = bool(klass & CLASS_PLT)
     name = ref.name
-    ghash = gnu_hash(name)
-    shash: list[int] = []
+    wanted = SymbolName(name)
     for i, obj in enumerate(scope):
         if obj is None or (i == 0 and klass & CLASS_COPY) or (damaged and i in damaged):
             continue
@@ -500,7 +504,7 @@ def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = No
             sym = memo[key]
         else:
             try:
-                sym = _find_in(obj, name, need_def, ghash, shash)
+                sym = _find_in(obj, wanted, need_def)
             except ElfReadError as exc:
                 if damaged is None:
                     raise
@@ -521,8 +525,17 @@ def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = No
     return None, None
 
 
-def bind(scope: list[ElfObject | None], damaged: dict[int, str] | None = None, libc: int | None = None) -> list[Resolution]:
-    """Resolve every reference of ``scope[0]`` as musl's ``do_relocs`` does."""
+def bind(scope: list[ElfObject | None], libc: int | None = None) -> list[Resolution]:
+    """Resolve every reference of ``scope[0]`` as musl's ``do_relocs`` does; a damaged table raises."""
     main = scope[0]
     assert main is not None
-    return [Resolution(ref, *lookup(scope, ref, None, damaged, libc)) for ref in references(main)]
+    return [Resolution(ref, *lookup(scope, ref, None, libc)) for ref in references(main)]
+
+
+def bind_tolerant(scope: list[ElfObject | None], libc: int | None = None) -> Bound:
+    """:func:`bind`, passing over every object whose symbol tables turn out damaged (named in the result)."""
+    main = scope[0]
+    assert main is not None
+    damaged: dict[int, str] = {}  # filled by the lookups of this one binding, returned with it
+    resolutions = [Resolution(ref, *_lookup(scope, ref, ref.klass, libc, damaged)) for ref in references(main)]
+    return Bound(resolutions, damaged)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkaudit.binding import bind, lookup, lookup_in
-from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, ElfObject, gnu_hash
+from linkaudit.binding import SymbolName, bind_tolerant, lookup, lookup_in
+from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, ElfObject
 from linkaudit.errors import ElfReadError, LinkauditError
 from linkaudit.libc import MUSL, libc_flavour
 from linkaudit.loader import Loader, LoadResult, machine_of
@@ -105,19 +105,18 @@ def _require_linked(elf: ElfObject, path: str) -> None:
 def _bind(result: LoadResult, libc: str) -> Resolved:
     """Bind every reference of the main object with glibc's or musl's rules."""
     scope: list[ElfObject | None] = [o.elf for o in result.searchlist]
-    damaged: dict[int, str] = {}
     if libc == MUSL:
         from linkaudit import musl
 
         at = [k for k, o in enumerate(result.searchlist) if o is result.ldso]
         libc_at = at[0] if at else None
-        resolutions = musl.bind(scope, damaged, libc_at)
+        bound = musl.bind_tolerant(scope, libc_at)
         rebind: Rebind = functools.partial(musl.lookup, libc=libc_at)
         absent = {o: result.not_on_host[id(o)] for o in result.searchlist if id(o) in result.not_on_host}
     else:
-        resolutions = bind(scope, damaged, include_self=False)  # what binds to the object itself is not needed
+        bound = bind_tolerant(scope, include_self=False)  # what binds to the object itself is not needed
         rebind, absent = lookup, {}
-    return Resolved(resolutions, rebind, {result.searchlist[k]: why for k, why in damaged.items()}, absent)
+    return Resolved(bound.resolutions, rebind, {result.searchlist[k]: why for k, why in bound.damaged.items()}, absent)
 
 
 def _rpath_findings(target: Target, elf: ElfObject, result: LoadResult, loader: Loader,
@@ -140,7 +139,7 @@ def _is_python_extension(elf: ElfObject, path: Path) -> bool:
         return False
     name = b"PyInit_" + module.encode("utf-8", "surrogateescape")
     try:
-        return lookup_in(elf, name, None, 0, gnu_hash(name), []) is not None
+        return lookup_in(elf, SymbolName(name), None, 0) is not None
     except ElfReadError:
         return False
 

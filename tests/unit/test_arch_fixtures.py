@@ -17,7 +17,7 @@ from elftools.elf.elffile import ELFFile
 
 from linkaudit.audit import AuditOptions, audit
 import linkaudit.binding as binding
-from linkaudit.binding import CLASS_COPY, CLASS_PLT, bind, hash_lookup, lookup_in, references, self_bound, type_class
+from linkaudit.binding import CLASS_COPY, CLASS_PLT, SymbolName, bind, hash_lookup, lookup_in, references, self_bound, type_class
 from linkaudit.elf import ElfObject, decode_relocations, gnu_hash
 from linkaudit.loader import LoaderEnv
 from linkaudit.relocations import RELOC_CLASSES, classes_for
@@ -96,7 +96,7 @@ def test_copy_relocation_binds_in_the_library_not_the_executable(arch):
     fa = ElfObject(DATA / arch / "libfa.so")
     (ref,) = references(main)
     assert (ref.name, ref.klass) == (b"fa_data", CLASS_COPY)
-    assert hash_lookup(main, b"fa_data", gnu_hash(b"fa_data"), [])  # the executable defines it too
+    assert hash_lookup(main, SymbolName(b"fa_data"))  # the executable defines it too
     (res,) = bind([main, fa])
     assert res.scope_index == 1
 
@@ -118,10 +118,10 @@ def test_mips_imports_go_through_the_global_got(arch):
 def test_undefined_mips_symbol_with_a_stub_address_is_not_a_definition(arch):
     """elf_machine_sym_no_match: libmain.so's fa is undefined, non-zero (its stub) and not STO_MIPS_PLT."""
     lib = ElfObject(DATA / arch / "libmain.so")
-    (idx,) = hash_lookup(lib, b"fa", gnu_hash(b"fa"), []) or [None]
+    (idx,) = hash_lookup(lib, SymbolName(b"fa")) or [None]
     sym = lib.symbol(idx)
     assert sym.shndx == 0 and sym.value != 0 and not sym.other & 0x8
-    assert lookup_in(lib, b"fa", None, 0, gnu_hash(b"fa"), []) is None
+    assert lookup_in(lib, SymbolName(b"fa"), None, 0) is None
     user = ElfObject(DATA / arch / "libuser.so")
     fa = ElfObject(DATA / arch / "libfa.so")
     providers = {r.ref.name: r.scope_index for r in bind([user, lib, fa])}

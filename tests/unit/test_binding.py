@@ -14,8 +14,8 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from linkaudit.audit import AuditOptions, audit
-from linkaudit.binding import CLASS_COPY, CLASS_PLT, bind, lookup, lookup_in, references
-from linkaudit.elf import ElfObject, Version, gnu_hash, sysv_hash
+from linkaudit.binding import CLASS_COPY, CLASS_PLT, SymbolName, bind, lookup, lookup_in, references
+from linkaudit.elf import ElfObject, Version, sysv_hash
 from linkaudit.loader import Loader, LoaderEnv
 from linkaudit.report import Owner, Status
 
@@ -55,7 +55,7 @@ def symtab_value(path, name: str) -> int:
 
 
 def lookup_one(obj: ElfObject, name: bytes, version: Version | None = None, klass: int = 0):
-    return lookup_in(obj, name, version, klass, gnu_hash(name), [])
+    return lookup_in(obj, SymbolName(name), version, klass)
 
 
 def test_unversioned_reference_takes_the_oldest_version(scenarios):

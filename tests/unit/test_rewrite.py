@@ -104,12 +104,12 @@ def _remove_needed(data: bytes, remove: list[str], **kw) -> bytes:
 
 def unversioned_binding(lib: Path, symbol: str) -> str | None:
     """The version an unversioned reference to ``symbol`` binds to in ``lib``, by linkaudit's binder."""
-    from linkaudit.binding import lookup_in
-    from linkaudit.elf import ElfObject, gnu_hash
+    from linkaudit.binding import SymbolName, lookup_in
+    from linkaudit.elf import ElfObject
 
     elf = ElfObject(lib)
     name = symbol.encode()
-    sym = lookup_in(elf, name, None, 0, gnu_hash(name), [])
+    sym = lookup_in(elf, SymbolName(name), None, 0)
     if sym is None:
         return None
     ver = elf.versions.get(elf.versyms[sym.index] & 0x7FFF) if elf.versyms is not None else None
