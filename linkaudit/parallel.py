@@ -3,7 +3,9 @@
 Targets are cut into contiguous chunks; every worker process keeps one
 :class:`~linkaudit.loader.Loader` (and so one parse cache) for its lifetime,
 so a library shared by the objects of a chunk is parsed at most once per
-worker.  Results come back in input order whatever order the chunks finish in.
+worker.  The calling process audits chunks as well (``-j 2`` is one worker
+and this process), so its share is neither forked for nor pickled back.
+Results come back in input order whatever order the chunks finish in.
 Processes, not threads: the work is pure-Python parsing, bound by the GIL.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -62,16 +65,19 @@ def chunked(n: int, jobs: int) -> list[range]:
 
 def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int,
         progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
-    """One outcome per target, in input order, audited by ``jobs`` worker processes.
+    """One outcome per target, in input order, audited by ``jobs`` processes: this one and ``jobs - 1`` workers.
 
     ``audit_one(target, loader)`` audits one target and never raises; it must
-    be a module-level function (it is sent to the workers by name).
+    be a module-level function (it is sent to the workers by name).  This
+    process audits chunks too, from the end of the list while the workers
+    take them from the front: what it audits is never pickled, and the two
+    ends of a path-sorted list share few libraries, so fewer are parsed twice.
     """
     from linkaudit.loader import Loader, ObjectCache
 
     n = len(targets)
+    loader = Loader(env, ObjectCache())
     if jobs <= 1 or n < 2:
-        loader = Loader(env, ObjectCache())
         out = []
         for k, target in enumerate(targets, 1):
             out.append(audit_one(target, loader))
@@ -79,7 +85,7 @@ def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int
                 progress(k, n)
         return out
     import multiprocessing  # imported here: a one-file audit must not pay ~10 ms for the pool machinery
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     jobs = min(jobs, n)
     results: list[Outcome | None] = [None] * n
@@ -89,25 +95,52 @@ def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int
         context = multiprocessing.get_context("fork")
     else:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+    pending = deque(chunked(n, jobs))
     done = 0
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init, initargs=(env, audit_one)) as pool, \
-            _workers_stopped_on_exit(pool):
-        futures = {pool.submit(_work, [targets[i] for i in chunk]): chunk for chunk in chunked(n, jobs)}
-        for future in as_completed(futures):
-            chunk = futures[future]
-            try:
-                outcomes = future.result()
-            except Exception as exc:  # a worker died (killed, out of memory): say so per object
-                from linkaudit.report import ErrorEntry
 
-                outcomes = [ErrorEntry(targets[i].display, f"worker process failed ({type(exc).__name__})")
-                            for i in chunk]
-            for i, outcome in zip(chunk, outcomes):
-                results[i] = outcome
-            done += len(chunk)
-            if progress:
-                progress(done, n)
+    def store(chunk: range, outcomes: list[Outcome]) -> None:
+        nonlocal done
+        for i, outcome in zip(chunk, outcomes):
+            results[i] = outcome
+        done += len(chunk)
+        if progress:
+            progress(done, n)
+
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context, initializer=_init,
+                             initargs=(env, audit_one)) as pool, _workers_stopped_on_exit(pool):
+        running: dict = {}
+        while pending or running:
+            while pending and len(running) < 2 * (jobs - 1):  # two each: a worker never waits for this process
+                chunk = pending.popleft()
+                try:
+                    running[pool.submit(_work, [targets[i] for i in chunk])] = chunk
+                except Exception as exc:  # the pool broke: a worker died
+                    store(chunk, _failed(chunk, targets, exc))
+            finished = [f for f in running if f.done()]
+            if not finished and pending:
+                chunk = pending.pop()
+                store(chunk, [audit_one(targets[i], loader) for i in chunk])
+                continue
+            if not finished:
+                finished = list(wait(running, return_when=FIRST_COMPLETED).done)
+            for future in finished:
+                chunk = running.pop(future)
+                store(chunk, _outcomes(future, chunk, targets))
     return results  # type: ignore[return-value]
+
+
+def _outcomes(future, chunk: range, targets: Sequence[Target]) -> list[Outcome]:
+    """A finished chunk's outcomes; when its worker died (killed, out of memory), an error per object."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return _failed(chunk, targets, exc)
+
+
+def _failed(chunk: range, targets: Sequence[Target], exc: Exception) -> list[Outcome]:
+    from linkaudit.report import ErrorEntry
+
+    return [ErrorEntry(targets[i].display, f"worker process failed ({type(exc).__name__})") for i in chunk]
 
 
 @contextmanager

@@ -43,10 +43,23 @@ def test_one_job_audits_in_this_process_in_order() -> None:
     assert seen == [(k, 6) for k in range(1, 7)]
 
 
-def test_workers_keep_input_order() -> None:
-    out = run(TARGETS, fake_audit, LoaderEnv(), 2)
-    assert [e.path for e in out] == [t.display for t in TARGETS]
-    assert str(os.getpid()) not in {e.message for e in out}  # audited in worker processes
+def slow_audit(target: Target, loader: Loader) -> ErrorEntry:
+    """fake_audit, slow enough that a worker cannot finish its chunks before this process takes one."""
+    import time
+
+    time.sleep(0.01)
+    return fake_audit(target, loader)
+
+
+def test_workers_and_this_process_share_the_work_and_keep_input_order() -> None:
+    targets = [Target(Path(f"/nowhere/t{i}"), f"t{i}") for i in range(40)]
+    seen: list[int] = []
+    out = run(targets, slow_audit, LoaderEnv(), 2, progress=lambda k, n: seen.append(k))
+    assert [e.path for e in out] == [t.display for t in targets]
+    pids = [e.message for e in out]
+    assert pids[0] != str(os.getpid())  # the first chunks go to the worker...
+    assert pids[-1] == str(os.getpid())  # ...while this process takes the last one itself
+    assert seen == sorted(seen) and seen[-1] == 40
 
 
 def test_a_dead_worker_is_an_error_for_its_objects_only_and_the_run_completes() -> None:
