@@ -228,23 +228,31 @@ def _split_references(main: ElfObject, shortcut: bool,
     return list(out.values()), own
 
 
+_WHOLE_STRTAB = 1 << 20  # a string table up to this size is read whole for the references (else block by block)
+
+
 def _references_of(main: ElfObject, pairs: list[tuple[int, int]],
                    classes: dict[int, int | None]) -> dict[tuple[bytes, bytes | None, int], Reference]:
     """The References of the (symbol index, type) ``pairs`` (sorted), one per (name, version, class).
 
     :func:`_reference` per pair, with the symbol entries unpacked straight from
     the buffer the shortcut already read when it holds them all (64-bit
-    objects): this loop runs once per imported symbol of every object.
+    objects) and the names sliced from the string table read whole: this loop
+    runs once per imported symbol of every object.
     """
     versyms = main.versyms
     versions = main.versions if versyms is not None else {}
     lay = main.symbol_layout
-    buf = main._symbuf
-    fast = (pairs and lay is not None and main.bits == 64 and len(buf) >= (pairs[-1][0] + 1) * lay.size
-            and lay.offset + (pairs[-1][0] + 1) * lay.size <= main.size)
-    unpack = lay.unpack if fast else None  # type: ignore[union-attr]
+    unpack = None
+    if pairs and lay is not None and main.bits == 64 and lay.offset + (pairs[-1][0] + 1) * lay.size <= main.size:
+        try:
+            buf = main.symbol_bytes(pairs[-1][0] + 1)  # what raw_symbol reads too; on an error it says where
+            unpack = lay.unpack
+        except ElfReadError:
+            pass
     words = versyms.words if versyms is not None else None
     dynstr = main.dynstr
+    strtab = main.dynstr_whole(_WHOLE_STRTAB) if unpack is not None else None
     out: dict[tuple[bytes, bytes | None, int], Reference] = {}
     for symidx, t in pairs:
         klass = classes[t]
@@ -269,8 +277,9 @@ def _references_of(main: ElfObject, pairs: list[tuple[int, int]],
                 v = versions.get(raw & 0x7FFF)
                 if v is not None and v.hash != 0:
                     version = v
-            ref = Reference(dynstr(name_off), version, bind == STB_WEAK and shndx == SHN_UNDEF,
-                            vis == STV_PROTECTED, klass)
+            end = strtab.find(b"\0", name_off) if strtab is not None else -1
+            ref = Reference(strtab[name_off:end] if end >= 0 else dynstr(name_off), version,  # type: ignore[index]
+                            bind == STB_WEAK and shndx == SHN_UNDEF, vis == STV_PROTECTED, klass)
         key = (ref.name, ref.version.name if ref.version else None, klass)
         if key not in out:
             out[key] = ref

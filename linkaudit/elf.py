@@ -672,6 +672,17 @@ class ElfObject:
             return self._block(k)[pos:pos + n]
         return self.read(off, n, what)
 
+    def dynstr_whole(self, limit: int) -> bytes | None:
+        """The whole dynamic string table in one read when it holds at most ``limit`` bytes and reads
+        cleanly, else None: for a caller about to take many names from it (:meth:`dynstr` says why one fails)."""
+        start, end = self._strtab_off, self._strtab_end
+        if start is None or end - start > limit or end <= start:
+            return None
+        try:
+            return self.read(start, end - start, "dynamic string table")
+        except ElfReadError:
+            return None
+
     def dynstr(self, offset: int) -> bytes:
         """A NUL-terminated string of the dynamic string table."""
         if self._strtab_off is None:
