@@ -715,7 +715,9 @@ def main() -> int:
           f"python {bench.python}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f})")
     accel = subprocess.run(bench.linkaudit_cmd()[:2] + ["linkaudit.accel"], env=bench.env, capture_output=True,
                            text=True, cwd=bench.tmp)
-    print(f"bulk loops: {accel.stdout.strip() or 'unknown'} (LINKAUDIT_PURE_PYTHON=1 for the pure-Python ones)")
+    which = accel.stdout.strip() or "unknown"
+    hint = "" if "LINKAUDIT_PURE_PYTHON" in which else " (LINKAUDIT_PURE_PYTHON=1 for the pure-Python ones)"
+    print(f"bulk loops: {which}{hint}")
     try:
         if "a" in args.sections:
             bench.section_one_file()
