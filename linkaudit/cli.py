@@ -414,9 +414,9 @@ def fix_cmd(app: App, file: str, output: str | None, in_place: bool, incidental:
     """Remove unused DT_NEEDED entries from FILE (re-audited before anything is replaced)."""
     from pathlib import Path
 
+    from linkaudit.elf import ELF_MAGIC
     from linkaudit.errors import LinkauditError
     from linkaudit.gate import ExitCode
-    from linkaudit.inputs import ELF_MAGIC
     from linkaudit.loader import default_env
     from linkaudit.printable import one_line  # file names that are not text: \xNN, one line each
 

@@ -78,8 +78,9 @@ VER_FLG_BASE = 0x1
 VER_NDX_GLOBAL = 1
 SHT_GNU_VERNEED = 0x6FFFFFFE
 
+ELF_MAGIC = b"\x7fELF"
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
-ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
+ET_NONE, ET_REL, ET_EXEC, ET_DYN, ET_CORE = 0, 1, 2, 3, 4
 
 STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE = 0, 1, 2, 3, 4
@@ -291,7 +292,7 @@ class Verdef(tuple):
 
 def decode_header(head: bytes, fail: Callable[[str], NoReturn]) -> ElfHeader:
     """The file header from the first (up to 64) bytes of the file."""
-    if len(head) < 16 or head[:4] != b"\x7fELF":
+    if len(head) < 16 or head[:4] != ELF_MAGIC:
         fail("not an ELF file")
     ei_class, ei_data = head[4], head[5]
     if ei_class not in (1, 2) or ei_data not in (1, 2):

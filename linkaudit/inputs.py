@@ -26,13 +26,12 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
 from linkaudit.config import is_excluded
+from linkaudit.elf import ELF_MAGIC, ET_CORE, ET_DYN, ET_EXEC, ET_NONE, ET_REL
 from linkaudit.report import ErrorEntry
 from linkaudit.sysroot import Sysroot
 
 if TYPE_CHECKING:
     import zipfile
-
-ELF_MAGIC = b"\x7fELF"
 
 
 class Target(NamedTuple):
@@ -96,13 +95,13 @@ def _is_linked_elf(path: str, strict: bool = False) -> bool:
 
 
 # e_type values (ELF gABI) that name something other than a linked object
-_NOT_LINKED = {0: "ET_NONE (no file type)", 1: "a relocatable object file (.o)", 4: "a core dump (ET_CORE)"}
+_NOT_LINKED = {ET_NONE: "ET_NONE (no file type)", ET_REL: "a relocatable object file (.o)", ET_CORE: "a core dump (ET_CORE)"}
 
 
 def not_linked_reason(head: bytes) -> str | None:
     """Why an ELF header (its first 18 bytes) is not a linked object ld.so could load; None if it is."""
     e_type = int.from_bytes(head[16:18], "big" if head[5] == 2 else "little")
-    if e_type in (2, 3):  # ET_EXEC, ET_DYN
+    if e_type in (ET_EXEC, ET_DYN):
         return None
     return _NOT_LINKED.get(e_type, f"e_type {e_type:#x}, not ET_EXEC or ET_DYN")
 

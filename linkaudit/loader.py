@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, NoReturn
 
-from linkaudit.elf import DF_1_NODEFLIB, ET_DYN, ET_EXEC, PHDR_SIZE, ElfObject, decode_header
+from linkaudit.elf import DF_1_NODEFLIB, ELF_MAGIC, ET_DYN, ET_EXEC, PHDR_SIZE, ElfObject, decode_header
 from linkaudit.errors import ElfReadError
 from linkaudit.hostparams import HostFacts, LoaderParams, Overrides, cache_hwcaps, libc_release, resolve
 from linkaudit.ldcache import CacheUnusable, LdCache
@@ -713,10 +713,10 @@ def _ident_error(head: bytes, want: ElfObject, machine: Machine) -> Candidate | 
     float_ok = True
     if arm and e_flags & EF_ARM_EABI_MASK == EF_ARM_EABI_VER5:  # VALID_FLOAT_ABI of this loader's float ABI
         float_ok = not e_flags & (EF_ARM_ABI_FLOAT_SOFT if machine.name == "armhf" else EF_ARM_ABI_FLOAT_HARD)
-    if (head[:4] == b"\x7fELF" and head[4] == (2 if want.bits == 64 else 1) and head[5] == (1 if want.endian == "<" else 2)
+    if (head[:4] == ELF_MAGIC and head[4] == (2 if want.bits == 64 else 1) and head[5] == (1 if want.endian == "<" else 2)
             and head[6] == 1 and valid_osabi and valid_abiversion and not any(head[9:16]) and float_ok):
         return None
-    if head[:4] != b"\x7fELF":
+    if head[:4] != ELF_MAGIC:
         return "invalid ELF header"
     if head[4] != (2 if want.bits == 64 else 1):
         return Candidate.MISMATCH  # "not a fatal error": another class is skipped
