@@ -483,59 +483,68 @@ def lookup(scope: list[ElfObject | None], ref: Reference, klass: int | None = No
 
     ``libc`` is the scope index of musl's loader, for the fallback.  A damaged table raises.
     """
-    return _lookup(scope, ref, ref.klass if klass is None else klass, libc, None)
+    return _Search(scope, libc, tolerant=False).find(ref, ref.klass if klass is None else klass)
 
 
-def _lookup(scope: list[ElfObject | None], ref: Reference, klass: int, libc: int | None,
-            damaged: dict[int, str] | None) -> tuple[int | None, Sym | None]:
-    """:func:`lookup`; with ``damaged`` (the run's record of them, see :func:`bind_tolerant`), objects whose
-    tables break are recorded there and passed over instead of raising."""
-    need_def = bool(klass & CLASS_PLT)
-    name = ref.name
-    wanted = SymbolName(name)
-    for i, obj in enumerate(scope):
-        if obj is None or (i == 0 and klass & CLASS_COPY) or (damaged and i in damaged):
-            continue
-        memo = _MEMO.get(obj)
-        if memo is None:
-            memo = _MEMO[obj] = {}
-        key = (name, need_def)
-        if key in memo:
-            sym = memo[key]
-        else:
-            try:
-                sym = _find_in(obj, wanted, need_def)
-            except ElfReadError as exc:
-                if damaged is None:
-                    raise
-                damaged[i] = str(exc)
+@dataclass
+class _Search:
+    """One binding's walk of the global scope; a tolerant one passes over objects whose tables break
+    and keeps their errors (scope index -> message) for the result, a strict one raises."""
+
+    scope: list[ElfObject | None]
+    libc: int | None
+    tolerant: bool
+    damaged: dict[int, str] = field(default_factory=dict)
+
+    def find(self, ref: Reference, klass: int) -> tuple[int | None, Sym | None]:
+        scope, libc, damaged = self.scope, self.libc, self.damaged
+        need_def = bool(klass & CLASS_PLT)
+        name = ref.name
+        wanted = SymbolName(name)
+        for i, obj in enumerate(scope):
+            if obj is None or (i == 0 and klass & CLASS_COPY) or i in damaged:
                 continue
-            if i:
-                memo[key] = sym
-        if sym is not None:
-            return i, sym
-    if libc is not None and scope[libc] is not None and name.endswith(b"64") and name[:-2] in _LFS64:
-        sym = _find_in(scope[libc], name[:-2], True)  # type: ignore[arg-type]
-        if sym is not None:
-            return libc, sym
-    if libc is not None and scope[libc] is not None and name == b"readdir64_r":
-        sym = _find_in(scope[libc], b"readdir_r", True)  # type: ignore[arg-type]
-        if sym is not None:
-            return libc, sym
-    return None, None
+            memo = _MEMO.get(obj)
+            if memo is None:
+                memo = _MEMO[obj] = {}
+            key = (name, need_def)
+            if key in memo:
+                sym = memo[key]
+            else:
+                try:
+                    sym = _find_in(obj, wanted, need_def)
+                except ElfReadError as exc:
+                    if not self.tolerant:
+                        raise
+                    damaged[i] = str(exc)
+                    continue
+                if i:
+                    memo[key] = sym
+            if sym is not None:
+                return i, sym
+        if libc is not None and scope[libc] is not None and name.endswith(b"64") and name[:-2] in _LFS64:
+            sym = _find_in(scope[libc], name[:-2], True)  # type: ignore[arg-type]
+            if sym is not None:
+                return libc, sym
+        if libc is not None and scope[libc] is not None and name == b"readdir64_r":
+            sym = _find_in(scope[libc], b"readdir_r", True)  # type: ignore[arg-type]
+            if sym is not None:
+                return libc, sym
+        return None, None
 
 
 def bind(scope: list[ElfObject | None], libc: int | None = None) -> list[Resolution]:
     """Resolve every reference of ``scope[0]`` as musl's ``do_relocs`` does; a damaged table raises."""
     main = scope[0]
     assert main is not None
-    return [Resolution(ref, *lookup(scope, ref, None, libc)) for ref in references(main)]
+    search = _Search(scope, libc, tolerant=False)
+    return [Resolution(ref, *search.find(ref, ref.klass)) for ref in references(main)]
 
 
 def bind_tolerant(scope: list[ElfObject | None], libc: int | None = None) -> Bound:
     """:func:`bind`, passing over every object whose symbol tables turn out damaged (named in the result)."""
     main = scope[0]
     assert main is not None
-    damaged: dict[int, str] = {}  # filled by the lookups of this one binding, returned with it
-    resolutions = [Resolution(ref, *_lookup(scope, ref, ref.klass, libc, damaged)) for ref in references(main)]
-    return Bound(resolutions, damaged)
+    search = _Search(scope, libc, tolerant=True)
+    resolutions = [Resolution(ref, *search.find(ref, ref.klass)) for ref in references(main)]
+    return Bound(resolutions, search.damaged)

@@ -152,3 +152,36 @@ def test_fixup_rpath() -> None:
     assert musl._fixup_rpath("/usr/lib", "/a/c.so") == "/usr/lib"
     assert musl._fixup_rpath("$ORIGIN/x:$LIB", "/a/c.so") is None  # any other token drops the whole rpath
     assert musl._fixup_rpath("$PLATFORM", "/a/c.so") is None
+
+
+def _break_gnu_hash(lib: Path) -> None:
+    """Give ``lib``'s DT_GNU_HASH table a bucket count that runs far outside the file."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(lib, "rb") as fh:
+        section = ELFFile(fh).get_section_by_name(".gnu.hash")
+        assert section is not None, "cc made no GNU hash table"
+        offset = section["sh_offset"]
+    with open(lib, "r+b") as fh:
+        fh.seek(offset)
+        fh.write((0x7FFFFFFF).to_bytes(4, "little"))
+
+
+def test_damaged_dependency_is_passed_over_and_named(tmp_path: Path) -> None:
+    """musl's binding: a library whose tables break is skipped (named in the result) by the tolerant
+    walk, and the lookups behind it still reach libc; the strict walk raises."""
+    from linkaudit.elf import ElfObject
+    from linkaudit.errors import ElfReadError
+
+    root = tmp_path / "root"
+    app = build_root(root, "/opt/lib\n")
+    libbar = root / "usr/lib/libbar.so"
+    _break_gnu_hash(libbar)
+    libm = tmp_path / "root-link" / "libm.so.6"
+    scope = [ElfObject(p) for p in (app, root / "opt/lib/libfoo.so", libbar, libm, root / INTERP.lstrip("/"))]
+    bound = musl.bind_tolerant(scope, libc=4)
+    assert set(bound.damaged) == {2}
+    found = {r.ref.name: r.scope_index for r in bound.resolutions}
+    assert found[b"foo"] == 1 and found[b"puts"] == 4, "the walk goes on past the damaged library"
+    with pytest.raises(ElfReadError):
+        musl.bind(scope, libc=4)
