@@ -247,9 +247,12 @@ def test_fix_memory_is_bounded_on_libtorch_cpu(torch_lib_dir, tmp_path):
     lib = torch_lib_dir / "libtorch_cpu.so"
     if not lib.exists() or lib.stat().st_size < 100 << 20:
         pytest.skip("no big libtorch_cpu.so to measure")
-    code = ("import resource, sys\nfrom linkaudit.cli import main\n"
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and execve, so a child of a big pytest
+    # worker would report the worker's peak; VmHWM belongs to the new program's own memory map.
+    code = ("import sys\nfrom linkaudit.cli import main\n"
             "try:\n    main(['fix', sys.argv[1], '-o', sys.argv[2]])\nexcept SystemExit as e:\n    code = e.code\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)\n")
+            "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]\n"
+            "print(hwm, code)\n")
     proc = subprocess.run([sys.executable, "-c", code, str(lib), str(tmp_path / "out.so")], capture_output=True,
                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
     maxrss_kb, code = proc.stdout.split()[-2:]
