@@ -81,6 +81,7 @@ def audit_object(target: Target, loader: Loader) -> ObjectReport:
         unresolved = []
     warnings += [f"the real loader stops at {name}: {dep.fatal}" for name, dep in zip(elf.needed, result.direct)
                  if dep.fatal]
+    warnings += _transitive_not_found(result, resolved)
     warnings += [f"{o.path}: symbol tables damaged ({why}); statuses that depend on it are uncertain"
                  for o, why in resolved.damaged.items()]
     return ObjectReport(
@@ -91,6 +92,24 @@ def audit_object(target: Target, loader: Loader) -> ObjectReport:
         is_python_extension=is_ext, warnings=tuple(warnings), libc=libc, abi=abi,
         rpath_findings=_rpath_findings(target, elf, result, loader, libc), rpath=elf.rpath, runpath=elf.runpath,
     )
+
+
+def _transitive_not_found(result: LoadResult, resolved: Resolved) -> list[str]:
+    """Libraries a dependency needs that are not found: ld.so refuses the whole object for each.
+
+    A direct dependency that is not found is a ``missing`` status; one further down is said here
+    (``ldd`` lists both as ``=> not found``).  Libraries this host lacks (musl) are not judged.
+    """
+    direct = {id(o) for o in result.direct}
+    lines, said = [], set()
+    for o in result.searchlist[1:]:
+        if o.elf is not None or id(o) in direct or o in resolved.absent or o.first_name in said:
+            continue
+        said.add(o.first_name)
+        by = o.loader.path if o.loader is not None else "?"
+        why = o.fatal or "cannot open shared object file: No such file or directory"
+        lines.append(f"{o.first_name}, needed by {by}, is not found ({why}): the real loader refuses to load this object")
+    return lines
 
 
 def _require_linked(elf: ElfObject, path: str) -> None:

@@ -95,3 +95,31 @@ class _BrokenCache(ObjectCache):
 def test_a_bug_is_one_error_line_and_the_run_goes_on(objs: dict[str, Path]) -> None:
     out = _one(objs["clean"], display="clean", cache=_BrokenCache())
     assert out == ErrorEntry("clean", "internal error (RuntimeError: a bug over two lines); please report it")
+
+
+@pytest.mark.requires_cc
+def test_a_dependency_of_a_dependency_that_is_not_found_is_said(build_so, build_exe, tmp_path: Path) -> None:
+    """ld.so refuses the object when a library further down is not found; each missing name is said once."""
+    lib = tmp_path / "lib"
+    build_so("libgone.so", "int z(void) { return 1; }", out_dir=lib)
+    build_so("liby.so", "int z(void); int y(void) { return z(); }", out_dir=lib, libs=["gone"], lib_dirs=[lib])
+    build_so("libw.so", "int z(void); int w(void) { return z(); }", out_dir=lib, libs=["gone"], lib_dirs=[lib])
+    exe = build_exe("app", "int y(void); int w(void); int main(void) { return y() + w(); }", out_dir=lib,
+                    libs=["y", "w"], lib_dirs=[lib], runpath=["$ORIGIN"])
+    (lib / "libgone.so").unlink()
+    report = _one(exe)
+    assert isinstance(report, ObjectReport)
+    said = [w for w in report.warnings if "not found" in w]
+    assert len(said) == 1 and said[0].startswith("libgone.so, needed by ") and "liby.so" in said[0]
+    statuses = {n.name: n.status for n in report.needed}
+    assert (statuses["liby.so"], statuses["libw.so"]) == (Status.USED, Status.USED)  # found: not "missing"
+    if shutil.which("ldd"):  # the oracle: ldd lists it as not found too
+        out = subprocess.run(["ldd", str(exe)], capture_output=True, text=True, timeout=60).stdout
+        assert "libgone.so => not found" in out
+
+
+@pytest.mark.requires_cc
+def test_nothing_is_said_when_every_library_is_found(objs: dict[str, Path]) -> None:
+    report = _one(objs["unused"])
+    assert isinstance(report, ObjectReport)
+    assert not [w for w in report.warnings if "not found" in w]
