@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import os
 
-from linkaudit import bulk
-
 _REFUSED = os.environ.get("LINKAUDIT_PURE_PYTHON", "") not in ("", "0")
 
+# bulk.py is imported only when it runs: its tables are start-up work the compiled path never needs.
 if _REFUSED:
-    _impl = bulk
+    from linkaudit import bulk as _impl
+
     WHY = "pure Python (LINKAUDIT_PURE_PYTHON is set)"
 else:
     try:
         import linkaudit._speedups as _impl  # type: ignore[no-redef]
     except ImportError:  # not built (no compiler at install time), or built for another Python
-        _impl = bulk
+        from linkaudit import bulk as _impl  # type: ignore[no-redef]
+
         WHY = "pure Python (the compiled extension is not installed)"
     else:
         WHY = "compiled extension"
 
-COMPILED = _impl is not bulk
+COMPILED = WHY == "compiled extension"
 
 gnu_hash = _impl.gnu_hash
 sysv_hash = _impl.sysv_hash

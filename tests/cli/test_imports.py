@@ -89,3 +89,12 @@ def test_the_check_sees_what_a_run_does_need(objs, tmp_path: Path) -> None:
     mods = imported(["--format", "json", "--fix-suggestions", str(objs["clean"])], tmp_path)
     assert {"tomllib", "linkaudit.fixes"} <= mods
     assert "linkaudit.formats.sarif" in imported(["--format", "sarif", str(objs["clean"])], tmp_path)
+
+
+def test_the_compiled_path_never_imports_the_pure_python_loops(objs, tmp_path: Path) -> None:
+    """bulk.py (its hash power table is built at import) is loaded only where it runs."""
+    import linkaudit.accel as accel
+
+    mods = imported(["--format", "json", str(objs["clean"])], tmp_path)
+    assert "linkaudit.accel" in mods
+    assert ("linkaudit.bulk" in mods) is (not accel.COMPILED)
