@@ -443,12 +443,17 @@ def unpack_symbol(lay: SymbolLayout, buf: bytes, pos: int) -> tuple[int, int, in
     return name, info, other, shndx, value
 
 
-def u16_array(raw: bytes, endian: str) -> array:
-    """Half-words in the file's byte order (``.gnu.version``) as an array of native ints."""
-    words = array("H", raw)
+def _words(raw: bytes, typecode: str, endian: str) -> array:
+    """Words of ``typecode``'s size in the file's byte order, as an array of native ints."""
+    words = array(typecode, raw)
     if endian != _NATIVE:
         words.byteswap()
     return words
+
+
+def u16_array(raw: bytes, endian: str) -> array:
+    """Half-words in the file's byte order (``.gnu.version``) as an array of native ints."""
+    return _words(raw, "H", endian)
 
 
 class _File:
@@ -954,10 +959,7 @@ def decode_relocations(raw: bytes, entsize: int, bits: int, endian: str,
 
 
 def _u32_array(raw: bytes, endian: str) -> array:
-    words = array("I", raw)
-    if endian != _NATIVE:
-        words.byteswap()
-    return words
+    return _words(raw, "I", endian)
 
 
 class _U16Table:
