@@ -66,16 +66,16 @@ def parse_fail_on(values: Iterable[str]) -> frozenset[FindingKind]:
     return frozenset(kinds)
 
 
+# The statuses that are findings, and their kinds (used and not_on_host are none).
+_KIND_OF_STATUS = {Status.UNUSED: FindingKind.UNUSED, Status.INCIDENTAL: FindingKind.INCIDENTAL,
+                   Status.MISSING: FindingKind.MISSING}
+_KIND_OF_VENDORED = {VendoredStatus.UNNEEDED: FindingKind.UNNEEDED_VENDORED,
+                     VendoredStatus.UNLOADED: FindingKind.UNLOADED_VENDORED}
+
+
 def findings(obj: ObjectReport) -> list[tuple[FindingKind, str]]:
     """Every finding of one object as (kind, library or symbol name)."""
-    out: list[tuple[FindingKind, str]] = []
-    for n in obj.needed:
-        if n.status is Status.UNUSED:
-            out.append((FindingKind.UNUSED, n.name))
-        elif n.status is Status.INCIDENTAL:
-            out.append((FindingKind.INCIDENTAL, n.name))
-        elif n.status is Status.MISSING:
-            out.append((FindingKind.MISSING, n.name))
+    out = [(_KIND_OF_STATUS[n.status], n.name) for n in obj.needed if n.status in _KIND_OF_STATUS]
     out.extend((FindingKind.UNRESOLVED, s) for s in obj.unresolved)
     out.extend((FindingKind.RPATH, rpath_name(f.kind.value, f.entry)) for f in obj.rpath_findings)
     return out
@@ -88,13 +88,7 @@ def rpath_name(kind: str, entry: str) -> str:
 
 def wheel_findings(wheel: WheelReport) -> list[tuple[FindingKind, str]]:
     """A wheel's findings as (kind, member path of the vendored library)."""
-    out: list[tuple[FindingKind, str]] = []
-    for v in wheel.vendored:
-        if v.status is VendoredStatus.UNNEEDED:
-            out.append((FindingKind.UNNEEDED_VENDORED, v.name))
-        elif v.status is VendoredStatus.UNLOADED:
-            out.append((FindingKind.UNLOADED_VENDORED, v.name))
-    return out
+    return [(_KIND_OF_VENDORED[v.status], v.name) for v in wheel.vendored if v.status in _KIND_OF_VENDORED]
 
 
 def all_findings(report: Report) -> Iterator[tuple[str, FindingKind, str]]:
