@@ -81,6 +81,9 @@ SHT_GNU_VERNEED = 0x6FFFFFFE
 ELF_MAGIC = b"\x7fELF"
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
 ET_NONE, ET_REL, ET_EXEC, ET_DYN, ET_CORE = 0, 1, 2, 3, 4
+# What an e_type that ld.so does not load is, in words (ET_EXEC and ET_DYN are linked objects).
+NOT_LINKED_TYPES = {ET_NONE: "ET_NONE (no file type)", ET_REL: "a relocatable object file (.o)",
+                    ET_CORE: "a core dump (ET_CORE)"}
 
 STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE = 0, 1, 2, 3, 4

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
 from linkaudit.config import is_excluded
-from linkaudit.elf import ELF_MAGIC, ET_CORE, ET_DYN, ET_EXEC, ET_NONE, ET_REL
+from linkaudit.elf import ELF_MAGIC, ET_DYN, ET_EXEC, ET_REL, NOT_LINKED_TYPES
 from linkaudit.report import ErrorEntry
 from linkaudit.sysroot import Sysroot
 
@@ -91,11 +91,7 @@ def _is_linked_elf(path: str, strict: bool = False) -> bool:
         return False
     if len(head) < 18 or head[:4] != ELF_MAGIC:
         return False
-    return int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") != 1
-
-
-# e_type values (ELF gABI) that name something other than a linked object
-_NOT_LINKED = {ET_NONE: "ET_NONE (no file type)", ET_REL: "a relocatable object file (.o)", ET_CORE: "a core dump (ET_CORE)"}
+    return int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") != ET_REL
 
 
 def not_linked_reason(head: bytes) -> str | None:
@@ -103,7 +99,7 @@ def not_linked_reason(head: bytes) -> str | None:
     e_type = int.from_bytes(head[16:18], "big" if head[5] == 2 else "little")
     if e_type in (ET_EXEC, ET_DYN):
         return None
-    return _NOT_LINKED.get(e_type, f"e_type {e_type:#x}, not ET_EXEC or ET_DYN")
+    return NOT_LINKED_TYPES.get(e_type, f"e_type {e_type:#x}, not ET_EXEC or ET_DYN")
 
 
 #: Build-system scratch directories skipped while walking a directory (not when named as an input):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from linkaudit.binding import SymbolName, bind_tolerant, lookup, lookup_in
-from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, ElfObject
+from linkaudit.elf import ET_DYN, ET_EXEC, ET_REL, NOT_LINKED_TYPES, ElfObject
 from linkaudit.errors import ElfReadError, LinkauditError
 from linkaudit.libc import MUSL, libc_flavour
 from linkaudit.loader import Loader, LoadResult, machine_of
@@ -117,7 +117,7 @@ def _require_linked(elf: ElfObject, path: str) -> None:
     if elf.e_type == ET_REL:
         raise ElfReadError(f"{path}: relocatable object file (.o), not a linked object; nothing to audit")
     if elf.e_type not in (ET_EXEC, ET_DYN):
-        kind = {0: "ET_NONE (no file type)", 4: "a core dump (ET_CORE)"}.get(elf.e_type, f"e_type {elf.e_type:#x}")
+        kind = NOT_LINKED_TYPES.get(elf.e_type, f"e_type {elf.e_type:#x}")
         raise ElfReadError(f"{path}: not a linked object: {kind}; nothing to audit")
 
 
