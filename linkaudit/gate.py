@@ -76,6 +76,7 @@ _KIND_OF_VENDORED = {VendoredStatus.UNNEEDED: FindingKind.UNNEEDED_VENDORED,
 def findings(obj: ObjectReport) -> list[tuple[FindingKind, str]]:
     """Every finding of one object as (kind, library or symbol name)."""
     out = [(_KIND_OF_STATUS[n.status], n.name) for n in obj.needed if n.status in _KIND_OF_STATUS]
+    out.extend((FindingKind.MISSING, m.name) for m in obj.missing_transitive)  # ld.so refuses the object alike
     out.extend((FindingKind.UNRESOLVED, s) for s in obj.unresolved)
     out.extend((FindingKind.RPATH, rpath_name(f.kind.value, f.entry)) for f in obj.rpath_findings)
     return out

@@ -20,7 +20,7 @@ from linkaudit.errors import ElfReadError, LinkauditError
 from linkaudit.libc import MUSL, libc_flavour
 from linkaudit.loader import Loader, LoadResult, machine_of
 from linkaudit.objectreport import loaded_libraries, needed_entries, renamed
-from linkaudit.report import ErrorEntry, ObjectReport, RpathFinding
+from linkaudit.report import ErrorEntry, MissingLibrary, ObjectReport, RpathFinding
 from linkaudit.rpath import package_root, rpath_findings
 from linkaudit.verdicts import Rebind, Resolved, judge, ldd_unused
 from linkaudit.verdicts import unresolved as unresolved_references
@@ -81,7 +81,9 @@ def audit_object(target: Target, loader: Loader) -> ObjectReport:
         unresolved = []
     warnings += [f"the real loader stops at {name}: {dep.fatal}" for name, dep in zip(elf.needed, result.direct)
                  if dep.fatal]
-    warnings += _transitive_not_found(result, resolved)
+    missing_transitive = _transitive_not_found(result, resolved)
+    warnings += [f"{m.name}, needed by {m.needed_by}, is not found ({m.why}): the real loader refuses to load "
+                 "this object" for m in missing_transitive]
     warnings += [f"{o.path}: symbol tables damaged ({why}); statuses that depend on it are uncertain"
                  for o, why in resolved.damaged.items()]
     return ObjectReport(
@@ -91,25 +93,27 @@ def audit_object(target: Target, loader: Loader) -> ObjectReport:
         ldd_unused=() if libc == MUSL else ldd_unused(result, verdicts.used, len(elf.needed)),  # musl's ldd has no -u
         is_python_extension=is_ext, warnings=tuple(warnings), libc=libc, abi=abi,
         rpath_findings=_rpath_findings(target, elf, result, loader, libc), rpath=elf.rpath, runpath=elf.runpath,
+        missing_transitive=missing_transitive,
     )
 
 
-def _transitive_not_found(result: LoadResult, resolved: Resolved) -> list[str]:
-    """Libraries a dependency needs that are not found: ld.so refuses the whole object for each.
+def _transitive_not_found(result: LoadResult, resolved: Resolved) -> tuple[MissingLibrary, ...]:
+    """Libraries a dependency needs that are not found, in load order: ld.so refuses the whole object for each.
 
-    A direct dependency that is not found is a ``missing`` status; one further down is said here
-    (``ldd`` lists both as ``=> not found``).  Libraries this host lacks (musl) are not judged.
+    A direct dependency that is not found is a ``missing`` status; one further down is a
+    :class:`MissingLibrary` (``ldd`` lists both as ``=> not found``).  Libraries this host lacks
+    (musl) are not judged.
     """
     direct = {id(o) for o in result.direct}
-    lines, said = [], set()
+    out, said = [], {o.first_name for o in result.direct if o.elf is None}  # a missing direct one is said already
     for o in result.searchlist[1:]:
         if o.elf is not None or id(o) in direct or o in resolved.absent or o.first_name in said:
             continue
         said.add(o.first_name)
-        by = o.loader.path if o.loader is not None else "?"
-        why = o.fatal or "cannot open shared object file: No such file or directory"
-        lines.append(f"{o.first_name}, needed by {by}, is not found ({why}): the real loader refuses to load this object")
-    return lines
+        out.append(MissingLibrary(o.first_name, o.loader.path if o.loader is not None else "?",
+                                  o.fatal or "cannot open shared object file: No such file or directory",
+                                  tuple(o.searched)))
+    return tuple(out)
 
 
 def _require_linked(elf: ElfObject, path: str) -> None:

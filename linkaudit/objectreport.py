@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from linkaudit.elf import ElfObject
     from linkaudit.inputs import Target
     from linkaudit.loader import LoadedObject, LoadResult
+    from linkaudit.report import SearchStep
 
 
 def needed_entries(elf: ElfObject, result: LoadResult, verdicts: Verdicts, resolved: Resolved,
@@ -104,22 +105,26 @@ def renamed(report: ObjectReport, target: Target) -> ObjectReport:
         assert target.alias is not None
         return text.replace(target.alias[0] + "/", target.alias[1])
 
+    def steps(searched: tuple[SearchStep, ...]) -> tuple[SearchStep, ...]:
+        return tuple(replace(st, directory=target.rename(st.directory), source=s(st.source)) for st in searched)
+
     needed = tuple(replace(
         n, path=p(n.path), drags=tuple(Path(target.rename(str(d))) for d in n.drags),
         bindings=tuple(replace(b, provider=b.provider and target.rename(b.provider)) for b in n.bindings),
-        searched=tuple(replace(st, directory=target.rename(st.directory), source=s(st.source)) for st in n.searched),
+        searched=steps(n.searched),
         uncertain=n.uncertain and s(n.uncertain),
     ) for n in report.needed)
     loaded = tuple(replace(lib, path=Path(target.rename(str(lib.path))),
                            needed_by=tuple(target.rename(x) for x in lib.needed_by),
-                           needs=tuple(replace(d, path=d.path and target.rename(d.path),
-                                               searched=tuple(replace(st, directory=target.rename(st.directory),
-                                                                      source=s(st.source)) for st in d.searched))
+                           needs=tuple(replace(d, path=d.path and target.rename(d.path), searched=steps(d.searched))
                                        for d in lib.needs))
                    for lib in report.loaded)
+    missing = tuple(replace(m, needed_by=target.rename(m.needed_by), why=s(m.why), searched=steps(m.searched))
+                    for m in report.missing_transitive)
     return replace(report, needed=needed, loaded=loaded, ldd_unused=tuple(target.rename(x) for x in report.ldd_unused),
                    warnings=tuple(s(w) for w in report.warnings),
-                   rpath_findings=tuple(replace(f, message=s(f.message)) for f in report.rpath_findings))
+                   rpath_findings=tuple(replace(f, message=s(f.message)) for f in report.rpath_findings),
+                   missing_transitive=missing)
 
 
 def _text(raw: bytes) -> str:

@@ -122,6 +122,21 @@ class LoadedLibrary:
 
 
 @dataclass(frozen=True)
+class MissingLibrary:
+    """A library further down the load closure that the loader does not find or refuses.
+
+    A direct dependency not found is a ``missing`` :class:`NeededEntry`; this is one a loaded
+    library needs.  ld.so refuses the audited object for it just the same, so the gate counts it
+    as a ``missing`` finding.
+    """
+
+    name: str  # the DT_NEEDED string
+    needed_by: str  # path of the loaded library whose DT_NEEDED names it
+    why: str  # ld.so's reason, e.g. "cannot open shared object file: No such file or directory"
+    searched: tuple[SearchStep, ...] = ()  # where the loader looked
+
+
+@dataclass(frozen=True)
 class NeededEntry:
     """One DT_NEEDED entry of an audited object, with its status and evidence."""
 
@@ -203,6 +218,7 @@ class ObjectReport:
     rpath_findings: tuple[RpathFinding, ...] = ()
     rpath: str | None = None  # DT_RPATH as written (None when absent or overridden by DT_RUNPATH)
     runpath: str | None = None  # DT_RUNPATH as written
+    missing_transitive: tuple[MissingLibrary, ...] = ()  # not found further down the closure, load order
 
     def entries(self, status: Status) -> tuple[NeededEntry, ...]:
         return tuple(n for n in self.needed if n.status is status)

@@ -70,8 +70,8 @@ RULES: dict[FindingKind, Rule] = {
     ),
     FindingKind.MISSING: Rule(
         "LA003-missing", "Linked library is not found",
-        "The emulated loader does not find this DT_NEEDED library by any of its rules: loading the object fails "
-        "unless something else loads the library first.",
+        "The emulated loader does not find this library — a DT_NEEDED entry of the object, or of a library it "
+        "loads — by any of its rules: loading the object fails unless something else loads the library first.",
         "Install the library, give the object a RUNPATH relative to where it is installed ($ORIGIN/...), or import "
         "the Python package that provides it first; the text report lists where the loader looked.",
         "The loader searched RPATH, `LD_LIBRARY_PATH`, RUNPATH, `ld.so.cache` and the default directories and "
@@ -189,9 +189,14 @@ def message(s: Shown) -> str:
         text = f"{f.name} is used only incidentally: every symbol it satisfies belongs to another library"
         if owners:
             text += " (" + ", ".join(owners) + ")"
+    elif f.kind is FindingKind.MISSING and n is None:  # not a DT_NEEDED entry of the object: further down
+        missing = s.object.missing_transitive if isinstance(s.object, ObjectReport) else ()
+        m = next((m for m in missing if m.name == f.name), None)
+        by = f", needed by {m.needed_by}," if m is not None else ""
+        text = f"{f.name}{by} is not found: the loader refuses to load {f.object}"
     elif f.kind is FindingKind.MISSING:
         text = f"{f.name} is linked but the loader does not find it"
-        if n is not None and n.candidates:
+        if n.candidates:
             text += f"; a file of that name exists at {n.candidates[0]}"
     elif f.kind is FindingKind.RPATH and s.rpath is not None:
         text = f"{s.rpath.tag} element {s.rpath.entry!r}: {s.rpath.message}"

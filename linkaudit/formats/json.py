@@ -17,6 +17,7 @@ from linkaudit.report import (
     NeededEntry,
     ObjectReport,
     Report,
+    SearchStep,
     VendoredStatus,
     WheelReport,
 )
@@ -85,6 +86,10 @@ def _wheel(w: WheelReport, findings: tuple[Finding, ...] = ()) -> dict[str, Any]
     }
 
 
+def _step(st: SearchStep) -> dict[str, str]:
+    return {"directory": st.directory, "source": st.source, "via": st.via.value}
+
+
 def _needed(n: NeededEntry) -> dict[str, Any]:
     return {
         "name": n.name,
@@ -100,7 +105,7 @@ def _needed(n: NeededEntry) -> dict[str, Any]:
         "drags": [str(p) for p in n.drags],
         "drags_bytes": n.drags_bytes,
         "has_initializers": n.has_initializers,
-        "searched": [{"directory": s.directory, "source": s.source, "via": s.via.value} for s in n.searched],
+        "searched": [_step(st) for st in n.searched],
         "candidates": [str(c) for c in n.candidates],
         "uncertain": n.uncertain,
         "loads_providers": list(n.loads_providers),
@@ -119,6 +124,8 @@ def _object(o: ObjectReport, findings: Iterable[Finding]) -> dict[str, Any]:
         "is_python_extension": o.is_python_extension,
         "needed": [_needed(n) for n in o.needed],
         "unresolved": list(o.unresolved),
+        "missing_transitive": [{"name": m.name, "needed_by": m.needed_by, "why": m.why,
+                                "searched": [_step(st) for st in m.searched]} for m in o.missing_transitive],
         "host_provided": list(o.host_provided),
         "ldd_unused": list(o.ldd_unused),
         "loaded": [
@@ -142,6 +149,7 @@ def _object(o: ObjectReport, findings: Iterable[Finding]) -> dict[str, Any]:
             "incidental": sum(1 for n in o.needed if n.status.value == "incidental"),
             "missing": sum(1 for n in o.needed if n.status.value == "missing"),
             "not_on_host": sum(1 for n in o.needed if n.status.value == "not_on_host"),
+            "missing_transitive": len(o.missing_transitive),
             "loaded": len(o.loaded),
             "loaded_bytes": sum(lib.size for lib in o.loaded),
             "unneeded_libraries": len(unneeded),

@@ -345,7 +345,8 @@ def _summary(obj: ObjectReport) -> str:
     unneeded = [lib for lib in obj.loaded if lib.only_for_unneeded]
     text = (f"{len(obj.needed)} needed: {counts[Status.USED]} used, {counts[Status.INCIDENTAL]} incidental, "
             f"{counts[Status.UNUSED]} unused, {counts[Status.MISSING]} missing"
-            + (f", {counts[Status.NOT_ON_HOST]} not on this host" if counts[Status.NOT_ON_HOST] else "") + "; "
+            + (f", {counts[Status.NOT_ON_HOST]} not on this host" if counts[Status.NOT_ON_HOST] else "")
+            + (f" (and {len(obj.missing_transitive)} missing further down)" if obj.missing_transitive else "") + "; "
             f"{plural(len(obj.loaded), 'library', 'libraries')} loaded ({human_size(loaded)})")
     if unneeded:
         text += f", {len(unneeded)} of them ({human_size(sum(lib.size for lib in unneeded))}) only for unused or incidental dependencies"
@@ -371,4 +372,6 @@ def _totals(objects: Iterable[ObjectReport]) -> str:
     c = {s: sum(len(o.entries(s)) for o in objs) for s in Status}
     return (f"{plural(len(objs), 'object')}: {c[Status.USED]} used, {c[Status.INCIDENTAL]} incidental, "
             f"{c[Status.UNUSED]} unused, {c[Status.MISSING]} missing dependencies"
-            + (f", {c[Status.NOT_ON_HOST]} not on this host" if c[Status.NOT_ON_HOST] else "") + ".")
+            + (f", {c[Status.NOT_ON_HOST]} not on this host" if c[Status.NOT_ON_HOST] else "")
+            + (f" ({further} missing further down)" if (further := sum(len(o.missing_transitive) for o in objs))
+               else "") + ".")

@@ -14,7 +14,8 @@ from linkaudit.baseline import Baseline, BaselineEntry
 from linkaudit.config import AllowRule
 from linkaudit.formats.json import JsonFormat
 from linkaudit.gate import GatePolicy, evaluate
-from linkaudit.report import Category, FindingKind, FoundVia, Report, Status
+from linkaudit.report import (Category, FindingKind, FoundVia, MissingLibrary, ObjectReport, Report, SearchStep,
+                              Status)
 
 from .conftest import EXT, STATIC, TORCH
 
@@ -55,6 +56,7 @@ EXPECTED_EXT = {
                 candidates=["/srv/other/libmissing.so.2"]),
     ],
     "unresolved": ["_Z3foov"],
+    "missing_transitive": [],
     "host_provided": ["PyModule_Create2"],
     "ldd_unused": [f"{T}/libtorch.so"],
     "loaded": [
@@ -70,7 +72,8 @@ EXPECTED_EXT = {
          "needed_by": [f"{T}/libtorch.so"], "only_for_unneeded": True},
     ],
     # 4 entries, one of each status; 1000 + 2000 + 300 + 434e6 bytes loaded, libtorch_cpu only for libtorch.so
-    "summary": {"needed": 4, "used": 1, "unused": 1, "incidental": 1, "missing": 1, "not_on_host": 0, "loaded": 4,
+    "summary": {"needed": 4, "used": 1, "unused": 1, "incidental": 1, "missing": 1, "not_on_host": 0, "missing_transitive": 0,
+                "loaded": 4,
                 "loaded_bytes": 434_003_300, "unneeded_libraries": 1, "unneeded_bytes": 434_000_000},
     "suggestions": [{"kind": "libraries", "title": "link only c10", "text": "libraries=['c10']",
                      "removes": ["libtorch.so"], "saves_libraries": 1, "saves_bytes": 434_002_000, "caution": None}],
@@ -89,8 +92,9 @@ EXPECTED_EXT = {
 
 EXPECTED_STATIC = {
     "path": STATIC, "machine": "x86_64", "abi": "x86_64", "elf_class": 64, "libc": "glibc", "soname": None, "is_python_extension": False,
-    "needed": [], "unresolved": [], "host_provided": [], "ldd_unused": [], "loaded": [],
-    "summary": {"needed": 0, "used": 0, "unused": 0, "incidental": 0, "missing": 0, "not_on_host": 0, "loaded": 0, "loaded_bytes": 0,
+    "needed": [], "unresolved": [], "missing_transitive": [], "host_provided": [], "ldd_unused": [], "loaded": [],
+    "summary": {"needed": 0, "used": 0, "unused": 0, "incidental": 0, "missing": 0, "not_on_host": 0,
+                "missing_transitive": 0, "loaded": 0, "loaded_bytes": 0,
                 "unneeded_libraries": 0, "unneeded_bytes": 0},
     "suggestions": [], "findings": [], "warnings": ["statically linked: no dynamic dependencies"],
     "rpath": None, "runpath": None, "rpath_findings": [],
@@ -195,8 +199,9 @@ def test_schema_requires_every_emitted_field(report_schema: dict) -> None:
     assert set(defs["needed"]["required"]) == set(EXPECTED_EXT["needed"][0])
     assert set(defs["loaded"]["required"]) == set(EXPECTED_EXT["loaded"][0])
     assert set(defs["summary"]["required"]) == set(EXPECTED_EXT["summary"])
+    assert set(defs["missing_library"]["required"]) == {"name", "needed_by", "why", "searched"}
     for name in ("object", "needed", "loaded", "summary", "binding", "search_step", "suggestion", "error", "gate",
-                 "finding", "loader"):
+                 "finding", "loader", "missing_library"):
         assert defs[name]["additionalProperties"] is False, name
 
 
@@ -259,3 +264,23 @@ def test_a_needed_path_name_is_found_via_pathname(build_so, report_schema: dict,
     jsonschema.Draft202012Validator(report_schema).validate(data)
     needed = {n["name"]: n for n in data["objects"][0]["needed"]}
     assert needed[str(lib)]["found_via"] == "pathname" and needed[str(lib)]["status"] == "used"
+
+
+def test_library_missing_further_down_is_listed_and_a_missing_finding(report_schema: dict) -> None:
+    """A library a dependency needs that is not found: its record, its count, and a ``missing`` finding."""
+    step = SearchStep("/opt/app/lib", "RUNPATH of /opt/app/lib/libmid.so", FoundVia.RUNPATH)
+    gone = MissingLibrary("libgone.so", "/opt/app/lib/libmid.so",
+                          "cannot open shared object file: No such file or directory", (step,))
+    obj = ObjectReport("bin/app", "x86_64", 64, None, (), (), (), missing_transitive=(gone,))
+    data = json.loads(JsonFormat().format(evaluate(Report(objects=(obj,)), GatePolicy(fail_on=frozenset(
+        {FindingKind.MISSING})))))
+    jsonschema.Draft202012Validator(report_schema).validate(data)
+    out = data["objects"][0]
+    assert out["missing_transitive"] == [{
+        "name": "libgone.so", "needed_by": "/opt/app/lib/libmid.so",
+        "why": "cannot open shared object file: No such file or directory",
+        "searched": [{"directory": "/opt/app/lib", "source": "RUNPATH of /opt/app/lib/libmid.so", "via": "runpath"}]}]
+    assert out["summary"]["missing_transitive"] == 1 and out["summary"]["missing"] == 0
+    assert out["findings"] == [{"kind": "missing", "name": "libgone.so", "gated": True, "fails": True,
+                                "allowed": None, "baselined": False}]
+    assert data["gate"]["exit_code"] == 1

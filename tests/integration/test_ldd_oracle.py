@@ -237,3 +237,45 @@ def test_broken_candidate_skipped_or_fatal_as_ld_so_decides(patch, build_so, tmp
     else:
         took = re.search(r"^\s*libused\.so => (\S+)", proc.stdout, re.M)
         assert took and stops == [] and obj["needed"][0]["path"] == took.group(1)
+
+
+# -- a library not found further down the load closure ------------------------------------------------
+
+
+@pytest.mark.requires_cc
+@pytest.mark.parametrize("refused", [False, True], ids=["deleted", "wrong_class"])
+def test_library_missing_further_down_fails_the_missing_gate(refused, build_so, build_exe, tmp_path, run_cli):
+    """app -> libmid -> libgone: the real program does not start, ldd says "not found" (or stops), and so does the gate.
+
+    ``refused``: libgone.so is there but a 32-bit object, which the loader skips as it skips a missing one.
+    """
+    gone = build_so("libgone.so", "int gone(void) { return 1; }\n", out_dir=tmp_path / "libs")
+    mid = build_so("libmid.so", "int gone(void);\nint mid(void) { return gone(); }\n", out_dir=tmp_path / "libs",
+                   libs=[gone], runpath=["$ORIGIN"])
+    app = build_exe("app", "int mid(void);\nint main(void) { return mid() - 1; }\n", out_dir=tmp_path,
+                    libs=[mid], runpath=["$ORIGIN/libs"])
+    assert subprocess.run([str(app)], env=_env(None), capture_output=True, check=False).returncode == 0
+    if refused:
+        data = bytearray(gone.read_bytes())
+        data[4] = 1  # EI_CLASS: ELFCLASS32
+        gone.write_bytes(bytes(data))
+    else:
+        gone.unlink()
+    ran = subprocess.run([str(app)], env=_env(None), capture_output=True, text=True, check=False)
+    assert ran.returncode == 127 and "libgone.so" in ran.stderr  # the loader refuses the program
+    listed = subprocess.run([LDD, str(app)], env=_env(None), capture_output=True, text=True, check=False).stdout
+    assert "libgone.so => not found" in listed
+
+    clean = run_cli(["--format", "json", app], env={"LD_LIBRARY_PATH": None})
+    assert clean.exit_code == 0, clean.stderr  # not gated by default (--fail-on unused)
+    obj = json.loads(clean.stdout)["objects"][0]
+    assert [n["status"] for n in obj["needed"]] == ["used", "used"]  # libmid and libc: direct ones are fine
+    [missing] = obj["missing_transitive"]
+    assert missing["name"] == "libgone.so" and missing["needed_by"] == str(mid)
+    assert obj["summary"]["missing_transitive"] == 1
+    assert (tmp_path / "libs") in {Path(s["directory"]) for s in missing["searched"]}
+
+    gated = run_cli(["--format", "json", "--fail-on", "missing", app], env={"LD_LIBRARY_PATH": None})
+    assert gated.exit_code == 1
+    failing = json.loads(gated.stdout)["gate"]["failing"]
+    assert failing == [{"object": str(app), "kind": "missing", "name": "libgone.so"}]
