@@ -235,9 +235,10 @@ class Bench:
                   "missing_from_linkaudit": [{"path": ext, "why": out.stderr.strip()[-200:]}]}
 
         # interpreter start-up and import cost
-        pass_t, imp_t = [], []
+        pass_t, click_t, imp_t = [], [], []
         for _ in range(self.runs):
             pass_t.append(run_child([self.python, "-c", "pass"], self.env, cwd=self.tmp)[0])
+            click_t.append(run_child([self.python, "-c", "import click"], self.env, cwd=self.tmp)[0])
             imp_t.append(run_child([self.python, "-c", "import linkaudit.cli"], self.env, cwd=self.tmp)[0])
 
         # in-process audit(): no interpreter start-up, no imports
@@ -274,6 +275,8 @@ class Bench:
               f"{verdict(ratio <= TARGET_ONE_FILE_RATIO)});  in CPU seconds: {cpu_ratio:.1f}x")
         self.print_agreement(ag)
         print(f"  python -c pass       median {ms(median(pass_t))}")
+        print(f"  import click         median {ms(median(click_t))}   (the floor of any click command: "
+              f"{median(click_t) / median(ldd_t):.1f}x ldd)")
         print(f"  import linkaudit.cli median {ms(median(imp_t))}   (imports alone: "
               f"{ms(median(imp_t) - median(pass_t)).strip()})")
         if inproc:
@@ -288,7 +291,7 @@ class Bench:
             "file": ext, "agreement": ag, "ldd_median_s": median(ldd_t), "ldd_min_s": min(ldd_t),
             "linkaudit_median_s": median(la_t), "linkaudit_min_s": min(la_t), "ratio": ratio,
             "cpu_ratio": cpu_ratio,
-            "python_startup_s": median(pass_t), "import_cli_s": median(imp_t),
+            "python_startup_s": median(pass_t), "import_click_s": median(click_t), "import_cli_s": median(imp_t),
             "audit_inprocess_first_s": inproc[0] if inproc else None,
             "audit_inprocess_median_s": median(inproc[1:]) if inproc else None,
             "importtime_top_us": top[:10],
