@@ -567,6 +567,672 @@ static PyObject *canonical_chains(PyObject *self, PyObject *args) {
     return PyBool_FromLong(ok);
 }
 
+/* -- symbol lookups over a search list (bulk.lookup_batch) ------------------------------------ */
+
+#define TABLE_NONE 0
+#define TABLE_GNU 1
+#define TABLE_SYSV 2
+#define CLASS_PLT 1
+#define CLASS_COPY 2
+#define STO_MIPS_PLT 0x8
+#define UNDECIDED (-2) /* a read the caller's own lookup makes, and that this one cannot: stop the batch */
+
+/* One object of the search list, parsed from its LookupTables tuple (views released by tables_free). */
+typedef struct {
+    int present, kind, wide, big, mips;
+    Py_buffer bloom, buckets, chain, xlat, symtab, strtab, versyms;
+    int has_bloom, has_buckets, has_chain, has_xlat, has_symtab, has_strtab, has_versyms;
+    int versyms_unreadable;
+    uint32_t shift, symbias;
+    Py_ssize_t walk_limit;
+    PyObject *dynstr, *versions; /* borrowed from the tuple */
+} Tables;
+
+static void tables_free(Tables *t) {
+    Py_buffer *views[] = {&t->bloom, &t->buckets, &t->chain, &t->xlat, &t->symtab, &t->strtab, &t->versyms};
+    int *has[] = {&t->has_bloom, &t->has_buckets, &t->has_chain, &t->has_xlat, &t->has_symtab, &t->has_strtab,
+                  &t->has_versyms};
+    for (int i = 0; i < 7; i++)
+        if (*has[i]) {
+            PyBuffer_Release(views[i]);
+            *has[i] = 0;
+        }
+}
+
+/* A view of item `at` of tuple `tup` when it is not None, checked to hold whole words of `width` bytes. */
+static int view_of(PyObject *tup, Py_ssize_t at, Py_buffer *view, int *has, int width) {
+    PyObject *o = PyTuple_GET_ITEM(tup, at);
+    if (o == Py_None)
+        return 0;
+    if (PyObject_GetBuffer(o, view, PyBUF_SIMPLE) < 0)
+        return -1;
+    *has = 1;
+    if (view->len % width) {
+        PyErr_SetString(PyExc_ValueError, "a table buffer that is not a whole number of words");
+        return -1;
+    }
+    return 0;
+}
+
+static int tables_parse(PyObject *o, Tables *t) {
+    memset(t, 0, sizeof *t);
+    if (o == Py_None)
+        return 0;
+    if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) < 16) {
+        PyErr_SetString(PyExc_TypeError, "lookup tables must be a tuple of 16 items");
+        return -1;
+    }
+    t->present = 1;
+    t->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(o, 0));
+    t->wide = PyObject_IsTrue(PyTuple_GET_ITEM(o, 9));
+    t->big = PyObject_IsTrue(PyTuple_GET_ITEM(o, 10));
+    t->mips = PyObject_IsTrue(PyTuple_GET_ITEM(o, 15));
+    if (PyErr_Occurred() || t->wide < 0 || t->big < 0 || t->mips < 0)
+        return -1;
+    if (t->kind != TABLE_GNU && t->kind != TABLE_SYSV)
+        return 0; /* nothing else is read: TABLE_NONE defines nothing, the rest stops the batch */
+    unsigned long long shift = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(o, 2));
+    unsigned long long bias = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(o, 5));
+    Py_ssize_t limit = PyLong_AsSsize_t(PyTuple_GET_ITEM(o, 7));
+    if (PyErr_Occurred())
+        return -1;
+    t->shift = (uint32_t)(shift & 0xFF);
+    t->symbias = (uint32_t)bias;
+    if (bias > 0xFFFFFFFFull) {
+        PyErr_SetString(PyExc_ValueError, "symoffset of more than 32 bits");
+        return -1;
+    }
+    t->walk_limit = limit;
+    if (view_of(o, 1, &t->bloom, &t->has_bloom, t->wide ? 8 : 4) < 0 ||
+        view_of(o, 3, &t->buckets, &t->has_buckets, 4) < 0 || view_of(o, 4, &t->chain, &t->has_chain, 4) < 0 ||
+        view_of(o, 6, &t->xlat, &t->has_xlat, 4) < 0 || view_of(o, 8, &t->symtab, &t->has_symtab, 1) < 0 ||
+        view_of(o, 11, &t->strtab, &t->has_strtab, 1) < 0)
+        return -1;
+    if (!t->has_buckets || !t->has_chain || t->buckets.len == 0 || (t->kind == TABLE_GNU && !t->has_bloom)) {
+        PyErr_SetString(PyExc_ValueError, "a hash table without buckets, chains or bloom words");
+        return -1;
+    }
+    PyObject *vs = PyTuple_GET_ITEM(o, 13);
+    if (vs == Py_False)
+        t->versyms_unreadable = 1;
+    else if (view_of(o, 13, &t->versyms, &t->has_versyms, 2) < 0)
+        return -1;
+    t->dynstr = PyTuple_GET_ITEM(o, 12);
+    t->versions = PyTuple_GET_ITEM(o, 14);
+    if (t->versions != Py_None && !PyDict_Check(t->versions)) {
+        PyErr_SetString(PyExc_TypeError, "versions must be a dict or None");
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    uint32_t name;
+    unsigned int info, other, shndx;
+    int value_nonzero;
+} Entry;
+
+/* Entry idx of DT_SYMTAB: 0, or UNDECIDED when it is not in the buffer. */
+static int entry_at(const Tables *t, uint64_t idx, Entry *e) {
+    const uint64_t size = t->wide ? 24 : 16;
+    if (!t->has_symtab || (idx + 1) * size > (uint64_t)t->symtab.len)
+        return UNDECIDED;
+    const unsigned char *p = (const unsigned char *)t->symtab.buf + idx * size;
+    int big = t->big;
+    e->name = load32(p, big);
+    const unsigned char *v;
+    int vsize;
+    if (t->wide) {
+        e->info = p[4];
+        e->other = p[5];
+        e->shndx = big ? ((unsigned)p[6] << 8 | p[7]) : ((unsigned)p[7] << 8 | p[6]);
+        v = p + 8;
+        vsize = 8;
+    } else {
+        e->info = p[12];
+        e->other = p[13];
+        e->shndx = big ? ((unsigned)p[14] << 8 | p[15]) : ((unsigned)p[15] << 8 | p[14]);
+        v = p + 4;
+        vsize = 4;
+    }
+    int nz = 0;
+    for (int j = 0; j < vsize; j++)
+        nz |= v[j];
+    e->value_nonzero = nz != 0;
+    return 0;
+}
+
+/* Whether the name at `off` of the string table is `name`: 1 or 0, UNDECIDED, or -1 (an exception). */
+static int name_is(const Tables *t, uint32_t off, const char *name, Py_ssize_t len) {
+    if (t->has_strtab) {
+        const char *s = t->strtab.buf;
+        if ((Py_ssize_t)off >= t->strtab.len)
+            return UNDECIDED;
+        const char *end = memchr(s + off, 0, (size_t)(t->strtab.len - off));
+        if (!end)
+            return UNDECIDED;
+        return end - (s + off) == len && memcmp(s + off, name, (size_t)len) == 0;
+    }
+    PyObject *got = PyObject_CallFunction(t->dynstr, "k", (unsigned long)off);
+    if (!got) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1; /* KeyboardInterrupt and the like go on up */
+        PyErr_Clear();
+        return UNDECIDED;
+    }
+    int same = PyBytes_Check(got) && PyBytes_GET_SIZE(got) == len && memcmp(PyBytes_AS_STRING(got), name, (size_t)len) == 0;
+    Py_DECREF(got);
+    return same;
+}
+
+/* A growable list of symbol indices. */
+typedef struct {
+    uint32_t *items, small[16];
+    size_t n, cap;
+} Indices;
+
+static int indices_add(Indices *l, uint32_t v) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap * 2;
+        uint32_t *items = l->items == l->small ? PyMem_Malloc(cap * sizeof *items)
+                                               : PyMem_Realloc(l->items, cap * sizeof *items);
+        if (!items) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (l->items == l->small)
+            memcpy(items, l->small, sizeof l->small);
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = v;
+    return 0;
+}
+
+static void indices_free(Indices *l) {
+    if (l->items != l->small)
+        PyMem_Free(l->items);
+}
+
+/* The candidates named `name`, in walk order, into `out`: 0, UNDECIDED or -1. */
+static int gnu_named(const Tables *t, uint32_t h, const char *name, Py_ssize_t len, Indices *out) {
+    const int bits = t->wide ? 64 : 32;
+    const Py_ssize_t nwords = t->bloom.len / (bits / 8);
+    if (nwords == 0)
+        return UNDECIDED;
+    const Py_ssize_t at = (Py_ssize_t)((h / (uint32_t)bits) & (uint32_t)(nwords - 1));
+    uint64_t word;
+    if (bits == 64) {
+        memcpy(&word, (const char *)t->bloom.buf + 8 * at, 8);
+    } else {
+        uint32_t w;
+        memcpy(&w, (const char *)t->bloom.buf + 4 * at, 4);
+        word = w;
+    }
+    uint32_t h2 = t->shift >= 32 ? 0 : h >> t->shift;
+    if (!((word >> (h & (bits - 1))) & (word >> (h2 & (bits - 1))) & 1))
+        return 0;
+    const Py_ssize_t nb = t->buckets.len / 4, nc = t->chain.len / 4;
+    uint32_t bucket = word_at(&t->buckets, (Py_ssize_t)(h % (uint32_t)nb));
+    if (bucket == 0)
+        return 0;
+    if (bucket < t->symbias)
+        return UNDECIDED;
+    Py_ssize_t k = (Py_ssize_t)(bucket - t->symbias);
+    Py_ssize_t end = nc;
+    if (t->walk_limit < nc && k < nc - t->walk_limit)
+        end = k + t->walk_limit;
+    Indices hits = {NULL, {0}, 0, 16};
+    hits.items = hits.small;
+    int rc = UNDECIDED;
+    for (; k < end; k++) {
+        uint32_t value = word_at(&t->chain, k);
+        if (value >> 1 == h >> 1 && indices_add(&hits, (uint32_t)k) < 0) {
+            rc = -1;
+            goto done;
+        }
+        if (value & 1) {
+            rc = 0;
+            break;
+        }
+    }
+    if (rc != 0)
+        goto done;
+    for (size_t j = 0; j < hits.n; j++) {
+        uint64_t idx = (uint64_t)hits.items[j] + t->symbias;
+        if (t->has_xlat) {
+            if ((Py_ssize_t)hits.items[j] >= t->xlat.len / 4) {
+                rc = UNDECIDED;
+                goto done;
+            }
+            idx = word_at(&t->xlat, (Py_ssize_t)hits.items[j]);
+        }
+        Entry e;
+        if (entry_at(t, idx, &e) < 0) {
+            rc = UNDECIDED;
+            goto done;
+        }
+        int same = name_is(t, e.name, name, len);
+        if (same < 0) {
+            rc = same;
+            goto done;
+        }
+        if (same && indices_add(out, (uint32_t)idx) < 0) {
+            rc = -1;
+            goto done;
+        }
+    }
+done:
+    indices_free(&hits);
+    return rc;
+}
+
+static uint32_t sysv_hash_of(const char *name, Py_ssize_t len) {
+    uint32_t h = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        h = (h << 4) + (unsigned char)name[i];
+        uint32_t g = h & 0xF0000000u;
+        if (g)
+            h ^= g >> 24;
+        h &= ~g;
+    }
+    return h;
+}
+
+static int sysv_named(const Tables *t, uint32_t h, const char *name, Py_ssize_t len, Indices *out) {
+    const Py_ssize_t nb = t->buckets.len / 4, n = t->chain.len / 4;
+    uint32_t idx = word_at(&t->buckets, (Py_ssize_t)(h % (uint32_t)nb));
+    Py_ssize_t count = 0;
+    Indices all = {NULL, {0}, 0, 16};
+    all.items = all.small;
+    int rc = 0;
+    while (idx != 0) { /* the whole chain first, as _SysvHash.candidates walks it */
+        if ((Py_ssize_t)idx >= n || count >= n) {
+            rc = UNDECIDED;
+            goto done;
+        }
+        if (indices_add(&all, idx) < 0) {
+            rc = -1;
+            goto done;
+        }
+        count++;
+        idx = word_at(&t->chain, (Py_ssize_t)idx);
+    }
+    for (size_t j = 0; j < all.n; j++) {
+        Entry e;
+        if (entry_at(t, all.items[j], &e) < 0) {
+            rc = UNDECIDED;
+            goto done;
+        }
+        int same = name_is(t, e.name, name, len);
+        if (same < 0) {
+            rc = same;
+            goto done;
+        }
+        if (same && indices_add(out, all.items[j]) < 0) {
+            rc = -1;
+            goto done;
+        }
+    }
+done:
+    indices_free(&all);
+    return rc;
+}
+
+/* do_lookup_x in one object: 1 (*found set), 0 (move on), UNDECIDED or -1. */
+static int lookup_one(const Tables *t, const char *name, Py_ssize_t len, uint32_t ghash, uint32_t *shash,
+                      int *shash_done, PyObject *version, long klass, uint32_t *found_out) {
+    if (t->kind == TABLE_NONE)
+        return 0;
+    if (t->kind != TABLE_GNU && t->kind != TABLE_SYSV)
+        return UNDECIDED;
+    Indices named = {NULL, {0}, 0, 16};
+    named.items = named.small;
+    int rc;
+    if (t->kind == TABLE_GNU) {
+        rc = gnu_named(t, ghash, name, len, &named);
+    } else {
+        if (!*shash_done) {
+            *shash = sysv_hash_of(name, len);
+            *shash_done = 1;
+        }
+        rc = sysv_named(t, *shash, name, len, &named);
+    }
+    if (rc < 0)
+        goto done;
+    int have_found = 0, num_versions = 0;
+    uint32_t found = 0, versioned = 0;
+    for (size_t j = 0; j < named.n; j++) {
+        uint32_t idx = named.items[j];
+        Entry e;
+        entry_at(t, idx, &e); /* read above */
+        unsigned int stt = e.info & 0xF;
+        if ((!e.value_nonzero && e.shndx != SHN_ABS && stt != STT_TLS) ||
+            (e.shndx == 0 && ((klass & CLASS_PLT) || (t->mips && !(e.other & STO_MIPS_PLT)))))
+            continue;
+        if (!((1u << stt) & ALLOWED_TYPES))
+            continue;
+        if (!t->has_versyms) {
+            if (t->versyms_unreadable) {
+                rc = UNDECIDED;
+                goto done;
+            }
+            found = idx;
+            have_found = 1;
+            break;
+        }
+        if ((Py_ssize_t)idx >= t->versyms.len / 2) {
+            rc = UNDECIDED;
+            goto done;
+        }
+        uint16_t raw;
+        memcpy(&raw, (const char *)t->versyms.buf + 2 * (Py_ssize_t)idx, 2);
+        if (version != Py_None) {
+            if (t->versions == Py_None) {
+                rc = UNDECIDED;
+                goto done;
+            }
+            PyObject *key = PyLong_FromLong(raw & 0x7FFF);
+            if (!key) {
+                rc = -1;
+                goto done;
+            }
+            PyObject *have = PyDict_GetItemWithError(t->versions, key); /* borrowed */
+            Py_DECREF(key);
+            if (!have && PyErr_Occurred()) {
+                rc = -1;
+                goto done;
+            }
+            int differ = 1, have_hash = 0;
+            if (have) {
+                if (!PyTuple_Check(have) || PyTuple_GET_SIZE(have) < 2) {
+                    PyErr_SetString(PyExc_TypeError, "a version must be a tuple (name, hash, ...)");
+                    rc = -1;
+                    goto done;
+                }
+                int ne_hash = PyObject_RichCompareBool(PyTuple_GET_ITEM(have, 1), PyTuple_GET_ITEM(version, 1), Py_NE);
+                int ne_name = ne_hash < 0 ? -1
+                                          : PyObject_RichCompareBool(PyTuple_GET_ITEM(have, 0),
+                                                                     PyTuple_GET_ITEM(version, 0), Py_NE);
+                have_hash = ne_name < 0 ? -1 : PyObject_IsTrue(PyTuple_GET_ITEM(have, 1));
+                if (ne_hash < 0 || ne_name < 0 || have_hash < 0) {
+                    rc = -1;
+                    goto done;
+                }
+                differ = ne_hash || ne_name;
+            }
+            if (differ) {
+                int hidden = PyObject_IsTrue(PyTuple_GET_ITEM(version, 2));
+                if (hidden < 0) {
+                    rc = -1;
+                    goto done;
+                }
+                if (hidden || have_hash || (raw & 0x8000))
+                    continue;
+            }
+            found = idx;
+            have_found = 1;
+            break;
+        }
+        if ((raw & 0x7FFF) >= 3) {
+            if (!(raw & 0x8000) && ++num_versions == 1)
+                versioned = idx;
+            continue;
+        }
+        found = idx;
+        have_found = 1;
+        break;
+    }
+    if (!have_found && num_versions == 1) {
+        found = versioned;
+        have_found = 1;
+    }
+    rc = 0;
+    if (have_found) {
+        Entry e;
+        entry_at(t, found, &e);
+        unsigned int vis = e.other & 3, bind = e.info >> 4;
+        if (vis != 1 && vis != 2 && (bind == 1 || bind == 2 || bind == 10)) {
+            *found_out = found;
+            rc = 1;
+        }
+    }
+done:
+    indices_free(&named);
+    return rc;
+}
+
+static PyObject *lookup_batch(PyObject *self, PyObject *args) {
+    PyObject *scope, *refs;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "O!O!n", &PyList_Type, &scope, &PyList_Type, &refs, &start))
+        return NULL;
+    Py_ssize_t nscope = PyList_GET_SIZE(scope);
+    Tables *tables = PyMem_Calloc((size_t)(nscope ? nscope : 1), sizeof(Tables));
+    if (!tables)
+        return PyErr_NoMemory();
+    PyObject *out = NULL, *result = NULL;
+    for (Py_ssize_t i = 0; i < nscope; i++)
+        if (tables_parse(PyList_GET_ITEM(scope, i), &tables[i]) < 0)
+            goto done;
+    out = PyList_New(0);
+    if (!out)
+        goto done;
+    Py_ssize_t k = start < 0 ? 0 : start;
+    for (; k < PyList_GET_SIZE(refs); k++) {
+        PyObject *ref = PyList_GET_ITEM(refs, k);
+        if (!PyTuple_Check(ref) || PyTuple_GET_SIZE(ref) < 5 || !PyBytes_Check(PyTuple_GET_ITEM(ref, 0))) {
+            PyErr_SetString(PyExc_TypeError, "a reference must be a tuple (name, version, weak, protected, class)");
+            goto fail;
+        }
+        PyObject *version = PyTuple_GET_ITEM(ref, 1);
+        if (version != Py_None && (!PyTuple_Check(version) || PyTuple_GET_SIZE(version) < 3)) {
+            PyErr_SetString(PyExc_TypeError, "a version must be a tuple (name, hash, hidden, ...)");
+            goto fail;
+        }
+        long klass = PyLong_AsLong(PyTuple_GET_ITEM(ref, 4));
+        if (klass == -1 && PyErr_Occurred())
+            goto fail;
+        const char *name = PyBytes_AS_STRING(PyTuple_GET_ITEM(ref, 0));
+        Py_ssize_t len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(ref, 0));
+        uint32_t ghash = 5381, shash = 0, sym = 0;
+        int shash_done = 0, rc = 0;
+        for (Py_ssize_t j = 0; j < len; j++)
+            ghash = ghash * 33u + (unsigned char)name[j];
+        Py_ssize_t i = 0;
+        for (; i < nscope; i++) {
+            if (!tables[i].present || (i == 0 && (klass & CLASS_COPY)))
+                continue;
+            rc = lookup_one(&tables[i], name, len, ghash, &shash, &shash_done, version, klass, &sym);
+            if (rc != 0)
+                break;
+        }
+        if (rc == -1)
+            goto fail;
+        if (rc == UNDECIDED)
+            break;
+        PyObject *answer = rc == 1 ? Py_BuildValue("(nk)", i, (unsigned long)sym) : (Py_INCREF(Py_None), Py_None);
+        if (!answer || PyList_Append(out, answer) < 0) {
+            Py_XDECREF(answer);
+            goto fail;
+        }
+        Py_DECREF(answer);
+    }
+    result = Py_BuildValue("(nO)", k, out);
+fail:
+    Py_XDECREF(out);
+done:
+    for (Py_ssize_t i = 0; i < nscope; i++)
+        tables_free(&tables[i]);
+    PyMem_Free(tables);
+    return result;
+}
+
+/* -- the references of an object (bulk.make_references) ------------------------------------- */
+
+/* A new instance of the tuple subclass cls holding the n items (references stolen), as
+ * tuple.__new__(cls, items) makes it; NULL on an error (the items are then released). */
+static PyObject *new_record(PyTypeObject *cls, PyObject **items, Py_ssize_t n) {
+    PyObject *o = cls->tp_alloc(cls, n);
+    if (!o) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(items[i]);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyTuple_SET_ITEM(o, i, items[i]);
+    return o;
+}
+
+static PyObject *make_references(PyObject *self, PyObject *args) {
+    PyObject *pairs, *classes, *strtab_obj, *dynstr, *versyms_obj, *versions, *cls_obj;
+    Py_buffer symtab;
+    int wide, big;
+    if (!PyArg_ParseTuple(args, "O!O!y*ppOOOO!O!", &PyList_Type, &pairs, &PyDict_Type, &classes, &symtab, &wide, &big,
+                          &strtab_obj, &dynstr, &versyms_obj, &PyDict_Type, &versions, &PyType_Type, &cls_obj))
+        return NULL;
+    PyTypeObject *cls = (PyTypeObject *)cls_obj;
+    Py_buffer strtab, versyms;
+    int has_strtab = 0, has_versyms = 0;
+    PyObject *out = NULL, *result = NULL;
+    if (!PyType_IsSubtype(cls, &PyTuple_Type) || cls->tp_basicsize != PyTuple_Type.tp_basicsize) {
+        PyErr_SetString(PyExc_TypeError, "references must be made of a plain tuple subclass (a NamedTuple)");
+        goto done;
+    }
+    if (strtab_obj != Py_None) {
+        if (PyObject_GetBuffer(strtab_obj, &strtab, PyBUF_SIMPLE) < 0)
+            goto done;
+        has_strtab = 1;
+    }
+    if (versyms_obj != Py_None) {
+        if (PyObject_GetBuffer(versyms_obj, &versyms, PyBUF_SIMPLE) < 0)
+            goto done;
+        has_versyms = 1;
+        if (versyms.len % 2) {
+            PyErr_SetString(PyExc_ValueError, "a buffer of u16 words has an odd length");
+            goto done;
+        }
+    }
+    out = PyDict_New();
+    if (!out)
+        goto done;
+    const Py_ssize_t size = wide ? 24 : 16;
+    const Py_ssize_t npairs = PyList_GET_SIZE(pairs);
+    for (Py_ssize_t k = 0; k < npairs; k++) {
+        PyObject *pair = PyList_GET_ITEM(pairs, k);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "pairs must be (symbol index, type) tuples");
+            goto done;
+        }
+        PyObject *klass = PyDict_GetItemWithError(classes, PyTuple_GET_ITEM(pair, 1)); /* borrowed */
+        if (!klass) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(pair, 1));
+            goto done;
+        }
+        if (klass == Py_None)
+            continue;
+        unsigned long long symidx = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(pair, 0));
+        if (PyErr_Occurred())
+            goto done;
+        if (symidx >= (unsigned long long)(symtab.len / size))
+            goto undecided;
+        const unsigned char *p = (const unsigned char *)symtab.buf + symidx * (unsigned long long)size;
+        uint32_t name_off = load32(p, big);
+        unsigned int info = p[wide ? 4 : 12], other = p[wide ? 5 : 13];
+        const unsigned char *sh = p + (wide ? 6 : 14);
+        unsigned int shndx = big ? ((unsigned)sh[0] << 8 | sh[1]) : ((unsigned)sh[1] << 8 | sh[0]);
+        unsigned int vis = other & 3, bind = info >> 4;
+        if (bind == 0 || vis == 1 || vis == 2)
+            continue;
+        PyObject *version = Py_None; /* borrowed */
+        if (has_versyms) {
+            if (symidx >= (unsigned long long)(versyms.len / 2))
+                goto undecided;
+            uint16_t raw;
+            memcpy(&raw, (const char *)versyms.buf + 2 * symidx, 2);
+            PyObject *key = PyLong_FromLong(raw & 0x7FFF);
+            if (!key)
+                goto done;
+            PyObject *v = PyDict_GetItemWithError(versions, key);
+            Py_DECREF(key);
+            if (!v && PyErr_Occurred())
+                goto done;
+            if (v) {
+                if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) < 2) {
+                    PyErr_SetString(PyExc_TypeError, "a version must be a tuple (name, hash, ...)");
+                    goto done;
+                }
+                int nonzero = PyObject_IsTrue(PyTuple_GET_ITEM(v, 1));
+                if (nonzero < 0)
+                    goto done;
+                if (nonzero)
+                    version = v;
+            }
+        }
+        PyObject *name;
+        if (has_strtab) {
+            const char *s = strtab.buf;
+            if ((Py_ssize_t)name_off >= strtab.len)
+                goto undecided;
+            const char *end = memchr(s + name_off, 0, (size_t)(strtab.len - name_off));
+            if (!end)
+                goto undecided;
+            name = PyBytes_FromStringAndSize(s + name_off, end - (s + name_off));
+            if (!name)
+                goto done;
+        } else {
+            name = PyObject_CallFunction(dynstr, "k", (unsigned long)name_off);
+            if (!name) {
+                if (!PyErr_ExceptionMatches(PyExc_Exception))
+                    goto done;
+                PyErr_Clear();
+                goto undecided;
+            }
+        }
+        PyObject *key = PyTuple_Pack(3, name, version == Py_None ? Py_None : PyTuple_GET_ITEM(version, 0), klass);
+        if (!key) {
+            Py_DECREF(name);
+            goto done;
+        }
+        int seen = PyDict_Contains(out, key);
+        if (seen) {
+            Py_DECREF(key);
+            Py_DECREF(name);
+            if (seen < 0)
+                goto done;
+            continue;
+        }
+        PyObject *weak = PyBool_FromLong(bind == 2 && shndx == 0), *prot = PyBool_FromLong(vis == 3);
+        Py_INCREF(version);
+        Py_INCREF(klass);
+        PyObject *items[5] = {name, version, weak, prot, klass};
+        PyObject *ref = new_record(cls, items, 5);
+        if (!ref) {
+            Py_DECREF(key);
+            goto done;
+        }
+        int rc = PyDict_SetItem(out, key, ref);
+        Py_DECREF(key);
+        Py_DECREF(ref);
+        if (rc < 0)
+            goto done;
+    }
+    result = PyDict_Values(out);
+    goto done;
+undecided:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(out);
+    if (has_strtab)
+        PyBuffer_Release(&strtab);
+    if (has_versyms)
+        PyBuffer_Release(&versyms);
+    PyBuffer_Release(&symtab);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"gnu_hash", gnu_hash, METH_O, "DT_GNU_HASH's hash of a name (see linkaudit.bulk)."},
     {"sysv_hash", sysv_hash, METH_O, "DT_HASH's hash of a name (see linkaudit.bulk)."},
@@ -578,6 +1244,8 @@ static PyMethodDef methods[] = {
     {"unique_hash_mask", unique_hash_mask, METH_O, "Chain hashes held once (see linkaudit.bulk)."},
     {"u16_mask", u16_mask, METH_VARARGS, "u16 words not in a set (see linkaudit.bulk)."},
     {"canonical_chains", canonical_chains, METH_VARARGS, "GNU hash chains as linkers lay them (see linkaudit.bulk)."},
+    {"make_references", make_references, METH_VARARGS, "The references of relocations (see linkaudit.bulk)."},
+    {"lookup_batch", lookup_batch, METH_VARARGS, "do_lookup_x over a search list for many references (see linkaudit.bulk)."},
     {NULL, NULL, 0, NULL},
 };
 

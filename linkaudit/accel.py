@@ -41,9 +41,16 @@ symbol_rules_mask = _impl.symbol_rules_mask
 unique_hash_mask = _impl.unique_hash_mask
 u16_mask = _impl.u16_mask
 canonical_chains = _impl.canonical_chains
+lookup_batch = _impl.lookup_batch
+make_references = _impl.make_references
+
+#: Whether binding makes its lookups through ``lookup_batch`` (in C, one call answers a whole object's
+#: references) rather than one by one through its memos (faster than the batch in pure Python).
+BATCH_LOOKUPS = COMPILED
 
 FUNCTIONS = ("gnu_hash", "sysv_hash", "relocation_words", "mark_symbols", "select_pairs", "distinct",
-             "symbol_rules_mask", "unique_hash_mask", "u16_mask", "canonical_chains")
+             "symbol_rules_mask", "unique_hash_mask", "u16_mask", "canonical_chains", "lookup_batch",
+             "make_references")
 
 
 if __name__ == "__main__":  # `python -m linkaudit.accel`: which implementation this installation runs

@@ -40,7 +40,8 @@ index are kept here (not on the ELF reader) for the run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Callable, Iterable
 from itertools import compress
 from weakref import WeakKeyDictionary
 
@@ -218,72 +219,56 @@ def _split_references(main: ElfObject, shortcut: bool,
     pairs: dict[tuple[int, int], None] = dict.fromkeys(p for p in got if p[0])  # MIPS: never self-bound
     for syms, types in blocks:
         pairs.update(dict.fromkeys(accel.select_pairs(syms, types, lookup, copy, rest)))
-    out = _references_of(main, sorted(pairs), classes)
+    refs = _references_of(main, sorted(pairs), classes)
     own: dict[int, set[int]] = {}
     if mine and with_own:
         for syms, types in blocks:
             for symidx, t in accel.select_pairs(syms, types, lookup, (), mine):
                 if symidx < len(mine):
                     own.setdefault(classes[t], set()).add(symidx)  # type: ignore[arg-type]
-    return list(out.values()), own
+    return refs, own
 
 
 _WHOLE_STRTAB = 1 << 20  # a string table up to this size is read whole for the references (else block by block)
 
 
 def _references_of(main: ElfObject, pairs: list[tuple[int, int]],
-                   classes: dict[int, int | None]) -> dict[tuple[bytes, bytes | None, int], Reference]:
+                   classes: dict[int, int | None]) -> list[Reference]:
     """The References of the (symbol index, type) ``pairs`` (sorted), one per (name, version, class).
 
-    :func:`_reference` per pair, with the symbol entries unpacked straight from
-    the buffer the shortcut already read when it holds them all (64-bit
-    objects) and the names sliced from the string table read whole: this loop
-    runs once per imported symbol of every object.
+    Made in bulk by ``accel.make_references`` from the symbol entries the
+    shortcut already read and the string table read whole; when that cannot
+    read something, :func:`_reference` per pair reads it, which raises the
+    ElfReadError a damaged table deserves.
     """
+    if not pairs:
+        return []
     versyms = main.versyms
     versions = main.versions if versyms is not None else {}
     lay = main.symbol_layout
-    unpack = None
-    if pairs and lay is not None and main.bits == 64 and lay.offset + (pairs[-1][0] + 1) * lay.size <= main.size:
+    if lay is not None and lay.offset + (pairs[-1][0] + 1) * lay.size <= main.size:
         try:
-            buf = main.symbol_bytes(pairs[-1][0] + 1)  # what raw_symbol reads too; on an error it says where
-            unpack = lay.unpack
+            symtab = main.symbol_bytes(pairs[-1][0] + 1)  # what raw_symbol reads too; on an error it says where
         except ElfReadError:
             pass
-    words = versyms.words if versyms is not None else None
-    dynstr = main.dynstr
-    strtab = main.dynstr_whole(_WHOLE_STRTAB) if unpack is not None else None
+        else:
+            refs = accel.make_references(pairs, classes, symtab, main.bits == 64, main.endian == ">",
+                                         main.dynstr_whole(_WHOLE_STRTAB), main.dynstr,
+                                         versyms.words if versyms is not None else None, versions, Reference)
+            if refs is not None:
+                return refs
     out: dict[tuple[bytes, bytes | None, int], Reference] = {}
     for symidx, t in pairs:
         klass = classes[t]
         if klass is None:
             continue
-        if unpack is None:
-            ref = _reference(main, symidx, klass, versyms, versions)
-            if ref is None:
-                continue
-        else:
-            name_off, info, other, shndx, _value = unpack(buf, symidx * 24)
-            vis = other & 0x3
-            bind = info >> 4
-            if bind == STB_LOCAL or vis == STV_HIDDEN or vis == STV_INTERNAL:
-                continue
-            version = None
-            if versyms is not None:
-                try:
-                    raw = words[symidx]  # type: ignore[index]
-                except IndexError:
-                    raw = versyms[symidx]  # reads on, or raises the ElfReadError
-                v = versions.get(raw & 0x7FFF)
-                if v is not None and v.hash != 0:
-                    version = v
-            end = strtab.find(b"\0", name_off) if strtab is not None else -1
-            ref = Reference(strtab[name_off:end] if end >= 0 else dynstr(name_off), version,  # type: ignore[index]
-                            bind == STB_WEAK and shndx == SHN_UNDEF, vis == STV_PROTECTED, klass)
+        ref = _reference(main, symidx, klass, versyms, versions)
+        if ref is None:
+            continue
         key = (ref.name, ref.version.name if ref.version else None, klass)
         if key not in out:
             out[key] = ref
-    return out
+    return list(out.values())
 
 
 def _without(marks: bytes | bytearray, mine: bytes) -> bytes:
@@ -445,7 +430,7 @@ class _Library:
     thresholds built ~190 indexes and made the run 5% slower).
     """
 
-    __slots__ = ("memo", "lookups", "index", "scopes", "bloom", "__weakref__")
+    __slots__ = ("memo", "lookups", "index", "scopes", "bloom", "tables", "__weakref__")
 
     def __init__(self) -> None:
         self.memo: dict[bytes, Sym | None] = {}  # Reference.memo_key -> answer
@@ -453,6 +438,7 @@ class _Library:
         self.bloom: tuple | None = None  # (words, bits, index mask, shift) once its GNU table is read
         self.lookups = 0
         self.index: dict[bytes, list[tuple[int, int, int]]] | None = None  # None: not built; {}: never
+        self.tables: LookupTables | None = None  # what accel.lookup_batch reads, once made
 
 
 INDEX_AFTER_LOOKUPS = 4096
@@ -759,8 +745,9 @@ def _bind(scope: list[ElfObject | None], include_self: bool, shortcut: bool, tol
     refs, own = _split_references(main, shortcut, with_own=include_self)
     out = _self_resolutions(main, own) if include_self and own else []
     search = _Search(scope, tolerate, share=True)
-    for ref in refs:
-        index, sym = _lookup(search, ref, ref.klass, True)
+    answers = _batch_lookups(search, scope, refs) if accel.BATCH_LOOKUPS else \
+        (_lookup(search, ref, ref.klass, True) for ref in refs)
+    for ref, (index, sym) in zip(refs, answers):
         if index is not None and index != 0 and ref.protected:
             if ref.klass == CLASS_PLT:
                 index = 0
@@ -772,6 +759,105 @@ def _bind(scope: list[ElfObject | None], include_self: bool, shortcut: bool, tol
             continue
         out.append(Resolution(ref, index, sym))
     return Bound(out, search.damaged or {})
+
+
+def _batch_lookups(search: _Search, scope: list[ElfObject | None],
+                   refs: list[Reference]) -> list[tuple[int | None, Sym | None]]:
+    """:func:`_lookup` of every reference, made by ``accel.lookup_batch`` over the objects' raw tables.
+
+    One call answers a whole run of references; where it stops (a table it
+    cannot read as :func:`_lookup` would), that reference is looked up by
+    :func:`_lookup`, which says what broke (passing that object over from then
+    on, or raising), and the batch goes on after it.
+    """
+    tables: list[LookupTables | None] = [None] * len(scope)
+    for i, obj in enumerate(scope):
+        if obj is not None and not (search.damaged and i in search.damaged):
+            tables[i] = lookup_tables(obj, _library(obj)) if i else lookup_tables(obj)
+    out: list[tuple[int | None, Sym | None]] = []
+    pos = 0
+    while True:
+        stop, found = accel.lookup_batch(tables, refs, pos)
+        out += [(None, None) if a is None else (a[0], scope[a[0]].symbol(a[1])) for a in found]  # type: ignore[union-attr]
+        if stop >= len(refs):
+            return out
+        out.append(_lookup(search, refs[stop], refs[stop].klass, True))
+        for i in search.damaged or ():
+            tables[i] = None
+        pos = stop + 1
+
+
+class LookupTables(NamedTuple):
+    """An object's tables as ``accel.lookup_batch`` reads them (by position: see ``bulk.lookup_batch``)."""
+
+    kind: int  # bulk.TABLE_NONE / TABLE_GNU / TABLE_SYSV / TABLE_UNREADABLE
+    bloom: array | None
+    shift: int
+    buckets: array | None
+    chain: array | None
+    symbias: int
+    xlat: array | None
+    walk_limit: int
+    symtab: bytes | None  # None: unreadable
+    wide: bool  # Elf64_Sym entries (and 64-bit bloom words)
+    big_endian: bool
+    strtab: bytes | None  # None: names are read through dynstr
+    dynstr: Callable[[int], bytes]
+    versyms: array | None | bool  # None: no DT_VERSYM; False: unreadable
+    versions: dict[int, Version] | None  # None: unreadable
+    mips: bool
+
+
+_TABLE_NONE, _TABLE_GNU, _TABLE_SYSV, _TABLE_UNREADABLE = 0, 1, 2, 3  # as bulk.TABLE_*
+_TABLES_STRTAB = 1 << 20  # a string table up to this size is handed over whole (else name by name through dynstr)
+
+
+def lookup_tables(obj: ElfObject, lib: _Library | None = None) -> LookupTables:
+    """``obj``'s :class:`LookupTables`, each part read as the lookups read it; kept on ``lib`` when given.
+
+    A part that fails to read is marked unreadable: a lookup that needs it
+    stops the batch, and :func:`_lookup` meets the same failure and says so.
+    """
+    if lib is not None and lib.tables is not None:
+        return lib.tables
+    mips = obj.e_machine == EM_MIPS
+    wide, big = obj.bits == 64, obj.endian == ">"
+    try:
+        table = obj.hash_table
+    except ElfReadError:
+        tables = LookupTables(_TABLE_UNREADABLE, None, 0, None, None, 0, None, 0, None, wide, big, None, obj.dynstr,
+                              None, None, mips)
+    else:
+        if table is None or table.nbuckets == 0:
+            tables = LookupTables(_TABLE_NONE, None, 0, None, None, 0, None, 0, None, wide, big, None, obj.dynstr,
+                                  None, None, mips)
+        else:
+            try:
+                symtab: bytes | None = obj.symbol_bytes(obj.symbol_count)
+            except ElfReadError:
+                symtab = None
+            try:
+                versyms = obj.versyms
+                words: array | None | bool = versyms.words if versyms is not None else None
+            except ElfReadError:
+                words = False
+            versions = None
+            if words is not None and words is not False:
+                try:
+                    versions = obj.versions
+                except ElfReadError:
+                    pass
+            strtab = obj.dynstr_whole(_TABLES_STRTAB)
+            if isinstance(table, _GnuHash):
+                tables = LookupTables(_TABLE_GNU, table.bloom, table.shift, table.buckets, table.chain, table.symbias,
+                                      table.xlat, table.walk_limit, symtab, wide, big, strtab, obj.dynstr, words,
+                                      versions, mips)
+            else:
+                tables = LookupTables(_TABLE_SYSV, None, 0, table.buckets, table.chain, 0, None, 0, symtab, wide, big,
+                                      strtab, obj.dynstr, words, versions, mips)
+    if lib is not None:
+        lib.tables = tables
+    return tables
 
 
 def _self_resolutions(main: ElfObject, own: dict[int, set[int]]) -> list[Resolution]:

@@ -24,6 +24,7 @@ from functools import lru_cache
 from itertools import compress, islice, repeat
 from operator import and_, itemgetter, lt, mul, rshift
 
+import struct
 import sys
 
 _NATIVE_BIG = sys.byteorder == "big"
@@ -278,3 +279,253 @@ def canonical_chains(buckets, chain, symbias: int) -> bool:
     odd = bytes(c.cast("B")[_LOW_BYTE::4]).translate(_ODD)
     ends = list(compress(range(symbias + 1, symbias + len(c) + 1), odd))
     return ends == starts[1:] + [symbias + len(c)]
+
+
+# -- symbol lookups over a search list ----------------------------------------------------------
+
+TABLE_NONE, TABLE_GNU, TABLE_SYSV, TABLE_UNREADABLE = 0, 1, 2, 3
+CLASS_PLT, CLASS_COPY = 1, 2  # elf_machine_type_class bits (linkaudit.relocations)
+SHN_UNDEF, STO_MIPS_PLT = 0, 0x8
+_DEFINING_BINDS = frozenset(_BINDS)
+
+
+class _Undecided(Exception):
+    """A table this lookup cannot read as the caller's own code would: the caller looks the reference up itself."""
+
+
+def lookup_batch(scope, refs, start: int) -> tuple[int, list]:
+    """``do_lookup_x`` over a search list for each of ``refs[start:]``, in order, from the tables' raw words.
+
+    ``scope[i]`` describes object i of the search list (None: passed over)
+    by position, as ``linkaudit.binding.LookupTables`` lays it out: table
+    kind (TABLE_*), bloom words (native, of 64 bits when the symbol entries
+    are wide), bloom shift, buckets, chains (native u32), symoffset, MIPS
+    xhash translation (or None), the longest chain walked, DT_SYMTAB's bytes
+    (None: unreadable), whether entries are Elf64_Sym, whether the file is
+    big-endian, DT_STRTAB's bytes (None: read names through the next field),
+    ``dynstr(offset) -> bytes``, the version index of each symbol (u16 array;
+    None: no table; False: unreadable), index -> (name, hash, ...) of the
+    versions (None: unreadable), and whether the object is MIPS.  A
+    reference is read by position too: name, version (None or (name, hash,
+    hidden, ...)), and item 4, its class; object 0 is passed over for a
+    class with CLASS_COPY.
+
+    Returns (stop, answers): ``answers[k]`` is (scope index, symbol index)
+    or None (found nowhere) for ``refs[start + k]``, and ``stop`` is where
+    the batch ended: ``len(refs)``, or the first reference whose lookup
+    reached something this function does not read (a table that is
+    unreadable, a chain that runs past its limit, an entry or a name outside
+    what it was given, a ``dynstr`` that raised).  It answers only where
+    every read the caller's own lookup would make succeeds, and then with
+    exactly its answer; the caller looks ``refs[stop]`` up its own way (which
+    says what broke) and calls again from ``stop + 1``.
+    """
+    out: list = []
+    for k in range(start, len(refs)):
+        ref = refs[k]
+        name, version, klass = ref[0], ref[1], ref[4]
+        ghash = gnu_hash(name)
+        shash = [None]
+        answer = None
+        try:
+            for i, tables in enumerate(scope):
+                if tables is None or (i == 0 and klass & CLASS_COPY):
+                    continue
+                found = _lookup_one(tables, name, ghash, shash, version, klass)
+                if found is not None:
+                    answer = (i, found)
+                    break
+        except _Undecided:
+            return k, out
+        out.append(answer)
+    return len(refs), out
+
+
+def _lookup_one(t, name: bytes, ghash: int, shash: list, version, klass: int) -> int | None:
+    """``do_lookup_x`` in one object: the symbol index it offers, or None to move on."""
+    kind = t[0]
+    if kind == TABLE_NONE:
+        return None
+    if kind == TABLE_GNU:
+        candidates = _gnu_candidates(t, ghash)
+    elif kind == TABLE_SYSV:
+        if shash[0] is None:
+            shash[0] = sysv_hash(name)
+        candidates = _sysv_candidates(t, shash[0])
+    else:
+        raise _Undecided
+    named = [i for i in candidates if _name(t, _entry(t, i)[0]) == name]  # every name read before any match
+    found = versioned = None
+    num_versions = 0
+    mips = t[15]
+    for idx in named:
+        _, info, other, shndx, value = _entry(t, idx)
+        stt = info & 0xF
+        if (value == 0 and shndx != SHN_ABS and stt != STT_TLS) or (shndx == SHN_UNDEF and (
+                klass & CLASS_PLT or (mips and not other & STO_MIPS_PLT))):
+            continue
+        if not (1 << stt) & _ALLOWED_TYPES:
+            continue
+        versyms = t[13]
+        if versyms is None:
+            found = idx
+            break
+        if versyms is False or idx >= len(versyms):
+            raise _Undecided
+        raw = versyms[idx]
+        if version is not None:
+            versions = t[14]
+            if versions is None:
+                raise _Undecided
+            have = versions.get(raw & 0x7FFF)
+            have_hash = have[1] if have else 0
+            have_name = have[0] if have else None
+            if (have_hash != version[1] or have_name != version[0]) and (version[2] or have_hash or raw & 0x8000):
+                continue
+            found = idx
+            break
+        if (raw & 0x7FFF) >= 3:
+            if not raw & 0x8000:
+                num_versions += 1
+                if num_versions == 1:
+                    versioned = idx
+            continue
+        found = idx
+        break
+    if found is None and num_versions == 1:
+        found = versioned
+    if found is None:
+        return None
+    _, info, other, _, _ = _entry(t, found)
+    if other & 0x3 in (1, 2) or (info >> 4) not in _DEFINING_BINDS:  # internal, hidden; local and the rest
+        return None
+    return found
+
+
+def _gnu_candidates(t, h: int) -> list[int]:
+    """The symbol indices of the chain of ``h`` whose chain hash is ``h``'s (``_GnuHash.candidates``)."""
+    bloom, shift, buckets, chain, bias, xlat, walk_limit = t[1], t[2], t[3], t[4], t[5], t[6], t[7]
+    if not len(bloom):
+        raise _Undecided
+    bits = 64 if t[9] else 32
+    word = bloom[(h // bits) & (len(bloom) - 1)]
+    if not (word >> (h & (bits - 1))) & (word >> ((h >> (shift & 0xFF)) & (bits - 1))) & 1:
+        return []
+    bucket = buckets[h % len(buckets)]
+    if bucket == 0:
+        return []
+    k = bucket - bias
+    if k < 0:
+        raise _Undecided
+    end = min(len(chain), k + walk_limit)
+    want = h >> 1
+    out = []
+    while k < end:
+        value = chain[k]
+        if value >> 1 == want:
+            out.append(k + bias)
+        if value & 1:
+            return out if xlat is None else [xlat[i - bias] for i in out]
+        k += 1
+    raise _Undecided  # a chain past its limit, or past the table
+
+
+def _sysv_candidates(t, h: int) -> list[int]:
+    """The symbol indices of the chain of ``h`` (``_SysvHash.candidates``)."""
+    buckets, chain = t[3], t[4]
+    n = len(chain)
+    idx = buckets[h % len(buckets)]
+    out: list[int] = []
+    while idx != 0:
+        if idx >= n or len(out) >= n:
+            raise _Undecided
+        out.append(idx)
+        idx = chain[idx]
+    return out
+
+
+_SYM64 = {False: struct.Struct("<IBBHQ"), True: struct.Struct(">IBBHQ")}
+_SYM32 = {False: struct.Struct("<IIIBBH"), True: struct.Struct(">IIIBBH")}
+
+
+def _entry(t, idx: int) -> tuple[int, int, int, int, int]:
+    """(st_name, st_info, st_other, st_shndx, st_value) of entry ``idx``."""
+    symtab, wide, big = t[8], t[9], t[10]
+    size = 24 if wide else 16
+    if symtab is None or idx < 0 or (idx + 1) * size > len(symtab):
+        raise _Undecided
+    if wide:
+        return _SYM64[big].unpack_from(symtab, idx * 24)
+    name, value, _size, info, other, shndx = _SYM32[big].unpack_from(symtab, idx * 16)
+    return name, info, other, shndx, value
+
+
+def _name(t, offset: int) -> bytes:
+    strtab = t[11]
+    if strtab is None:
+        try:
+            return t[12](offset)
+        except Exception:  # whatever it was, the caller's own lookup meets it again and says so
+            raise _Undecided from None
+    end = strtab.find(b"\0", offset)
+    if offset >= len(strtab) or end < 0:
+        raise _Undecided
+    return strtab[offset:end]
+
+
+# -- the references of an object -----------------------------------------------------------------
+
+STB_LOCAL, STB_WEAK, STV_PROTECTED = 0, 2, 3
+
+
+def make_references(pairs, classes, symtab, wide: bool, big: bool, strtab, dynstr, versyms, versions, cls):
+    """The references of the (symbol index, relocation type) ``pairs``, one per (name, version name, class)
+    in the order first met, each ``cls``'s tuple (name, version, weak, protected, class); or None.
+
+    ``classes`` maps a type to its class (None: no lookup); a symbol that is
+    local, hidden or internal binds locally and makes none.  The version is
+    ``versions[versyms[i] & 0x7FFF]`` when that one has a hash (``versyms``
+    None: no table).  Names come from ``strtab`` (DT_STRTAB's bytes), or
+    through ``dynstr(offset)`` when it is None.  None is returned when an
+    entry or version index lies past what was given, or a name cannot be
+    read: the caller then reads them its own way, which says what is wrong.
+    """
+    unpack = (_SYM64 if wide else _SYM32)[big].unpack_from
+    size = 24 if wide else 16
+    out: dict = {}
+    new = tuple.__new__
+    for symidx, t in pairs:
+        klass = classes[t]
+        if klass is None:
+            continue
+        if (symidx + 1) * size > len(symtab):
+            return None
+        if wide:
+            name_off, info, other, shndx, _value = unpack(symtab, symidx * 24)
+        else:
+            name_off, _value, _size, info, other, shndx = unpack(symtab, symidx * 16)
+        vis = other & 0x3
+        bind = info >> 4
+        if bind == STB_LOCAL or vis == 1 or vis == 2:  # STV_INTERNAL, STV_HIDDEN
+            continue
+        version = None
+        if versyms is not None:
+            if symidx >= len(versyms):
+                return None
+            v = versions.get(versyms[symidx] & 0x7FFF)
+            if v is not None and v[1] != 0:
+                version = v
+        if strtab is None:
+            try:
+                name = dynstr(name_off)
+            except Exception:
+                return None
+        else:
+            end = strtab.find(b"\0", name_off)
+            if name_off >= len(strtab) or end < 0:
+                return None
+            name = strtab[name_off:end]
+        key = (name, version[0] if version is not None else None, klass)
+        if key not in out:
+            out[key] = new(cls, (name, version, bind == STB_WEAK and shndx == SHN_UNDEF, vis == STV_PROTECTED, klass))
+    return list(out.values())
