@@ -349,7 +349,7 @@ static PyObject *distinct(PyObject *self, PyObject *args) {
     out = PySet_New(NULL);
     if (!out)
         goto done;
-    seen = PyMem_Calloc(65536, 1); /* the values below 65536 already added, without a set lookup */
+    seen = PyMem_Calloc(65536 / 8, 1); /* a bit per value below 65536 already added, without a set lookup */
     if (!seen) {
         PyErr_NoMemory();
         Py_CLEAR(out);
@@ -366,9 +366,9 @@ static PyObject *distinct(PyObject *self, PyObject *args) {
             memcpy(&v, (char *)b.buf + 4 * i, 4);
         }
         if (v < 65536) {
-            if (seen[v])
+            if (seen[v >> 3] >> (v & 7) & 1)
                 continue;
-            seen[v] = 1;
+            seen[v >> 3] |= (unsigned char)(1u << (v & 7));
         }
         PyObject *o = PyLong_FromUnsignedLong(v);
         if (!o || PySet_Add(out, o) < 0) {
@@ -480,7 +480,7 @@ static PyObject *u16_mask(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "u16 words outside the buffer");
         goto done;
     }
-    isbad = PyMem_Calloc(65536, 1);
+    isbad = PyMem_Calloc(65536 / 8, 1); /* a bit per u16 value */
     if (!isbad) {
         PyErr_NoMemory();
         goto done;
@@ -495,7 +495,7 @@ static PyObject *u16_mask(PyObject *self, PyObject *args) {
         if (v == -1 && PyErr_Occurred())
             goto done;
         if (!overflow && v >= 0 && v < 65536)
-            isbad[v] = 1;
+            isbad[v >> 3] |= (unsigned char)(1u << (v & 7));
     }
     if (PyErr_Occurred())
         goto done;
@@ -506,7 +506,7 @@ static PyObject *u16_mask(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = start; i < stop; i++) {
         uint16_t h;
         memcpy(&h, (char *)w.buf + 2 * i, 2);
-        m[i - start] = !isbad[h];
+        m[i - start] = !(isbad[h >> 3] >> (h & 7) & 1);
     }
 done:
     Py_XDECREF(it);
@@ -567,6 +567,20 @@ static PyObject *canonical_chains(PyObject *self, PyObject *args) {
     return PyBool_FromLong(ok);
 }
 
+/* A new instance of the tuple subclass cls holding the n items (references stolen), as
+ * tuple.__new__(cls, items) makes it; NULL on an error (the items are then released). */
+static PyObject *new_record(PyTypeObject *cls, PyObject **items, Py_ssize_t n) {
+    PyObject *o = cls->tp_alloc(cls, n);
+    if (!o) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(items[i]);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyTuple_SET_ITEM(o, i, items[i]);
+    return o;
+}
+
 /* -- symbol lookups over a search list (bulk.lookup_batch) ------------------------------------ */
 
 #define TABLE_NONE 0
@@ -585,10 +599,13 @@ typedef struct {
     int versyms_unreadable;
     uint32_t shift, symbias;
     Py_ssize_t walk_limit;
-    PyObject *dynstr, *versions; /* borrowed from the tuple */
+    PyObject *dynstr, *versions_of; /* borrowed from the tuple */
+    PyObject *versions;             /* what versions_of() returned, once asked (owned) */
+    int versions_unreadable;        /* versions_of() raised */
 } Tables;
 
 static void tables_free(Tables *t) {
+    Py_CLEAR(t->versions);
     Py_buffer *views[] = {&t->bloom, &t->buckets, &t->chain, &t->xlat, &t->symtab, &t->strtab, &t->versyms};
     int *has[] = {&t->has_bloom, &t->has_buckets, &t->has_chain, &t->has_xlat, &t->has_symtab, &t->has_strtab,
                   &t->has_versyms};
@@ -658,18 +675,40 @@ static int tables_parse(PyObject *o, Tables *t) {
     else if (view_of(o, 13, &t->versyms, &t->has_versyms, 2) < 0)
         return -1;
     t->dynstr = PyTuple_GET_ITEM(o, 12);
-    t->versions = PyTuple_GET_ITEM(o, 14);
-    if (t->versions != Py_None && !PyDict_Check(t->versions)) {
-        PyErr_SetString(PyExc_TypeError, "versions must be a dict or None");
-        return -1;
-    }
+    t->versions_of = PyTuple_GET_ITEM(o, 14);
     return 0;
+}
+
+/* The object's versions (a dict): borrowed, NULL with UNDECIDED in *rc when versions_of() raised, or NULL
+ * with -1 in *rc on an exception to pass on. */
+static PyObject *versions_of(Tables *t, int *rc) {
+    if (t->versions)
+        return t->versions;
+    if (!t->versions_unreadable) {
+        PyObject *v = PyObject_CallNoArgs(t->versions_of);
+        if (v && PyDict_Check(v)) {
+            t->versions = v;
+            return v;
+        }
+        if (v) {
+            Py_DECREF(v);
+            PyErr_SetString(PyExc_TypeError, "versions_of() must return a dict");
+        }
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+            *rc = -1;
+            return NULL;
+        }
+        PyErr_Clear();
+        t->versions_unreadable = 1;
+    }
+    *rc = UNDECIDED;
+    return NULL;
 }
 
 typedef struct {
     uint32_t name;
     unsigned int info, other, shndx;
-    int value_nonzero;
+    uint64_t value;
 } Entry;
 
 /* Entry idx of DT_SYMTAB: 0, or UNDECIDED when it is not in the buffer. */
@@ -695,10 +734,9 @@ static int entry_at(const Tables *t, uint64_t idx, Entry *e) {
         v = p + 4;
         vsize = 4;
     }
-    int nz = 0;
-    for (int j = 0; j < vsize; j++)
-        nz |= v[j];
-    e->value_nonzero = nz != 0;
+    e->value = vsize == 8 ? (big ? (uint64_t)load32(v, 1) << 32 | load32(v + 4, 1)
+                                 : (uint64_t)load32(v + 4, 0) << 32 | load32(v, 0))
+                          : load32(v, big);
     return 0;
 }
 
@@ -880,8 +918,8 @@ done:
 }
 
 /* do_lookup_x in one object: 1 (*found set), 0 (move on), UNDECIDED or -1. */
-static int lookup_one(const Tables *t, const char *name, Py_ssize_t len, uint32_t ghash, uint32_t *shash,
-                      int *shash_done, PyObject *version, long klass, uint32_t *found_out) {
+static int lookup_one(Tables *t, const char *name, Py_ssize_t len, uint32_t ghash, uint32_t *shash,
+                      int *shash_done, PyObject *version, long klass, uint32_t *found_out, Entry *entry_out) {
     if (t->kind == TABLE_NONE)
         return 0;
     if (t->kind != TABLE_GNU && t->kind != TABLE_SYSV)
@@ -907,7 +945,7 @@ static int lookup_one(const Tables *t, const char *name, Py_ssize_t len, uint32_
         Entry e;
         entry_at(t, idx, &e); /* read above */
         unsigned int stt = e.info & 0xF;
-        if ((!e.value_nonzero && e.shndx != SHN_ABS && stt != STT_TLS) ||
+        if ((e.value == 0 && e.shndx != SHN_ABS && stt != STT_TLS) ||
             (e.shndx == 0 && ((klass & CLASS_PLT) || (t->mips && !(e.other & STO_MIPS_PLT)))))
             continue;
         if (!((1u << stt) & ALLOWED_TYPES))
@@ -928,16 +966,15 @@ static int lookup_one(const Tables *t, const char *name, Py_ssize_t len, uint32_
         uint16_t raw;
         memcpy(&raw, (const char *)t->versyms.buf + 2 * (Py_ssize_t)idx, 2);
         if (version != Py_None) {
-            if (t->versions == Py_None) {
-                rc = UNDECIDED;
+            PyObject *versions = versions_of(t, &rc);
+            if (!versions)
                 goto done;
-            }
             PyObject *key = PyLong_FromLong(raw & 0x7FFF);
             if (!key) {
                 rc = -1;
                 goto done;
             }
-            PyObject *have = PyDict_GetItemWithError(t->versions, key); /* borrowed */
+            PyObject *have = PyDict_GetItemWithError(versions, key); /* borrowed */
             Py_DECREF(key);
             if (!have && PyErr_Occurred()) {
                 rc = -1;
@@ -994,6 +1031,7 @@ static int lookup_one(const Tables *t, const char *name, Py_ssize_t len, uint32_
         unsigned int vis = e.other & 3, bind = e.info >> 4;
         if (vis != 1 && vis != 2 && (bind == 1 || bind == 2 || bind == 10)) {
             *found_out = found;
+            *entry_out = e;
             rc = 1;
         }
     }
@@ -1002,11 +1040,58 @@ done:
     return rc;
 }
 
+/* The Resolution (res_cls) of ref: bound to object i, symbol idx (a sym_cls made of e), or (i < 0) to nothing. */
+static PyObject *resolution(PyTypeObject *res_cls, PyTypeObject *sym_cls, PyObject *ref, Py_ssize_t i, uint32_t idx,
+                            const Entry *e) {
+    PyObject *index = Py_None, *sym = Py_None;
+    if (i >= 0) {
+        PyObject *name = PyTuple_GET_ITEM(ref, 0); /* the name the entry was found by: equal bytes */
+        Py_INCREF(name);
+        PyObject *items[6] = {PyLong_FromUnsignedLong(idx), name, PyLong_FromUnsignedLong(e->info),
+                              PyLong_FromUnsignedLong(e->other), PyLong_FromUnsignedLong(e->shndx),
+                              PyLong_FromUnsignedLongLong(e->value)};
+        for (int j = 0; j < 6; j++)
+            if (!items[j]) {
+                for (int m = 0; m < 6; m++)
+                    Py_XDECREF(items[m]);
+                return NULL;
+            }
+        sym = new_record(sym_cls, items, 6);
+        if (!sym)
+            return NULL;
+        index = PyLong_FromSsize_t(i);
+        if (!index) {
+            Py_DECREF(sym);
+            return NULL;
+        }
+    } else {
+        Py_INCREF(index);
+        Py_INCREF(sym);
+    }
+    Py_INCREF(ref);
+    PyObject *items[3] = {ref, index, sym};
+    return new_record(res_cls, items, 3);
+}
+
+static int record_type(PyObject *o) {
+    if (!PyType_Check(o) || !PyType_IsSubtype((PyTypeObject *)o, &PyTuple_Type) ||
+        ((PyTypeObject *)o)->tp_basicsize != PyTuple_Type.tp_basicsize) {
+        PyErr_SetString(PyExc_TypeError, "records must be plain tuple subclasses (NamedTuples)");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *lookup_batch(PyObject *self, PyObject *args) {
-    PyObject *scope, *refs;
+    PyObject *scope, *refs, *sym_obj, *res_obj;
     Py_ssize_t start;
-    if (!PyArg_ParseTuple(args, "O!O!n", &PyList_Type, &scope, &PyList_Type, &refs, &start))
+    int with_own;
+    if (!PyArg_ParseTuple(args, "O!O!npOO", &PyList_Type, &scope, &PyList_Type, &refs, &start, &with_own, &sym_obj,
+                          &res_obj))
         return NULL;
+    if (record_type(sym_obj) < 0 || record_type(res_obj) < 0)
+        return NULL;
+    PyTypeObject *sym_cls = (PyTypeObject *)sym_obj, *res_cls = (PyTypeObject *)res_obj;
     Py_ssize_t nscope = PyList_GET_SIZE(scope);
     Tables *tables = PyMem_Calloc((size_t)(nscope ? nscope : 1), sizeof(Tables));
     if (!tables)
@@ -1037,21 +1122,31 @@ static PyObject *lookup_batch(PyObject *self, PyObject *args) {
         Py_ssize_t len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(ref, 0));
         uint32_t ghash = 5381, shash = 0, sym = 0;
         int shash_done = 0, rc = 0;
+        Entry e = {0, 0, 0, 0, 0};
         for (Py_ssize_t j = 0; j < len; j++)
             ghash = ghash * 33u + (unsigned char)name[j];
         Py_ssize_t i = 0;
         for (; i < nscope; i++) {
             if (!tables[i].present || (i == 0 && (klass & CLASS_COPY)))
                 continue;
-            rc = lookup_one(&tables[i], name, len, ghash, &shash, &shash_done, version, klass, &sym);
+            rc = lookup_one(&tables[i], name, len, ghash, &shash, &shash_done, version, klass, &sym, &e);
             if (rc != 0)
                 break;
         }
         if (rc == -1)
             goto fail;
+        if (rc == 1 && i != 0) {
+            int prot = PyObject_IsTrue(PyTuple_GET_ITEM(ref, 3));
+            if (prot < 0)
+                goto fail;
+            if (prot)
+                rc = UNDECIDED; /* a protected reference bound elsewhere: the caller looks it up again */
+        }
         if (rc == UNDECIDED)
             break;
-        PyObject *answer = rc == 1 ? Py_BuildValue("(nk)", i, (unsigned long)sym) : (Py_INCREF(Py_None), Py_None);
+        if (rc == 1 && i == 0 && !with_own)
+            continue;
+        PyObject *answer = resolution(res_cls, sym_cls, ref, rc == 1 ? i : -1, sym, &e);
         if (!answer || PyList_Append(out, answer) < 0) {
             Py_XDECREF(answer);
             goto fail;
@@ -1070,20 +1165,6 @@ done:
 
 /* -- the references of an object (bulk.make_references) ------------------------------------- */
 
-/* A new instance of the tuple subclass cls holding the n items (references stolen), as
- * tuple.__new__(cls, items) makes it; NULL on an error (the items are then released). */
-static PyObject *new_record(PyTypeObject *cls, PyObject **items, Py_ssize_t n) {
-    PyObject *o = cls->tp_alloc(cls, n);
-    if (!o) {
-        for (Py_ssize_t i = 0; i < n; i++)
-            Py_DECREF(items[i]);
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++)
-        PyTuple_SET_ITEM(o, i, items[i]);
-    return o;
-}
-
 static PyObject *make_references(PyObject *self, PyObject *args) {
     PyObject *pairs, *classes, *strtab_obj, *dynstr, *versyms_obj, *versions, *cls_obj;
     Py_buffer symtab;
@@ -1095,10 +1176,8 @@ static PyObject *make_references(PyObject *self, PyObject *args) {
     Py_buffer strtab, versyms;
     int has_strtab = 0, has_versyms = 0;
     PyObject *out = NULL, *result = NULL;
-    if (!PyType_IsSubtype(cls, &PyTuple_Type) || cls->tp_basicsize != PyTuple_Type.tp_basicsize) {
-        PyErr_SetString(PyExc_TypeError, "references must be made of a plain tuple subclass (a NamedTuple)");
+    if (record_type(cls_obj) < 0)
         goto done;
-    }
     if (strtab_obj != Py_None) {
         if (PyObject_GetBuffer(strtab_obj, &strtab, PyBUF_SIMPLE) < 0)
             goto done;

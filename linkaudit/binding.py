@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import compress
 from weakref import WeakKeyDictionary
 
@@ -195,8 +196,9 @@ def _reference(main: ElfObject, symidx: int, klass: int, versyms, versions) -> R
 
 
 def _split_references(main: ElfObject, shortcut: bool,
-                      with_own: bool = False) -> tuple[list[Reference], dict[int, set[int]]]:
-    """(references that need a lookup, class -> symbol indices of the references bound to ``main`` itself).
+                      with_own: bool = False) -> tuple[list[Reference], dict[int, set[int]], bytes | None]:
+    """(references that need a lookup, class -> symbol indices of the references bound to ``main`` itself,
+    ``main``'s string table if it was read whole for them).
 
     Symbol index 0 never causes a lookup.  The symbols the relocations want
     are marked in a byte per symbol, the shortcut (:func:`self_bound_mask`)
@@ -219,21 +221,30 @@ def _split_references(main: ElfObject, shortcut: bool,
     pairs: dict[tuple[int, int], None] = dict.fromkeys(p for p in got if p[0])  # MIPS: never self-bound
     for syms, types in blocks:
         pairs.update(dict.fromkeys(accel.select_pairs(syms, types, lookup, copy, rest)))
-    refs = _references_of(main, sorted(pairs), classes)
+    strtab = _main_strtab(main, len(pairs))
+    refs = _references_of(main, sorted(pairs), classes, strtab)
     own: dict[int, set[int]] = {}
     if mine and with_own:
         for syms, types in blocks:
             for symidx, t in accel.select_pairs(syms, types, lookup, (), mine):
                 if symidx < len(mine):
                     own.setdefault(classes[t], set()).add(symidx)  # type: ignore[arg-type]
-    return refs, own
+    return refs, own, strtab
 
 
-_WHOLE_STRTAB = 1 << 20  # a string table up to this size is read whole for the references (else block by block)
+def _main_strtab(main: ElfObject, names: int) -> bytes | None:
+    """``main``'s string table read whole, when that costs less than reading ``names`` names one by one
+    (each through a block of elf.py's cache) and it is not huge; else None."""
+    return main.dynstr_whole(min(_MAIN_STRTAB_MAX, max(_WHOLE_STRTAB, names * _STRTAB_BLOCK))) if names else None
 
 
-def _references_of(main: ElfObject, pairs: list[tuple[int, int]],
-                   classes: dict[int, int | None]) -> list[Reference]:
+_STRTAB_BLOCK = 1 << 14  # what reading one name alone costs: a block of ElfObject's string cache
+_MAIN_STRTAB_MAX = 1 << 25  # above this, names are read one by one however many (the memory is not worth it)
+_WHOLE_STRTAB = 1 << 20  # a string table up to this size is read whole for many names (else name by name)
+
+
+def _references_of(main: ElfObject, pairs: list[tuple[int, int]], classes: dict[int, int | None],
+                   strtab: bytes | None) -> list[Reference]:
     """The References of the (symbol index, type) ``pairs`` (sorted), one per (name, version, class).
 
     Made in bulk by ``accel.make_references`` from the symbol entries the
@@ -252,8 +263,8 @@ def _references_of(main: ElfObject, pairs: list[tuple[int, int]],
         except ElfReadError:
             pass
         else:
-            refs = accel.make_references(pairs, classes, symtab, main.bits == 64, main.endian == ">",
-                                         main.dynstr_whole(_WHOLE_STRTAB), main.dynstr,
+            refs = accel.make_references(pairs, classes, symtab, main.bits == 64, main.endian == ">", strtab,
+                                         main.dynstr,
                                          versyms.words if versyms is not None else None, versions, Reference)
             if refs is not None:
                 return refs
@@ -742,46 +753,53 @@ def bind_tolerant(scope: list[ElfObject | None], *, include_self: bool = True, s
 def _bind(scope: list[ElfObject | None], include_self: bool, shortcut: bool, tolerate: bool) -> Bound:
     main = scope[0]
     assert main is not None
-    refs, own = _split_references(main, shortcut, with_own=include_self)
+    refs, own, strtab = _split_references(main, shortcut, with_own=include_self)
     out = _self_resolutions(main, own) if include_self and own else []
     search = _Search(scope, tolerate, share=True)
-    answers = _batch_lookups(search, scope, refs) if accel.BATCH_LOOKUPS else \
-        (_lookup(search, ref, ref.klass, True) for ref in refs)
-    for ref, (index, sym) in zip(refs, answers):
-        if index is not None and index != 0 and ref.protected:
-            if ref.klass == CLASS_PLT:
-                index = 0
-            else:
-                again, _ = _lookup(search, ref, CLASS_PLT, False)
-                if again is not None and again != 0:
-                    index = 0
-        if index == 0 and not include_self:
-            continue
-        out.append(Resolution(ref, index, sym))
+    if accel.BATCH_LOOKUPS:
+        _batch_resolutions(search, scope, refs, include_self, out, strtab)
+    else:
+        for ref in refs:
+            _resolve(search, ref, include_self, out)
     return Bound(out, search.damaged or {})
 
 
-def _batch_lookups(search: _Search, scope: list[ElfObject | None],
-                   refs: list[Reference]) -> list[tuple[int | None, Sym | None]]:
-    """:func:`_lookup` of every reference, made by ``accel.lookup_batch`` over the objects' raw tables.
+def _resolve(search: _Search, ref: Reference, include_self: bool, out: list[Resolution]) -> None:
+    """Append the Resolution of ``ref`` to ``out`` (unless it binds to the main object and that is left out)."""
+    index, sym = _lookup(search, ref, ref.klass, True)
+    if index is not None and index != 0 and ref.protected:
+        if ref.klass == CLASS_PLT:
+            index = 0
+        else:
+            again, _ = _lookup(search, ref, CLASS_PLT, False)
+            if again is not None and again != 0:
+                index = 0
+    if index == 0 and not include_self:
+        return
+    out.append(Resolution(ref, index, sym))
 
-    One call answers a whole run of references; where it stops (a table it
-    cannot read as :func:`_lookup` would), that reference is looked up by
-    :func:`_lookup`, which says what broke (passing that object over from then
-    on, or raising), and the batch goes on after it.
+
+def _batch_resolutions(search: _Search, scope: list[ElfObject | None], refs: list[Reference], include_self: bool,
+                       out: list[Resolution], strtab: bytes | None) -> None:
+    """:func:`_resolve` of every reference, most of them by ``accel.lookup_batch`` over the objects' raw tables.
+
+    One call resolves a whole run of references; where it stops (a table it
+    cannot read as :func:`_lookup` would, or a protected reference that
+    takes a second lookup), that reference is resolved by :func:`_resolve`,
+    which says what broke (passing that object over from then on, or
+    raising), and the batch goes on after it.
     """
     tables: list[LookupTables | None] = [None] * len(scope)
     for i, obj in enumerate(scope):
         if obj is not None and not (search.damaged and i in search.damaged):
-            tables[i] = lookup_tables(obj, _library(obj)) if i else lookup_tables(obj)
-    out: list[tuple[int | None, Sym | None]] = []
+            tables[i] = lookup_tables(obj, _library(obj)) if i else lookup_tables(obj, strtab=strtab)
     pos = 0
     while True:
-        stop, found = accel.lookup_batch(tables, refs, pos)
-        out += [(None, None) if a is None else (a[0], scope[a[0]].symbol(a[1])) for a in found]  # type: ignore[union-attr]
+        stop, found = accel.lookup_batch(tables, refs, pos, include_self, Sym, Resolution)
+        out += found
         if stop >= len(refs):
-            return out
-        out.append(_lookup(search, refs[stop], refs[stop].klass, True))
+            return
+        _resolve(search, refs[stop], include_self, out)
         for i in search.damaged or ():
             tables[i] = None
         pos = stop + 1
@@ -804,19 +822,23 @@ class LookupTables(NamedTuple):
     strtab: bytes | None  # None: names are read through dynstr
     dynstr: Callable[[int], bytes]
     versyms: array | None | bool  # None: no DT_VERSYM; False: unreadable
-    versions: dict[int, Version] | None  # None: unreadable
+    versions_of: Callable[[], dict[int, Version]]  # asked only when a versioned reference needs it
     mips: bool
 
 
 _TABLE_NONE, _TABLE_GNU, _TABLE_SYSV, _TABLE_UNREADABLE = 0, 1, 2, 3  # as bulk.TABLE_*
-_TABLES_STRTAB = 1 << 20  # a string table up to this size is handed over whole (else name by name through dynstr)
 
 
-def lookup_tables(obj: ElfObject, lib: _Library | None = None) -> LookupTables:
+def _no_versions() -> dict[int, Version]:
+    return {}
+
+
+def lookup_tables(obj: ElfObject, lib: _Library | None = None, strtab: bytes | None = None) -> LookupTables:
     """``obj``'s :class:`LookupTables`, each part read as the lookups read it; kept on ``lib`` when given.
 
     A part that fails to read is marked unreadable: a lookup that needs it
     stops the batch, and :func:`_lookup` meets the same failure and says so.
+    ``strtab`` is the string table when the caller already read it whole.
     """
     if lib is not None and lib.tables is not None:
         return lib.tables
@@ -826,11 +848,11 @@ def lookup_tables(obj: ElfObject, lib: _Library | None = None) -> LookupTables:
         table = obj.hash_table
     except ElfReadError:
         tables = LookupTables(_TABLE_UNREADABLE, None, 0, None, None, 0, None, 0, None, wide, big, None, obj.dynstr,
-                              None, None, mips)
+                              None, _no_versions, mips)
     else:
         if table is None or table.nbuckets == 0:
             tables = LookupTables(_TABLE_NONE, None, 0, None, None, 0, None, 0, None, wide, big, None, obj.dynstr,
-                                  None, None, mips)
+                                  None, _no_versions, mips)
         else:
             try:
                 symtab: bytes | None = obj.symbol_bytes(obj.symbol_count)
@@ -841,13 +863,9 @@ def lookup_tables(obj: ElfObject, lib: _Library | None = None) -> LookupTables:
                 words: array | None | bool = versyms.words if versyms is not None else None
             except ElfReadError:
                 words = False
-            versions = None
-            if words is not None and words is not False:
-                try:
-                    versions = obj.versions
-                except ElfReadError:
-                    pass
-            strtab = obj.dynstr_whole(_TABLES_STRTAB)
+            versions = partial(getattr, obj, "versions")
+            if strtab is None:
+                strtab = obj.dynstr_whole(_WHOLE_STRTAB)
             if isinstance(table, _GnuHash):
                 tables = LookupTables(_TABLE_GNU, table.bloom, table.shift, table.buckets, table.chain, table.symbias,
                                       table.xlat, table.walk_limit, symtab, wide, big, strtab, obj.dynstr, words,

@@ -293,7 +293,7 @@ class _Undecided(Exception):
     """A table this lookup cannot read as the caller's own code would: the caller looks the reference up itself."""
 
 
-def lookup_batch(scope, refs, start: int) -> tuple[int, list]:
+def lookup_batch(scope, refs, start: int, with_own: bool, sym_cls, res_cls) -> tuple[int, list]:
     """``do_lookup_x`` over a search list for each of ``refs[start:]``, in order, from the tables' raw words.
 
     ``scope[i]`` describes object i of the search list (None: passed over)
@@ -304,23 +304,28 @@ def lookup_batch(scope, refs, start: int) -> tuple[int, list]:
     (None: unreadable), whether entries are Elf64_Sym, whether the file is
     big-endian, DT_STRTAB's bytes (None: read names through the next field),
     ``dynstr(offset) -> bytes``, the version index of each symbol (u16 array;
-    None: no table; False: unreadable), index -> (name, hash, ...) of the
-    versions (None: unreadable), and whether the object is MIPS.  A
+    None: no table; False: unreadable), ``versions_of() -> {index: (name,
+    hash, ...)}`` (asked only for a versioned reference, since reading the
+    version records is work; it may raise), and whether the object is MIPS.  A
     reference is read by position too: name, version (None or (name, hash,
-    hidden, ...)), and item 4, its class; object 0 is passed over for a
+    hidden, ...)), weak, protected, class; object 0 is passed over for a
     class with CLASS_COPY.
 
-    Returns (stop, answers): ``answers[k]`` is (scope index, symbol index)
-    or None (found nowhere) for ``refs[start + k]``, and ``stop`` is where
-    the batch ended: ``len(refs)``, or the first reference whose lookup
-    reached something this function does not read (a table that is
-    unreadable, a chain that runs past its limit, an entry or a name outside
-    what it was given, a ``dynstr`` that raised).  It answers only where
-    every read the caller's own lookup would make succeeds, and then with
-    exactly its answer; the caller looks ``refs[stop]`` up its own way (which
-    says what broke) and calls again from ``stop + 1``.
+    Returns (stop, resolutions): one ``res_cls`` tuple (reference, scope
+    index, ``sym_cls`` tuple (index, name, info, other, shndx, value)) or
+    (reference, None, None) per reference, in order, those bound to object 0
+    left out unless ``with_own``; ``stop`` is where the batch ended:
+    ``len(refs)``, or the first reference whose lookup reached something
+    this function does not read (a table that is unreadable, a chain that
+    runs past its limit, an entry or a name outside what it was given, a
+    ``dynstr`` that raised), or a protected reference bound outside object 0
+    (which takes a second lookup).  It answers only where every read the
+    caller's own lookup would make succeeds, and then with exactly its
+    answer; the caller resolves ``refs[stop]`` its own way (which says what
+    broke) and calls again from ``stop + 1``.
     """
     out: list = []
+    new = tuple.__new__
     for k in range(start, len(refs)):
         ref = refs[k]
         name, version, klass = ref[0], ref[1], ref[4]
@@ -333,11 +338,19 @@ def lookup_batch(scope, refs, start: int) -> tuple[int, list]:
                     continue
                 found = _lookup_one(tables, name, ghash, shash, version, klass)
                 if found is not None:
-                    answer = (i, found)
+                    answer = i, found
                     break
         except _Undecided:
             return k, out
-        out.append(answer)
+        if answer is None:
+            out.append(new(res_cls, (ref, None, None)))
+            continue
+        i, found = answer
+        if i and ref[3]:
+            return k, out
+        if i or with_own:
+            _, info, other, shndx, value = _entry(scope[i], found)
+            out.append(new(res_cls, (ref, i, new(sym_cls, (found, name, info, other, shndx, value)))))
     return len(refs), out
 
 
@@ -374,9 +387,10 @@ def _lookup_one(t, name: bytes, ghash: int, shash: list, version, klass: int) ->
             raise _Undecided
         raw = versyms[idx]
         if version is not None:
-            versions = t[14]
-            if versions is None:
-                raise _Undecided
+            try:
+                versions = t[14]()
+            except Exception:
+                raise _Undecided from None
             have = versions.get(raw & 0x7FFF)
             have_hash = have[1] if have else 0
             have_name = have[0] if have else None
