@@ -1091,6 +1091,10 @@ static PyObject *lookup_batch(PyObject *self, PyObject *args) {
         return NULL;
     if (record_type(sym_obj) < 0 || record_type(res_obj) < 0)
         return NULL;
+    if (start < 0 || start > PyList_GET_SIZE(refs)) {
+        PyErr_SetString(PyExc_ValueError, "a batch starting outside the references");
+        return NULL;
+    }
     PyTypeObject *sym_cls = (PyTypeObject *)sym_obj, *res_cls = (PyTypeObject *)res_obj;
     Py_ssize_t nscope = PyList_GET_SIZE(scope);
     Tables *tables = PyMem_Calloc((size_t)(nscope ? nscope : 1), sizeof(Tables));
@@ -1103,7 +1107,7 @@ static PyObject *lookup_batch(PyObject *self, PyObject *args) {
     out = PyList_New(0);
     if (!out)
         goto done;
-    Py_ssize_t k = start < 0 ? 0 : start;
+    Py_ssize_t k = start;
     for (; k < PyList_GET_SIZE(refs); k++) {
         PyObject *ref = PyList_GET_ITEM(refs, k);
         if (!PyTuple_Check(ref) || PyTuple_GET_SIZE(ref) < 5 || !PyBytes_Check(PyTuple_GET_ITEM(ref, 0))) {

@@ -324,6 +324,8 @@ def lookup_batch(scope, refs, start: int, with_own: bool, sym_cls, res_cls) -> t
     answer; the caller resolves ``refs[stop]`` its own way (which says what
     broke) and calls again from ``stop + 1``.
     """
+    if not 0 <= start <= len(refs):
+        raise ValueError("a batch starting outside the references")
     out: list = []
     new = tuple.__new__
     for k in range(start, len(refs)):

@@ -302,3 +302,218 @@ def test_twins_on_real_tables():
             rest = bytes(marks_py[: len(marks_py) // 2])
             assert both("select_pairs", syms, types, lookup[:2], lookup[2:3], rest)[0] == \
                 _speedups.select_pairs(syms, types, lookup[:2], lookup[2:3], rest)
+
+
+# -- lookups over a search list, and the references of an object -----------------------------------
+
+_NAMES = [b"foo", b"bar", b"foo2", b"_Z3bazv", b"x", b""]
+_VERSIONS = {2: (b"V1", 0x0595E1, False, None), 3: (b"V2", 0x0595E2, False, None),
+             4: (b"V3", 0, False, None), 5: (b"V1", 0x0595E1, False, b"libx.so")}
+
+
+def _pack_sym(wide: bool, big: bool, name: int, info: int, other: int, shndx: int, value: int) -> bytes:
+    e = ">" if big else "<"
+    if wide:
+        return struct.pack(e + "IBBHQQ", name, info, other, shndx, value, 0)
+    return struct.pack(e + "IIIBBH", name, value & 0xFFFFFFFF, 0, info, other, shndx)
+
+
+def _dynstr_of(strtab: bytes):
+    def dynstr(offset: int) -> bytes:
+        end = strtab.find(b"\0", offset)
+        if offset >= len(strtab) or end < 0:
+            raise ValueError("outside the string table")
+        return strtab[offset:end]
+    return dynstr
+
+
+def _raising_versions():
+    raise ValueError("damaged version records")
+
+
+@st.composite
+def _lookup_tables(draw):
+    """An object's LookupTables built as a linker lays them out (GNU or SysV hash), then perhaps damaged."""
+    from linkaudit.binding import LookupTables
+
+    healthy = draw(st.integers(0, 9)) < 6  # else some part of it is damaged or unreadable, perhaps
+    kind = draw(st.sampled_from([1, 1, 1, 2, 2] if healthy else [1, 2, 0, 3]))
+    wide, big, mips = draw(st.booleans()), draw(st.booleans()), draw(st.integers(0, 5)) == 0
+    names = draw(st.lists(st.sampled_from(_NAMES), min_size=1, max_size=10))
+    strtab = b"\0" + b"".join(n + b"\0" for n in _NAMES)
+    offsets = {n: strtab.index(b"\0" + n + b"\0") + 1 for n in _NAMES}
+    bias = draw(st.integers(0, 3)) if kind == 1 else 1
+    nb = draw(st.integers(1, 4))
+    h = (lambda n: bulk.gnu_hash(n)) if kind == 1 else (lambda n: bulk.sysv_hash(n))
+    if kind == 1:  # a GNU table holds its hashed symbols sorted by bucket
+        names.sort(key=lambda n: h(n) % nb)
+    symbols = [(0, 0, 0, 0, 0)] * bias + [
+        (offsets[n], draw(st.sampled_from([0x12] * 6 + [0x11, 0x22, 0xA2, 0x16, 0x02, 0x13, 0x1A, 0x15, 0x10])),
+         draw(st.sampled_from([0] * 6 + [1, 2, 3, 8])), draw(st.sampled_from([5] * 6 + [0, 0xFFF1])),
+         draw(st.sampled_from([0x1000] * 6 + [0, 1 << 40])))
+        for n in names]
+    count = len(symbols)
+    symtab = b"".join(_pack_sym(wide, big, *s) for s in symbols)
+    if kind == 1:
+        buckets, chain = [0] * nb, []
+        for k, n in enumerate(names):
+            b = h(n) % nb
+            if buckets[b] == 0:
+                buckets[b] = bias + k
+            last = k + 1 == len(names) or h(names[k + 1]) % nb != b
+            chain.append(h(n) & ~1 | int(last))
+        words = draw(st.integers(1, 2))
+        full = (1 << (64 if wide else 32)) - 1  # lets every name through; a random word, some
+        bloom = array("Q" if wide else "I", [full if draw(st.integers(0, 3)) else draw(st.integers(0, full))
+                                             for _ in range(words)])
+        xlat = array("I", range(bias, count)) if mips and draw(st.booleans()) else None
+        if xlat is not None and draw(st.booleans()):
+            xlat.reverse()
+        shift, limit = draw(st.integers(0, 40)), draw(st.sampled_from([1000] if healthy else [1000, 2, 1]))
+    else:
+        buckets, chain = [0] * nb, [0] * count
+        for k in range(count - 1, 0, -1):  # SysV: each bucket's chain through chain[], 0 ends it
+            b = h(names[k - 1]) % nb
+            chain[k], buckets[b] = buckets[b], k
+        bloom, xlat, shift, limit = None, None, 0, 0
+    buckets, chain = array("I", buckets), array("I", chain)
+    for _ in range(0 if healthy else draw(st.integers(0, 2))):  # a word of the buckets or chains, anything
+        target = draw(st.sampled_from([buckets, chain]))
+        if len(target):
+            target[draw(st.integers(0, len(target) - 1))] = draw(st.integers(0, 12) | st.integers(0, 2**32 - 1))
+    if not healthy and draw(st.booleans()):
+        symtab = symtab[:draw(st.integers(0, len(symtab)))]
+    versyms = draw(st.sampled_from(["none", "table"] if healthy else ["none", "table", "short", "unreadable"]))
+    vs = array("H", [draw(st.sampled_from([0, 1, 1, 1, 2, 2, 3, 4, 5, 6, 0x8002, 0x8003])) for _ in range(count)])
+    versyms = {"none": None, "table": vs, "short": vs[:count // 2], "unreadable": False}[versyms]
+    versions = draw(st.sampled_from([lambda: _VERSIONS, lambda: {}] + ([] if healthy else [_raising_versions])))
+    strtab_given = strtab if draw(st.booleans()) else None
+    if not healthy and draw(st.booleans()):
+        strtab = strtab[:draw(st.integers(0, len(strtab)))]
+        strtab_given = strtab if strtab_given is not None else None
+    return LookupTables(kind, bloom, shift, buckets, chain, bias, xlat, limit, symtab if kind != 3 else None,
+                        wide, big, strtab_given, _dynstr_of(strtab), versyms, versions, mips)
+
+
+_references = st.builds(
+    lambda name, version, weak, protected, klass: __import__("linkaudit.binding").binding.Reference(
+        name, version, weak, protected, klass),
+    st.sampled_from(_NAMES),
+    st.none() | st.sampled_from([(b"V1", 0x0595E1, False, None), (b"V2", 0x0595E2, True, None),
+                                 (b"V9", 0x0595E9, False, None), (b"V1", 0x0595E1, True, None)]),
+    st.booleans(), st.integers(0, 4) .map(lambda k: k == 0), st.sampled_from([0, 0, 1, 2, 3]))
+
+
+def _batch(impl, scope, refs, start, with_own):
+    from linkaudit.binding import Resolution
+    from linkaudit.elf import Sym
+
+    try:
+        return impl.lookup_batch(scope, refs, start, with_own, Sym, Resolution)
+    except (ValueError, TypeError) as exc:
+        return type(exc)
+
+
+@needs_c
+@MANY
+@given(st.lists(st.none() | _lookup_tables(), min_size=1, max_size=4), st.lists(_references, max_size=10),
+       st.integers(0, 3), st.booleans())
+def test_lookup_batch_twin(scope, refs, start, with_own):
+    assert _batch(_speedups, scope, refs, start, with_own) == _batch(bulk, scope, refs, start, with_own)
+
+
+def _lookup_by_binding(scope_objs, refs):
+    """Where binding's memoized per-reference path (``_lookup`` and ``check_match``) binds each reference."""
+    from linkaudit import binding
+
+    search = binding._Search(scope_objs, tolerate=False)
+    return [binding._lookup(search, ref, ref.klass, False) for ref in refs]
+
+
+def test_lookup_batch_is_the_lookup_of_binding_on_real_libraries():
+    """bulk.lookup_batch over real tables answers what binding's own lookup answers, reference by reference."""
+    import glob
+
+    from linkaudit import binding
+    from linkaudit.elf import Sym
+    from linkaudit.loader import Loader, LoaderEnv
+
+    paths = sorted(glob.glob("/usr/lib/x86_64-linux-gnu/libstdc++.so.6.*") + glob.glob("/usr/lib/x86_64-linux-gnu/libxml2.so.2.*"))
+    if not paths:
+        pytest.skip("no libstdc++/libxml2 in the multiarch directory")
+    for path in paths:
+        scope = [o.elf for o in Loader(LoaderEnv(python_package_rule=False)).load(path).searchlist]
+        refs = [r for r in binding.references(scope[0]) if not r.protected]
+        assert len(refs) > 100
+        tables = [binding.lookup_tables(o) if o is not None else None for o in scope]
+        stop, found = bulk.lookup_batch(tables, refs, 0, True, Sym, binding.Resolution)
+        assert stop == len(refs)
+        want = _lookup_by_binding(scope, refs)
+        assert [(r.scope_index, r.sym) for r in found] == want
+        assert any(i not in (None, 0) for i, _ in want) and any(i == 0 for i, _ in want)
+        if _speedups is not None:
+            assert _speedups.lookup_batch(tables, refs, 0, True, Sym, binding.Resolution) == (stop, found)
+
+
+@st.composite
+def _reference_inputs(draw):
+    wide, big = draw(st.booleans()), draw(st.booleans())
+    strtab = b"\0" + b"".join(n + b"\0" for n in _NAMES)
+    entries = [_pack_sym(wide, big, draw(st.integers(0, len(strtab) + 2)), draw(st.integers(0, 255)),
+                         draw(st.integers(0, 255)), draw(st.sampled_from([0, 5, 0xFFF1])), draw(st.integers(0, 3)))
+               for _ in range(draw(st.integers(0, 8)))]
+    symtab = b"".join(entries)
+    pairs = sorted(set(draw(st.lists(st.tuples(st.integers(0, 9), st.sampled_from([1, 6, 7, 5])), max_size=12))))
+    classes = {1: 0, 6: 0, 7: 1, 5: None}
+    versyms = draw(st.none() | st.lists(st.sampled_from([0, 1, 2, 3, 4, 0x8003]), max_size=10).map(
+        lambda v: array("H", v)))
+    given_strtab = draw(st.sampled_from([strtab, None, strtab[:5]]))
+    return pairs, classes, symtab, wide, big, given_strtab, _dynstr_of(strtab), versyms, dict(_VERSIONS)
+
+
+def _refs(impl, args):
+    from linkaudit.binding import Reference
+
+    try:
+        return impl.make_references(*args, Reference)
+    except (ValueError, TypeError, KeyError) as exc:
+        return type(exc)
+
+
+@needs_c
+@MANY
+@given(_reference_inputs())
+def test_make_references_twin(args):
+    assert _refs(_speedups, args) == _refs(bulk, args)
+
+
+def test_make_references_is_reference_by_reference_on_real_objects():
+    """bulk.make_references gives what binding's per-relocation ``_reference`` gives (first of each key kept)."""
+    import glob
+
+    from linkaudit import binding
+    from linkaudit.elf import ElfObject
+
+    paths = sorted(glob.glob("/usr/lib/x86_64-linux-gnu/libstdc++.so.6.*") + glob.glob("/lib/x86_64-linux-gnu/libc.so.6"))
+    if not paths:
+        pytest.skip("no libstdc++/libc in the multiarch directory")
+    for path in paths:
+        main = ElfObject(path)
+        blocks, _, classes = binding._relocation_blocks(main)
+        pairs = sorted({p for syms, types in blocks for p in zip(memoryview(syms).cast("I"), memoryview(types).cast("I"))
+                        if p[0]})
+        versyms = main.versyms
+        versions = main.versions if versyms is not None else {}
+        want: dict = {}
+        for symidx, t in pairs:
+            if classes[t] is not None:
+                ref = binding._reference(main, symidx, classes[t], versyms, versions)
+                if ref is not None:
+                    want.setdefault((ref.name, ref.version.name if ref.version else None, ref.klass), ref)
+        args = (pairs, classes, main.symbol_bytes(pairs[-1][0] + 1), main.bits == 64, main.endian == ">",
+                main.dynstr_whole(1 << 24), main.dynstr, versyms.words if versyms else None, versions)
+        assert _refs(bulk, args) == list(want.values())
+        assert len(want) > 50
+        if _speedups is not None:
+            assert _refs(_speedups, args) == list(want.values())
+            assert _refs(_speedups, args[:5] + (None,) + args[6:]) == list(want.values())  # names through dynstr
