@@ -34,8 +34,13 @@ entry ``check_match`` accepts binds to it before any dependency is asked: in
 big C++ libraries that is almost every reference (57,595 of the 59,288
 symbols libtorch_cpu.so references).  :func:`self_bound` finds those in bulk, from the symbol
 table's bytes, without reading a name or computing a hash; only the others
-are looked up one by one.  Each library's answers and, once it pays, a name
-index are kept here (not on the ELF reader) for the run.
+are looked up.  With the compiled fast path, one ``accel.lookup_batch``
+call looks up all of an object's references, from each object's raw tables
+(:class:`LookupTables`), and stops at anything it cannot read as
+:func:`_lookup` would, which then looks that reference up itself (and says
+what broke).  In pure Python, :func:`_lookup` looks each reference up, and
+each library's answers and, once it pays, a name index are kept here (not
+on the ELF reader) for the run.
 """
 
 from __future__ import annotations

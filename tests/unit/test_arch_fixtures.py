@@ -17,11 +17,14 @@ from elftools.elf.elffile import ELFFile
 
 from linkaudit.audit import AuditOptions, audit
 import linkaudit.binding as binding
+from linkaudit import accel, bulk
 from linkaudit.binding import CLASS_COPY, CLASS_PLT, SymbolName, bind, hash_lookup, lookup_in, references, self_bound, type_class
 from linkaudit.elf import ElfObject, decode_relocations, gnu_hash
 from linkaudit.loader import LoaderEnv
 from linkaudit.relocations import RELOC_CLASSES, classes_for
 from linkaudit.report import Status
+
+from _compiled import speedups  # tests/unit/_compiled.py: the compiled twin, built in place or here (or None)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 ARCHES = ("aarch64", "armhf", "armel", "i386", "ppc64el", "s390x", "mipsel", "mips64el")
@@ -165,11 +168,21 @@ def _resolutions(scope, shortcut: bool) -> list[tuple]:
 
 
 @pytest.mark.parametrize("arch", ARCHES)
-def test_shortcut_and_index_answer_like_the_walk(arch, monkeypatch):
-    """Self-binding shortcut on or off, name index forced or not: the same resolutions."""
+def test_shortcut_index_and_batch_answer_like_the_walk(arch, monkeypatch):
+    """Self-binding shortcut on or off, name index forced or not, lookups batched (bulk.py's twin and the
+    compiled one) or one by one: the same resolutions."""
+    monkeypatch.setattr(accel, "BATCH_LOOKUPS", False)  # the walk, memos and name index are that path's
     monkeypatch.setattr(binding, "_LIBRARIES", type(binding._LIBRARIES)())
     walked = [_resolutions(s, shortcut=False) for s in _scopes(arch)]
     assert walked == [_resolutions(s, shortcut=True) for s in _scopes(arch)]
+    for impl in (bulk, speedups) if speedups is not None else (bulk,):
+        with monkeypatch.context() as m:
+            m.setattr(accel, "BATCH_LOOKUPS", True)
+            m.setattr(accel, "lookup_batch", impl.lookup_batch)
+            m.setattr(accel, "make_references", impl.make_references)
+            m.setattr(binding, "_LIBRARIES", type(binding._LIBRARIES)())
+            assert walked == [_resolutions(s, shortcut=True) for s in _scopes(arch)], impl
+            assert walked == [_resolutions(s, shortcut=False) for s in _scopes(arch)], impl
     monkeypatch.setattr(binding, "INDEX_AFTER_LOOKUPS", 0)
     monkeypatch.setattr(binding, "INDEX_LOOKUPS_PER_SYMBOL", 0)
     monkeypatch.setattr(binding, "_LIBRARIES", type(binding._LIBRARIES)())

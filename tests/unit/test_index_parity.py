@@ -15,6 +15,7 @@ import os
 import pytest
 
 import linkaudit.binding as binding
+from linkaudit import accel
 import linkaudit.elf as elf
 from linkaudit.audit import AuditOptions, audit
 from linkaudit.formats.json import report_to_dict
@@ -22,6 +23,7 @@ from linkaudit.loader import LoaderEnv
 
 
 def _audit(paths, env, monkeypatch, after):
+    monkeypatch.setattr(accel, "BATCH_LOOKUPS", False)  # the index is that of the per-reference lookups
     monkeypatch.setattr(binding, "INDEX_AFTER_LOOKUPS", after)
     monkeypatch.setattr(binding, "INDEX_LOOKUPS_PER_SYMBOL", 0 if after == 0 else 1 << 30)
     monkeypatch.setattr(binding, "_LIBRARIES", type(binding._LIBRARIES)())  # nothing indexed by an earlier test
