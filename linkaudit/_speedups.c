@@ -693,6 +693,8 @@ static PyObject *versions_of(Tables *t, int *rc) {
         if (v) {
             Py_DECREF(v);
             PyErr_SetString(PyExc_TypeError, "versions_of() must return a dict");
+            *rc = -1;
+            return NULL;
         }
         if (!PyErr_ExceptionMatches(PyExc_Exception)) {
             *rc = -1;

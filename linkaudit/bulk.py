@@ -326,6 +326,10 @@ def lookup_batch(scope, refs, start: int, with_own: bool, sym_cls, res_cls) -> t
     """
     if not 0 <= start <= len(refs):
         raise ValueError("a batch starting outside the references")
+    for t in scope:
+        if t is not None and t[0] in (TABLE_GNU, TABLE_SYSV) and (
+                t[3] is None or t[4] is None or not len(t[3]) or (t[0] == TABLE_GNU and t[1] is None)):
+            raise ValueError("a hash table without buckets, chains or bloom words")
     out: list = []
     new = tuple.__new__
     for k in range(start, len(refs)):
@@ -393,6 +397,8 @@ def _lookup_one(t, name: bytes, ghash: int, shash: list, version, klass: int) ->
                 versions = t[14]()
             except Exception:
                 raise _Undecided from None
+            if not isinstance(versions, dict):
+                raise TypeError("versions_of() must return a dict")
             have = versions.get(raw & 0x7FFF)
             have_hash = have[1] if have else 0
             have_name = have[0] if have else None
@@ -441,7 +447,11 @@ def _gnu_candidates(t, h: int) -> list[int]:
         if value >> 1 == want:
             out.append(k + bias)
         if value & 1:
-            return out if xlat is None else [xlat[i - bias] for i in out]
+            if xlat is None:
+                return out
+            if out and out[-1] - bias >= len(xlat):
+                raise _Undecided
+            return [xlat[i - bias] for i in out]
         k += 1
     raise _Undecided  # a chain past its limit, or past the table
 
