@@ -216,17 +216,21 @@ def _split_references(main: ElfObject, shortcut: bool,
     copy = tuple(sorted(t for t, k in classes.items() if k is not None and k & CLASS_COPY))
     table = _shortcut_table(main) if shortcut else None
     mine = rest = b""  # rest: the symbols left to look up; past its end (all of it when empty) every one is
+    strtab = None
     if table is not None:
         marks = bytearray(table.symbias + table.hashed_count)
         for syms, types in blocks:
             accel.mark_symbols(syms, types, lookup, marks)
-        mine = self_bound_mask(main, marks)
+        if 1 in marks:  # the sample's names: cheaper from the table read whole than block by block
+            strtab = main.dynstr_whole(_SAMPLE * _STRTAB_BLOCK)
+        mine = self_bound_mask(main, marks, strtab)
         if mine:
             rest = _without(marks, mine)
     pairs: dict[tuple[int, int], None] = dict.fromkeys(p for p in got if p[0])  # MIPS: never self-bound
     for syms, types in blocks:
         pairs.update(dict.fromkeys(accel.select_pairs(syms, types, lookup, copy, rest)))
-    strtab = _main_strtab(main, len(pairs))
+    if strtab is None:
+        strtab = _main_strtab(main, len(pairs))
     refs = _references_of(main, sorted(pairs), classes, strtab)
     own: dict[int, set[int]] = {}
     if mine and with_own:
@@ -331,7 +335,7 @@ def _shortcut_table(main: ElfObject) -> _GnuHash | None:
     return table
 
 
-def self_bound_mask(main: ElfObject, marks: bytearray) -> bytes:
+def self_bound_mask(main: ElfObject, marks: bytearray, strtab: bytes | None = None) -> bytes:
     """One byte per symbol of ``marks`` (the symbols some reference wants): 1 where the lookup in
     ``main`` certainly finds that very entry; b"" when none does or the table cannot be trusted.
 
@@ -355,7 +359,8 @@ def self_bound_mask(main: ElfObject, marks: bytearray) -> bytes:
     through global GOT entries that the rules above were not checked against.
     On every other architecture the relocation classes cannot make the
     shortcut wrong: copy relocations never reach it, and the PLT class only
-    rejects undefined entries, which it never takes.
+    rejects undefined entries, which it never takes.  ``strtab``, the string
+    table read whole, serves the sample's names when given.
     """
     table = _shortcut_table(main)
     if table is None or 1 not in marks:
@@ -377,7 +382,7 @@ def self_bound_mask(main: ElfObject, marks: bytearray) -> bytes:
     if not ok:
         return b""
     found = ok.to_bytes(count, "little")
-    if not _sample_hashes(main, table, found, bias):
+    if not _sample_hashes(main, table, found, bias, strtab):
         return b""
     return bytes(bias) + found
 
@@ -416,7 +421,7 @@ def _versions_mask(main: ElfObject, bias: int, n: int) -> int:
     return int.from_bytes(accel.u16_mask(words, bias, n, bad), "little")
 
 
-def _sample_hashes(main: ElfObject, table: _GnuHash, found: bytes, bias: int) -> bool:
+def _sample_hashes(main: ElfObject, table: _GnuHash, found: bytes, bias: int, strtab: bytes | None) -> bool:
     """Whether the names of a sample of the entries ``found`` marks (entry ``bias`` first) hash to
     where they sit (bloom filter, bucket, chain): the first marked entry at or after each of
     _SAMPLE evenly spaced positions."""
@@ -428,9 +433,19 @@ def _sample_hashes(main: ElfObject, table: _GnuHash, found: bytes, bias: int) ->
         if at in tried:
             continue
         tried.add(at)
-        if bias + at not in table.candidates(gnu_hash(main.symbol_name(bias + at))):
+        if bias + at not in table.candidates(gnu_hash(_symbol_name(main, bias + at, strtab))):
             return False
     return True
+
+
+def _symbol_name(main: ElfObject, index: int, strtab: bytes | None) -> bytes:
+    """``main.symbol_name(index)``, sliced from ``strtab`` (the string table read whole) when given."""
+    if strtab is not None:
+        off = main.raw_symbol(index)[0]
+        end = strtab.find(b"\0", off)
+        if off < len(strtab) and end >= 0:
+            return strtab[off:end]
+    return main.symbol_name(index)
 
 
 # -- lookups -----------------------------------------------------------------------------------
@@ -760,13 +775,14 @@ def _bind(scope: list[ElfObject | None], include_self: bool, shortcut: bool, tol
     assert main is not None
     refs, own, strtab = _split_references(main, shortcut, with_own=include_self)
     out = _self_resolutions(main, own) if include_self and own else []
-    search = _Search(scope, tolerate, share=True)
     if accel.BATCH_LOOKUPS:
-        _batch_resolutions(search, scope, refs, include_self, out, strtab)
+        damaged = _batch_resolutions(scope, tolerate, refs, include_self, out, strtab)
     else:
+        search = _Search(scope, tolerate, share=True)
         for ref in refs:
             _resolve(search, ref, include_self, out)
-    return Bound(out, search.damaged or {})
+        damaged = search.damaged
+    return Bound(out, damaged or {})
 
 
 def _resolve(search: _Search, ref: Reference, include_self: bool, out: list[Resolution]) -> None:
@@ -784,9 +800,10 @@ def _resolve(search: _Search, ref: Reference, include_self: bool, out: list[Reso
     out.append(Resolution(ref, index, sym))
 
 
-def _batch_resolutions(search: _Search, scope: list[ElfObject | None], refs: list[Reference], include_self: bool,
-                       out: list[Resolution], strtab: bytes | None) -> None:
-    """:func:`_resolve` of every reference, most of them by ``accel.lookup_batch`` over the objects' raw tables.
+def _batch_resolutions(scope: list[ElfObject | None], tolerate: bool, refs: list[Reference], include_self: bool,
+                       out: list[Resolution], strtab: bytes | None) -> dict[int, str] | None:
+    """:func:`_resolve` of every reference, most of them by ``accel.lookup_batch`` over the objects' raw
+    tables; returns the damaged objects (as ``_Search.damaged``).
 
     One call resolves a whole run of references; where it stops (a table it
     cannot read as :func:`_lookup` would, or a protected reference that
@@ -796,14 +813,17 @@ def _batch_resolutions(search: _Search, scope: list[ElfObject | None], refs: lis
     """
     tables: list[LookupTables | None] = [None] * len(scope)
     for i, obj in enumerate(scope):
-        if obj is not None and not (search.damaged and i in search.damaged):
+        if obj is not None:
             tables[i] = lookup_tables(obj, _library(obj)) if i else lookup_tables(obj, strtab=strtab)
+    search: _Search | None = None  # made at the first stop (most objects never stop)
     pos = 0
     while True:
         stop, found = accel.lookup_batch(tables, refs, pos, include_self, Sym, Resolution)
         out += found
         if stop >= len(refs):
-            return
+            return search.damaged if search is not None else None
+        if search is None:
+            search = _Search(scope, tolerate, share=True)
         _resolve(search, refs[stop], include_self, out)
         for i in search.damaged or ():
             tables[i] = None

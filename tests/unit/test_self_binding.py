@@ -51,7 +51,7 @@ def test_whole_reports_match_without_the_shortcut(scenario, monkeypatch):
         monkeypatch.chdir(scenario.cwd)
     env = _env(scenario)
     fast = report_to_dict(audit([str(scenario.path)], AuditOptions(env=env, jobs=1)))
-    monkeypatch.setattr(binding, "self_bound_mask", lambda main, marks: b"")
+    monkeypatch.setattr(binding, "self_bound_mask", lambda main, marks, strtab=None: b"")
     slow = report_to_dict(audit([str(scenario.path)], AuditOptions(env=env, jobs=1)))
     assert fast == slow
 
