@@ -47,8 +47,8 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable
-from functools import partial
 from itertools import compress
+import weakref
 from weakref import WeakKeyDictionary
 
 from linkaudit import accel
@@ -854,10 +854,6 @@ class LookupTables(NamedTuple):
 _TABLE_NONE, _TABLE_GNU, _TABLE_SYSV, _TABLE_UNREADABLE = 0, 1, 2, 3  # as bulk.TABLE_*
 
 
-def _no_versions() -> dict[int, Version]:
-    return {}
-
-
 def lookup_tables(obj: ElfObject, lib: _Library | None = None, strtab: bytes | None = None) -> LookupTables:
     """``obj``'s :class:`LookupTables`, each part read as the lookups read it; kept on ``lib`` when given.
 
@@ -869,15 +865,16 @@ def lookup_tables(obj: ElfObject, lib: _Library | None = None, strtab: bytes | N
         return lib.tables
     mips = obj.e_machine == EM_MIPS
     wide, big = obj.bits == 64, obj.endian == ">"
+    dynstr, versions = _readers(obj)
     try:
         table = obj.hash_table
     except ElfReadError:
-        tables = LookupTables(_TABLE_UNREADABLE, None, 0, None, None, 0, None, 0, None, wide, big, None, obj.dynstr,
-                              None, _no_versions, mips)
+        tables = LookupTables(_TABLE_UNREADABLE, None, 0, None, None, 0, None, 0, None, wide, big, None, dynstr,
+                              None, versions, mips)
     else:
         if table is None or table.nbuckets == 0:
-            tables = LookupTables(_TABLE_NONE, None, 0, None, None, 0, None, 0, None, wide, big, None, obj.dynstr,
-                                  None, _no_versions, mips)
+            tables = LookupTables(_TABLE_NONE, None, 0, None, None, 0, None, 0, None, wide, big, None, dynstr,
+                                  None, versions, mips)
         else:
             try:
                 symtab: bytes | None = obj.symbol_bytes(obj.symbol_count)
@@ -888,19 +885,32 @@ def lookup_tables(obj: ElfObject, lib: _Library | None = None, strtab: bytes | N
                 words: array | None | bool = versyms.words if versyms is not None else None
             except ElfReadError:
                 words = False
-            versions = partial(getattr, obj, "versions")
             if strtab is None:
                 strtab = obj.dynstr_whole(_WHOLE_STRTAB)
             if isinstance(table, _GnuHash):
                 tables = LookupTables(_TABLE_GNU, table.bloom, table.shift, table.buckets, table.chain, table.symbias,
-                                      table.xlat, table.walk_limit, symtab, wide, big, strtab, obj.dynstr, words,
+                                      table.xlat, table.walk_limit, symtab, wide, big, strtab, dynstr, words,
                                       versions, mips)
             else:
                 tables = LookupTables(_TABLE_SYSV, None, 0, table.buckets, table.chain, 0, None, 0, symtab, wide, big,
-                                      strtab, obj.dynstr, words, versions, mips)
+                                      strtab, dynstr, words, versions, mips)
     if lib is not None:
         lib.tables = tables
     return tables
+
+
+def _readers(obj: ElfObject) -> tuple[Callable[[int], bytes], Callable[[], dict[int, Version]]]:
+    """``obj.dynstr`` and ``obj.versions`` as callables that hold ``obj`` weakly: the tables are kept on its
+    :class:`_Library`, which lives exactly as long as ``obj`` does (a strong reference would keep both)."""
+    ref = weakref.ref(obj)
+
+    def dynstr(offset: int) -> bytes:
+        return ref().dynstr(offset)  # type: ignore[union-attr]
+
+    def versions() -> dict[int, Version]:
+        return ref().versions  # type: ignore[union-attr]
+
+    return dynstr, versions
 
 
 def _self_resolutions(main: ElfObject, own: dict[int, set[int]]) -> list[Resolution]:

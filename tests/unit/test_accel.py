@@ -270,3 +270,22 @@ def test_a_damaged_library_stops_the_batch_and_is_passed_over(tmp_path_factory, 
     # the batched paths stopped at the first lookup that reached the damage, and went on after it
     assert calls.count("compiled") >= 2 and calls.count("bulk.py, batched") >= 2
     assert "bulk.py, memoized" not in calls
+
+
+@pytest.mark.skipif(not glob.glob("/usr/lib/x86_64-linux-gnu/libstdc++.so.6*"), reason="no libstdc++ here")
+@pytest.mark.parametrize("batch", [True, False])
+def test_binding_keeps_no_object_alive(monkeypatch, batch):
+    """What binding keeps per library (answers, lookup tables) is weakly keyed: dropping the objects frees it."""
+    import gc
+
+    from linkaudit import binding
+
+    monkeypatch.setattr(accel, "BATCH_LOOKUPS", batch and accel.COMPILED)
+    monkeypatch.setattr(binding, "_LIBRARIES", type(binding._LIBRARIES)())
+    path = sorted(glob.glob("/usr/lib/x86_64-linux-gnu/libstdc++.so.6*"))[0]
+    scope = [o.elf for o in Loader(LoaderEnv(python_package_rule=False)).load(path).searchlist]
+    assert bind_tolerant(scope).resolutions
+    assert len(binding._LIBRARIES) >= 2
+    del scope
+    gc.collect()
+    assert len(binding._LIBRARIES) == 0
