@@ -515,6 +515,21 @@ done:
     return out;
 }
 
+static PyObject *max_u32(PyObject *self, PyObject *arg) {
+    Py_buffer b;
+    Py_ssize_t n;
+    if (get_u32_words(arg, &b, &n) < 0)
+        return NULL;
+    uint32_t best = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t w = word_at(&b, i);
+        if (w > best)
+            best = w;
+    }
+    PyBuffer_Release(&b);
+    return PyLong_FromUnsignedLong(best);
+}
+
 static PyObject *canonical_chains(PyObject *self, PyObject *args) {
     PyObject *bo, *co;
     unsigned long long bias_arg;
@@ -1328,6 +1343,7 @@ static PyMethodDef methods[] = {
     {"symbol_rules_mask", symbol_rules_mask, METH_VARARGS, "check_match's per-entry rules (see linkaudit.bulk)."},
     {"unique_hash_mask", unique_hash_mask, METH_O, "Chain hashes held once (see linkaudit.bulk)."},
     {"u16_mask", u16_mask, METH_VARARGS, "u16 words not in a set (see linkaudit.bulk)."},
+    {"max_u32", max_u32, METH_O, "The largest u32 word (see linkaudit.bulk)."},
     {"canonical_chains", canonical_chains, METH_VARARGS, "GNU hash chains as linkers lay them (see linkaudit.bulk)."},
     {"make_references", make_references, METH_VARARGS, "The references of relocations (see linkaudit.bulk)."},
     {"lookup_batch", lookup_batch, METH_VARARGS, "do_lookup_x over a search list for many references (see linkaudit.bulk)."},

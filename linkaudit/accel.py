@@ -40,6 +40,7 @@ distinct = _impl.distinct
 symbol_rules_mask = _impl.symbol_rules_mask
 unique_hash_mask = _impl.unique_hash_mask
 u16_mask = _impl.u16_mask
+max_u32 = _impl.max_u32
 canonical_chains = _impl.canonical_chains
 lookup_batch = _impl.lookup_batch
 make_references = _impl.make_references
@@ -49,7 +50,7 @@ make_references = _impl.make_references
 BATCH_LOOKUPS = COMPILED
 
 FUNCTIONS = ("gnu_hash", "sysv_hash", "relocation_words", "mark_symbols", "select_pairs", "distinct",
-             "symbol_rules_mask", "unique_hash_mask", "u16_mask", "canonical_chains", "lookup_batch",
+             "symbol_rules_mask", "unique_hash_mask", "u16_mask", "max_u32", "canonical_chains", "lookup_batch",
              "make_references")
 
 

@@ -251,6 +251,11 @@ def unique_hash_mask(chain) -> bytes:
     return bytes(map(shared.__contains__, hashes)).translate(_NONZERO_IS_0)
 
 
+def max_u32(words) -> int:
+    """The largest of native u32 words (0 for none): where a GNU hash table's last chain starts."""
+    return max(_u32(words), default=0)
+
+
 def u16_mask(words, start: int, stop: int, bad) -> bytes:
     """One byte per u16 word ``start``..``stop``-1: 0 where the word is in ``bad``, else 1."""
     view = memoryview(words).cast("B")

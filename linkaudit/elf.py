@@ -1020,7 +1020,7 @@ class _GnuHash:
         # Chain entry i (i >= symbias) is chain[i - symbias]; the chains end where the one
         # starting last ends: that is the table's real size, and every walk stays inside it.
         chains_off = buckets_off + nbuckets * 4
-        last = max(self.buckets, default=0)
+        last = accel.max_u32(self.buckets)  # a Python max() of 65,537 buckets (libtorch_cpu) takes milliseconds
         end = last
         if last:
             if last < self.symbias:

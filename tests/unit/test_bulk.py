@@ -241,6 +241,21 @@ def test_u16_mask_twin(words, start, stop, bad):
     assert a == b
 
 
+def test_max_u32_is_the_largest_word():
+    assert bulk.max_u32(u32([])) == 0
+    assert bulk.max_u32(u32([3, 0xFFFFFFFF, 7])) == 0xFFFFFFFF
+    with pytest.raises(ValueError):
+        bulk.max_u32(b"\0\0\0")
+
+
+@needs_c
+@MANY
+@given(st.binary(max_size=200))
+def test_max_u32_twin(words):
+    a, b = both("max_u32", words)
+    assert a == b
+
+
 @st.composite
 def _gnu_layouts(draw):
     """Bucket starts and chains close to a linker's layout, then perhaps damaged."""
