@@ -28,7 +28,7 @@ class PackageIndex:
         if self._index is None:
             index: dict[str, list[Path]] = {}
             for root in self.roots:
-                _index_tree(Path(root), index, depth=3)
+                _index_tree(root, index, depth=3)
             self._index = index
         return self._index.get(name, [])
 
@@ -43,17 +43,21 @@ def python_package_of(directory: Path) -> str | None:
     return None
 
 
-def _index_tree(root: Path, index: dict[str, list[Path]], depth: int) -> None:
+def _index_tree(root: str, index: dict[str, list[Path]], depth: int) -> None:
+    """Index the ``*.so*`` files under ``root``; directories as strings, a Path only per library found
+    (torch alone has hundreds of header directories in reach)."""
     try:
-        entries = list(os.scandir(root))
+        with os.scandir(root) as it:
+            entries = list(it)
     except OSError:
         return
     for entry in entries:
+        name = entry.name
         try:
             if entry.is_dir(follow_symlinks=False):
-                if depth > 0 and not entry.name.startswith(("__pycache__", ".")) and not entry.name.endswith(".dist-info"):
-                    _index_tree(Path(entry.path), index, depth - 1)
-            elif ".so" in entry.name:
-                index.setdefault(entry.name, []).append(Path(entry.path))
+                if depth > 0 and not name.startswith(("__pycache__", ".")) and not name.endswith(".dist-info"):
+                    _index_tree(entry.path, index, depth - 1)
+            elif ".so" in name:
+                index.setdefault(name, []).append(Path(entry.path))
         except OSError:
             continue
