@@ -244,6 +244,7 @@ class Loader:
         self._dir_memo: dict[tuple[str, str, str], str | Unloadable | None] = {}
         self._cache_memo: dict[tuple[str, str], str | None] = {}
         self._dirs_memo: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._listing_memo: dict[str, frozenset[str] | None] = {}
 
     # -- what the machine and its CPU decide ----------------------------------
 
@@ -366,8 +367,10 @@ class Loader:
     def _try_dir_uncached(self, directory: str, name: str, want: ElfObject, subdirs: tuple[str, ...]) -> str | Unloadable | None:
         seen: set[str] = set()
         for sub in subdirs + ("",):
-            base = os.path.join(directory, sub) if sub else directory
-            candidate = os.path.join(base, name) if base else name
+            base = _join(directory, sub) if sub else directory
+            if self._listed_without(base, name):
+                continue
+            candidate = _join(base, name)
             if candidate in seen:
                 continue
             seen.add(candidate)
@@ -377,6 +380,28 @@ class Loader:
                 case Unloadable() as stop:
                     return stop
         return None
+
+    def _listed_without(self, directory: str, name: str) -> bool:
+        """Whether ``directory``, listed once per run, has no entry ``name``: opening it would fail (ENOENT).
+
+        Most candidates of a search are in hwcaps subdirectories that do not
+        exist: one listing (or one failed listing) per directory answers for
+        all of them instead of an ``open`` each.  Anything listed, and any
+        directory that cannot be listed (no read permission), is opened as
+        the loader would.
+        """
+        if not directory or name in (".", ".."):
+            return False
+        names = self._listing_memo.get(directory, _UNLISTED)
+        if names is _UNLISTED:
+            try:
+                names = frozenset(os.listdir(self._host(directory)))
+            except (FileNotFoundError, NotADirectoryError):  # then no file under it opens either
+                names = frozenset()
+            except (OSError, ValueError):
+                names = None
+            self._listing_memo[directory] = names
+        return names is not None and name not in names
 
     def _verify(self, candidate: str, want: ElfObject) -> CandidateCheck:
         """``open_verify`` for one candidate file.
@@ -761,6 +786,14 @@ def _is_dst(rest: str, name: str) -> int:
     if nxt and (nxt.isalnum() or nxt == "_"):
         return 0
     return len(name)
+
+
+_UNLISTED = object()
+
+
+def _join(directory: str, name: str) -> str:
+    """``os.path.join`` for a relative ``name`` (a hwcaps subdirectory, a name without a slash), without its checks."""
+    return directory + name if not directory or directory.endswith("/") else f"{directory}/{name}"
 
 
 def _origin_of(path: str) -> str:

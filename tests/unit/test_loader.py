@@ -234,6 +234,27 @@ def test_hwcaps_subdirectory_preferred(tmp_path, tree):
     assert load(main, env).direct[0].path == str(v2)
 
 
+def test_hwcaps_subdirectories_reached_through_links_or_dangling(tmp_path, tree):
+    """Search directories are listed once instead of opening every candidate: links must still count as the loader sees them."""
+    plain = tree("a/libused.so", "used.c")
+    elsewhere = tree("elsewhere/libused.so", "used.c")
+    (plain.parent / "glibc-hwcaps").mkdir()
+    (plain.parent / "glibc-hwcaps" / "x86-64-v3").symlink_to(elsewhere.parent)  # a linked hwcaps directory
+    (plain.parent / "glibc-hwcaps" / "x86-64-v2").mkdir()
+    (plain.parent / "glibc-hwcaps" / "x86-64-v2" / "libused.so").symlink_to(tmp_path / "gone.so")  # dangling
+    main = tree("m/libmain.so", "consumer_basic.c", libs=[plain], runpath=[str(plain.parent)])
+    if ElfObject(main).machine != "x86_64":
+        pytest.skip("glibc-hwcaps levels are emulated for x86-64 only")
+    v3 = BARE._replace(overrides=Overrides(cpu_level="x86-64-v3"))
+    assert load(main, v3).direct[0].path == str(plain.parent / "glibc-hwcaps" / "x86-64-v3" / "libused.so")
+    v2 = BARE._replace(overrides=Overrides(cpu_level="x86-64-v2"))
+    assert load(main, v2).direct[0].path == str(plain)  # the dangling link does not open: the search goes on
+    (plain.parent / "glibc-hwcaps" / "x86-64-v2" / "libused.so").unlink()
+    (plain.parent / "glibc-hwcaps" / "x86-64-v2" / "libused.so").mkdir()  # a directory under the name stops it
+    d = load(main, v2).direct[0]
+    assert d.elf is None and d.fatal and "Is a directory" in d.fatal
+
+
 def test_legacy_hwcap_subdirectories_before_2_37(tmp_path, tree):
     plain = tree("a/libused.so", "used.c")
     legacy = tree("a/tls/libused.so", "used.c")
