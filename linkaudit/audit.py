@@ -19,7 +19,7 @@ class AuditOptions(NamedTuple):
     """How a run audits: the loader's environment, workers, what the inputs skip, installed modules."""
 
     env: LoaderEnv = LoaderEnv()
-    jobs: int = 1  # worker processes; 0 = one per core
+    jobs: int = 1  # processes auditing; 0 = one per core for a run big enough to gain from them
     exclude: tuple[str, ...] = ()  # path globs the inputs skip ([tool.linkaudit] exclude)
     modules: tuple[str, ...] = ()  # installed modules/packages to audit (found without importing them)
     skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS  # directory-name globs skipped while walking
@@ -32,12 +32,13 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
     ``progress(done, total)`` is called as objects finish.  Wheel members are
     extracted to a temporary directory that is removed before this returns.
     """
-    from linkaudit.parallel import default_jobs, few_collections, run
+    from linkaudit.parallel import default_jobs, few_collections, run, worth_forking
 
     options = options or AuditOptions()
     with collect(paths, options.exclude, options.modules, options.skip_dirs, root=options.env.root) as \
             (targets, errors), few_collections():
-        jobs = options.jobs if options.jobs > 0 else default_jobs()
+        # the default (0) is every core, when the run is big enough to gain from them
+        jobs = options.jobs if options.jobs > 0 else default_jobs() if worth_forking(targets) else 1
         outcomes = run(targets, audit_one, options.env, jobs, progress)
         objects = [o for o in outcomes if isinstance(o, ObjectReport)]
         errors += [o for o in outcomes if isinstance(o, ErrorEntry)]

@@ -1,22 +1,31 @@
 """Auditing many objects at once: a process pool whose workers keep their own parse cache.
 
-Targets are cut into contiguous chunks; every worker process keeps one
-:class:`~linkaudit.loader.Loader` (and so one parse cache) for its lifetime,
-so a library shared by the objects of a chunk is parsed at most once per
-worker.  The calling process audits chunks as well (``-j 2`` is one worker
-and this process), so its share is neither forked for nor pickled back.
-Results come back in input order whatever order the chunks finish in.
-Processes, not threads: the work is pure-Python parsing, bound by the GIL.
+Every worker process keeps one :class:`~linkaudit.loader.Loader` (and so one
+parse cache) for its lifetime.  The list of targets is handed out from both
+ends: workers take chunks from the front, the calling process audits chunks
+from the back (``-j 2`` is one worker and this process), so what it audits is
+neither forked for nor pickled back, and each process walks a contiguous,
+path-sorted stretch whose objects share their libraries (few are parsed
+twice).  Chunks shrink as the two ends meet (a fraction of what is left), so
+nobody waits long for the last one.  A worker sends its chunk back pickled
+with paths by their text (one ``Path`` per distinct path in this process,
+not one per field).  Results come back in input order whatever order the
+chunks finish in.  Processes, not threads: the work is pure-Python parsing,
+bound by the GIL.
 """
 
 from __future__ import annotations
 
+import copyreg
+import functools
 import gc
+import io
 import os
+import pickle
 import sys
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +40,12 @@ if TYPE_CHECKING:
 
 _WORKER: tuple[Loader, AuditFn] | None = None  # this worker process's loader and audit function
 
+# Below this much work the pool costs more than it gains (importing it, forking, a thread, the
+# pipes: about 30 ms here), so the default -j audits in this process: an object count, or the
+# bytes of the few objects named (a small object takes a few ms, a big C++ library 0.1-0.4 ms per MB).
+WORTH_FORKING_OBJECTS = 16
+WORTH_FORKING_BYTES = 512 << 20
+
 
 def default_jobs() -> int:
     """All the cores this process may run on."""
@@ -38,6 +53,19 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def worth_forking(targets: Sequence[Target]) -> bool:
+    """Whether a run is big enough for worker processes to pay for themselves (the default -j asks this)."""
+    if len(targets) >= WORTH_FORKING_OBJECTS:
+        return True
+    total = 0
+    for t in targets:
+        try:
+            total += os.stat(t.path).st_size
+        except OSError:
+            pass
+    return len(targets) >= 2 and total >= WORTH_FORKING_BYTES
 
 
 @contextmanager
@@ -57,10 +85,15 @@ def few_collections() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-def chunked(n: int, jobs: int) -> list[range]:
-    """Contiguous index ranges: about four per worker, so a slow chunk does not idle the others."""
-    size = max(1, -(-n // (jobs * 4)))
-    return [range(i, min(n, i + size)) for i in range(0, n, size)]
+def chunk_size(left: int, jobs: int) -> int:
+    """How many of the ``left`` objects not handed out yet the next chunk takes.
+
+    A fraction of what is left (guided scheduling): big chunks first, few
+    round trips; small ones at the end, so the last chunk still running when
+    everything else is done is short.  Each worker holds two chunks (one
+    running, one queued) and this process takes one at a time.
+    """
+    return max(1, min(left, left // (2 * jobs)))
 
 
 def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int,
@@ -68,10 +101,10 @@ def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int
     """One outcome per target, in input order, audited by ``jobs`` processes: this one and ``jobs - 1`` workers.
 
     ``audit_one(target, loader)`` audits one target and never raises; it must
-    be a module-level function (it is sent to the workers by name).  This
-    process audits chunks too, from the end of the list while the workers
-    take them from the front: what it audits is never pickled, and the two
-    ends of a path-sorted list share few libraries, so fewer are parsed twice.
+    be a module-level function (it is sent to the workers by name).  Workers
+    take chunks from the front of the list, this process from the back: what
+    it audits is never pickled, and the two ends of a path-sorted list share
+    few libraries, so fewer are parsed twice.
     """
     from linkaudit.loader import Loader, ObjectCache
 
@@ -88,6 +121,7 @@ def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     jobs = min(jobs, n)
+    workers = jobs - 1
     results: list[Outcome | None] = [None] * n
     # fork is the cheapest start; from 3.12 on it warns when threads exist, so use forkserver there
     methods = multiprocessing.get_all_start_methods()
@@ -95,30 +129,31 @@ def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int
         context = multiprocessing.get_context("fork")
     else:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
-    pending = deque(chunked(n, jobs))
+    lo, hi = 0, n  # targets[lo:hi] are not handed out yet
     done = 0
 
     def store(chunk: range, outcomes: list[Outcome]) -> None:
         nonlocal done
-        for i, outcome in zip(chunk, outcomes):
-            results[i] = outcome
+        results[chunk.start:chunk.stop] = outcomes
         done += len(chunk)
         if progress:
             progress(done, n)
 
-    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context, initializer=_init,
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init,
                              initargs=(env, audit_one)) as pool, _workers_stopped_on_exit(pool):
         running: dict = {}
-        while pending or running:
-            while pending and len(running) < 2 * (jobs - 1):  # two each: a worker never waits for this process
-                chunk = pending.popleft()
+        while lo < hi or running:
+            while lo < hi and len(running) < 2 * workers:  # two each: a worker never waits for this process
+                chunk = range(lo, lo + chunk_size(hi - lo, jobs))
+                lo = chunk.stop
                 try:
-                    running[pool.submit(_work, [targets[i] for i in chunk])] = chunk
+                    running[pool.submit(_work, targets[chunk.start:chunk.stop])] = chunk
                 except Exception as exc:  # the pool broke: a worker died
                     store(chunk, _failed(chunk, targets, exc))
             finished = [f for f in running if f.done()]
-            if not finished and pending:
-                chunk = pending.pop()
+            if not finished and lo < hi:
+                chunk = range(hi - chunk_size(hi - lo, jobs), hi)
+                hi = chunk.start
                 store(chunk, [audit_one(targets[i], loader) for i in chunk])
                 continue
             if not finished:
@@ -132,7 +167,7 @@ def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int
 def _outcomes(future, chunk: range, targets: Sequence[Target]) -> list[Outcome]:
     """A finished chunk's outcomes; when its worker died (killed, out of memory), an error per object."""
     try:
-        return future.result()
+        return _unpack(future.result())
     except Exception as exc:
         return _failed(chunk, targets, exc)
 
@@ -170,7 +205,42 @@ def _init(env: LoaderEnv, audit_one: AuditFn) -> None:
     _WORKER = (Loader(env, ObjectCache()), audit_one)
 
 
-def _work(chunk: list[Target]) -> list[Outcome]:
+def _work(chunk: Sequence[Target]) -> bytes:
     assert _WORKER is not None
     loader, audit_one = _WORKER
-    return [audit_one(t, loader) for t in chunk]
+    return _pack([audit_one(t, loader) for t in chunk])
+
+
+# -- sending outcomes back --------------------------------------------------------------
+
+_PATH_TYPE = type(Path("/"))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _path(text: str) -> Path:
+    """One ``Path`` per distinct path: building one parses it (a tenth of unpickling a chunk)."""
+    return Path(text)
+
+
+def _reduce_path(path: Path) -> tuple[Callable[[str], Path], tuple[str]]:
+    return _path, (str(path),)
+
+
+_REDUCERS = {**copyreg.dispatch_table, _PATH_TYPE: _reduce_path}
+
+
+def _pack(outcomes: list[Outcome]) -> bytes:
+    """A chunk's outcomes as bytes: paths by their text (``Path`` pickles as its parts, rebuilt one by one).
+
+    Objects the report shares (a library's path, a binding seen by several
+    entries) are pickled once per chunk, as references after the first.
+    """
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _REDUCERS
+    pickler.dump(outcomes)
+    return buffer.getvalue()
+
+
+def _unpack(data: bytes) -> list[Outcome]:
+    return pickle.loads(data)

@@ -9,7 +9,7 @@ import pytest
 
 from linkaudit.inputs import Target
 from linkaudit.loader import Loader, LoaderEnv
-from linkaudit.parallel import chunked, run
+from linkaudit.parallel import chunk_size, run, worth_forking
 from linkaudit.report import ErrorEntry
 
 
@@ -28,11 +28,31 @@ def dying_audit(target: Target, loader: Loader) -> ErrorEntry:
 TARGETS = [Target(Path(f"/nowhere/t{i}"), f"t{i}") for i in range(6)]
 
 
-@pytest.mark.parametrize(("n", "jobs"), [(0, 2), (1, 4), (6, 2), (100, 3)])
-def test_chunks_cover_every_index_once_in_order(n: int, jobs: int) -> None:
-    chunks = chunked(n, jobs)
-    assert [i for c in chunks for i in c] == list(range(n))
-    assert len(chunks) <= max(1, jobs * 4)
+@pytest.mark.parametrize(("n", "jobs"), [(1, 2), (7, 4), (100, 2), (361, 2), (1000, 3)])
+def test_chunks_shrink_as_the_list_is_handed_out_and_cover_it(n: int, jobs: int) -> None:
+    left, sizes = n, []
+    while left:
+        size = chunk_size(left, jobs)
+        assert 1 <= size <= left
+        sizes.append(size)
+        left -= size
+    assert sum(sizes) == n
+    assert sizes == sorted(sizes, reverse=True)  # big first, small last: the last chunk to finish is short
+    assert sizes[-1] == 1
+    assert sizes[0] <= max(1, n // (2 * jobs))
+
+
+def test_small_runs_are_not_worth_a_pool(tmp_path: Path) -> None:
+    small = [Target(tmp_path / f"t{i}", f"t{i}") for i in range(3)]
+    for t in small:
+        t.path.write_bytes(b"x" * 100)
+    assert not worth_forking(small)
+    assert not worth_forking(small[:1])
+    assert worth_forking(TARGETS * 3)  # many objects: worth it whatever their size (these do not even exist)
+    big = tmp_path / "big"
+    with open(big, "wb") as fh:
+        fh.truncate(600 << 20)  # sparse: a big library's size without its bytes
+    assert worth_forking([small[0], Target(big, "big")])
 
 
 def test_one_job_audits_in_this_process_in_order() -> None:
