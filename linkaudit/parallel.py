@@ -17,7 +17,6 @@ bound by the GIL.
 from __future__ import annotations
 
 import copyreg
-import functools
 import gc
 import io
 import os
@@ -216,14 +215,10 @@ def _work(chunk: Sequence[Target]) -> bytes:
 _PATH_TYPE = type(Path("/"))
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def _path(text: str) -> Path:
-    """One ``Path`` per distinct path: building one parses it (a tenth of unpickling a chunk)."""
-    return Path(text)
-
-
 def _reduce_path(path: Path) -> tuple[Callable[[str], Path], tuple[str]]:
-    return _path, (str(path),)
+    from linkaudit.objectreport import path_of  # one Path per distinct path, in the worker and here
+
+    return path_of, (str(path),)
 
 
 _REDUCERS = {**copyreg.dispatch_table, _PATH_TYPE: _reduce_path}
