@@ -71,27 +71,31 @@ def _head(path: str) -> bytes:
         os.close(fd)
 
 
-def _is_linked_elf(path: str, strict: bool = False) -> bool:
-    """ELF and not a relocatable object (.o): what a directory scan audits.
+def _sniff(path: str) -> tuple[tuple[int, int], bool]:
+    """The file's identity (device, inode) and whether it is ELF and not a relocatable object (.o).
 
-    Other files that are not linked objects (core dumps, ET_NONE) are audited so
-    that they are reported as such, like a damaged header.
-
-    ``strict``: a file that cannot be opened raises OSError instead of counting as "no".
+    What a directory scan audits.  Other files that are not linked objects
+    (core dumps, ET_NONE) are audited so that they are reported as such, like
+    a damaged header.  One open, one fstat, one read: the walk does this for
+    every file under the tree.  Raises OSError when the file cannot be opened.
     """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block the walk
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block the walk
-        try:
-            head = os.read(fd, 18) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
-        finally:
-            os.close(fd)
+        st = os.fstat(fd)
+        head = os.read(fd, 18) if stat.S_ISREG(st.st_mode) else b""
+    finally:
+        os.close(fd)
+    linked = len(head) == 18 and head[:4] == ELF_MAGIC and \
+        int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") != ET_REL
+    return (st.st_dev, st.st_ino), linked
+
+
+def _is_linked_elf(path: str) -> bool:
+    """:func:`_sniff`'s verdict; a file that cannot be opened counts as "no"."""
+    try:
+        return _sniff(path)[1]
     except OSError:
-        if strict:
-            raise
         return False
-    if len(head) < 18 or head[:4] != ELF_MAGIC:
-        return False
-    return int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") != ET_REL
 
 
 def not_linked_reason(head: bytes) -> str | None:
@@ -273,21 +277,29 @@ def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
                         continue
                     if not entry.is_file():
                         continue
-                    est = entry.stat()
+                    est = None
             except OSError:
                 continue
-            fkey = (est.st_dev, est.st_ino)
-            if fkey in seen:
-                continue
             if wheels is not None and entry.name.endswith(".whl"):
-                seen.add(fkey)
-                yield from wheels.expand(where)
+                try:
+                    est = est or os.stat(where)
+                except OSError:
+                    continue
+                if (est.st_dev, est.st_ino) not in seen:
+                    seen.add((est.st_dev, est.st_ino))
+                    yield from wheels.expand(where)
                 continue
             try:
-                if not _is_linked_elf(where, strict=True):
-                    continue
+                fkey, linked = _sniff(where)
             except OSError as exc:  # an unreadable file may be an object: say so rather than skip it
-                yield ErrorEntry(entry.path, f"cannot read file: {(exc.strerror or str(exc)).lower()}")
+                try:
+                    est = est or os.stat(where)
+                except OSError:
+                    continue  # gone meanwhile
+                if (est.st_dev, est.st_ino) not in seen:
+                    yield ErrorEntry(entry.path, f"cannot read file: {(exc.strerror or str(exc)).lower()}")
+                continue
+            if not linked or fkey in seen:
                 continue
             seen.add(fkey)
             yield Target(Path(where), entry.path)
