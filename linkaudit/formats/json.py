@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from json.encoder import encode_basestring_ascii as _string  # what json.dumps writes a str as (ensure_ascii)
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from linkaudit.gate import gate_of
 from linkaudit.hostparams import LoaderParams
 from linkaudit.report import (
     SCHEMA_VERSION,
+    Binding,
     Finding,
     Gate,
     NeededEntry,
@@ -24,18 +26,30 @@ from linkaudit.report import (
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
+    """The document: top-level keys in order; each object already encoded (see :class:`_Encoded`)."""
     gate = gate_of(report)
     by_object: dict[str, list[Finding]] = {}
     for f in gate.findings:
         by_object.setdefault(f.object, []).append(f)
+    seen: dict[int, tuple[str, str]] = {}
     return {
         "schema": SCHEMA_VERSION,
         "gate": _gate(gate),
-        "objects": [_object(o, by_object.get(o.path, ())) for o in report.objects],
+        "objects": [_object(o, by_object.get(o.path, ()), seen) for o in report.objects],
         "wheels": [_wheel(w, by_object.get(w.path, ())) for w in report.wheels],
         "errors": [{"path": e.path, "message": e.message} for e in report.errors],
         "loader": [_loader(p) for p in report.loader],
     }
+
+
+class _Encoded(str):
+    """JSON text already encoded exactly as ``json.dumps`` would encode the value: written as is.
+
+    An object's bindings are most of the document and the same few thousand
+    records recur across objects (:mod:`linkaudit.objectreport` shares them):
+    each distinct one is encoded once and its text spliced in, the rest of an
+    object encoded by :mod:`json` around it with the same separators.
+    """
 
 
 def _loader(p: LoaderParams) -> dict[str, Any]:
@@ -90,17 +104,22 @@ def _step(st: SearchStep) -> dict[str, str]:
     return {"directory": st.directory, "source": st.source, "via": st.via.value}
 
 
-def _needed(n: NeededEntry) -> dict[str, Any]:
-    return {
+def _needed(n: NeededEntry, seen: dict[int, tuple[str, str]]) -> str:
+    symbols, bindings = [], []
+    for b in n.bindings:  # shared records: encoded once per document, found again by identity
+        done = seen.get(id(b))
+        if done is None:
+            done = seen[id(b)] = _binding(b)
+        symbols.append(done[0])
+        bindings.append(done[1])
+    head = json.dumps({
         "name": n.name,
         "path": _p(n.path),
         "found_via": n.found_via.value if n.found_via else None,
         "status": n.status.value,
         "category": n.category.value,
-        "symbols": list(n.symbols),
-        "bindings": [
-            {"symbol": b.symbol, "version": b.version, "weak": b.weak, "owner": b.owner and str(b.owner)} for b in n.bindings
-        ],
+    })
+    tail = json.dumps({
         "python_package": n.python_package,
         "drags": [str(p) for p in n.drags],
         "drags_bytes": n.drags_bytes,
@@ -109,12 +128,21 @@ def _needed(n: NeededEntry) -> dict[str, Any]:
         "candidates": [str(c) for c in n.candidates],
         "uncertain": n.uncertain,
         "loads_providers": list(n.loads_providers),
-    }
+    })
+    return f'{head[:-1]}, "symbols": [{", ".join(symbols)}], "bindings": [{", ".join(bindings)}], {tail[1:]}'
 
 
-def _object(o: ObjectReport, findings: Iterable[Finding]) -> dict[str, Any]:
+def _binding(b: Binding) -> tuple[str, str]:
+    """A binding's symbol and the binding itself as ``json.dumps`` writes them (strings through its own escaper)."""
+    symbol = _string(b.symbol)
+    version = "null" if b.version is None else _string(b.version)
+    owner = _string(str(b.owner)) if b.owner else "null"
+    return symbol, f'{{"symbol": {symbol}, "version": {version}, "weak": {"true" if b.weak else "false"}, "owner": {owner}}}'
+
+
+def _object(o: ObjectReport, findings: Iterable[Finding], seen: dict[int, tuple[str, str]]) -> _Encoded:
     unneeded = [lib for lib in o.loaded if lib.only_for_unneeded]
-    return {
+    head = json.dumps({
         "path": o.path,
         "machine": o.machine,
         "abi": o.abi,
@@ -122,7 +150,8 @@ def _object(o: ObjectReport, findings: Iterable[Finding]) -> dict[str, Any]:
         "libc": o.libc,
         "soname": o.soname,
         "is_python_extension": o.is_python_extension,
-        "needed": [_needed(n) for n in o.needed],
+    })
+    tail = json.dumps({
         "unresolved": list(o.unresolved),
         "missing_transitive": [{"name": m.name, "needed_by": m.needed_by, "why": m.why,
                                 "searched": [_step(st) for st in m.searched]} for m in o.missing_transitive],
@@ -174,7 +203,9 @@ def _object(o: ObjectReport, findings: Iterable[Finding]) -> dict[str, Any]:
         "rpath_findings": [
             {"entry": f.entry, "kind": f.kind.value, "message": f.message, "tag": f.tag} for f in o.rpath_findings
         ],
-    }
+    })
+    needed = ", ".join(_needed(n, seen) for n in o.needed)
+    return _Encoded(f'{head[:-1]}, "needed": [{needed}], {tail[1:]}')
 
 
 def _p(path: Path | None) -> str | None:
@@ -196,7 +227,7 @@ def dumps(data: dict[str, Any]) -> str:
     parts = []
     for key, value in data.items():
         if isinstance(value, list) and value:
-            items = ",\n".join(json.dumps(v) for v in value)
+            items = ",\n".join(v if isinstance(v, _Encoded) else json.dumps(v) for v in value)
             parts.append(f"{json.dumps(key)}: [\n{items}\n]")
         else:
             parts.append(f"{json.dumps(key)}: {json.dumps(value)}")

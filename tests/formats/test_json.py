@@ -181,6 +181,26 @@ def test_output_is_one_json_document_ending_in_newline(sample_report: Report) ->
     json.loads(text)
 
 
+def test_each_object_is_written_as_json_dumps_writes_it(sample_report: Report) -> None:
+    """Bindings are encoded once and spliced into their object: byte for byte what the json module writes."""
+    from linkaudit.report import Binding, Owner
+
+    shared = Binding('q"uote\\ \u00e9 \udcff \u2028', None, True, "/lib/libx.so", Owner("libx.so.1", "X_1"))
+    ext = sample_report.objects[0]
+    needed = tuple(replace(n, bindings=n.bindings + (shared, shared, Binding("plain", "V", False, None)))
+                   for n in ext.needed)
+    report = replace(sample_report, objects=(replace(ext, needed=needed),) + sample_report.objects[1:])
+    text = JsonFormat().format(report)
+    data = json.loads(text)
+    objects = text.split('"objects": [\n', 1)[1].split("\n]", 1)[0].split(",\n")
+    assert objects == [json.dumps(o) for o in data["objects"]]  # the stdlib's encoding of what was decoded
+    first = data["objects"][0]["needed"][0]
+    shown = 'q"uote\\ \u00e9 \\xff \u2028'  # an undecodable byte reads \xff, as everywhere in the document
+    assert first["bindings"][-3:-1] == [{"symbol": shown, "version": None, "weak": True,
+                                         "owner": "libx.so.1 (X_1)"}] * 2
+    assert first["symbols"][-3:] == [shown, shown, "plain"]
+
+
 @pytest.mark.parametrize("fixture", ["sample_report", "clean_report", "empty_report"])
 def test_validates_against_shipped_schema(fixture: str, request: pytest.FixtureRequest, report_schema: dict) -> None:
     jsonschema.Draft202012Validator.check_schema(report_schema)
