@@ -142,7 +142,9 @@ def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int
                              initargs=(env, audit_one)) as pool, _workers_stopped_on_exit(pool):
         running: dict = {}
         while lo < hi or running:
-            while lo < hi and len(running) < 2 * workers:  # two each: a worker never waits for this process
+            # two each, so a worker never waits for this process; a second one only while there is enough
+            # left for this process too (with two big objects, one each)
+            while lo < hi and (len(running) < workers or (len(running) < 2 * workers and hi - lo >= 2 * jobs)):
                 chunk = range(lo, lo + chunk_size(hi - lo, jobs))
                 lo = chunk.stop
                 try:

@@ -99,3 +99,10 @@ def test_few_collections_raises_the_thresholds_for_the_run_only() -> None:
         assert gc.get_threshold()[0] >= 100_000
         raise KeyboardInterrupt  # restored however the run ends
     assert gc.get_threshold() == before
+
+
+def test_two_objects_are_one_each() -> None:
+    """A run of two big objects: the worker gets one and this process audits the other, not both to the worker."""
+    out = run(TARGETS[:2], slow_audit, LoaderEnv(), 2)
+    assert [e.path for e in out] == ["t0", "t1"]
+    assert out[0].message != str(os.getpid()) and out[1].message == str(os.getpid())
