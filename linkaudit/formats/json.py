@@ -26,6 +26,13 @@ from linkaudit.report import (
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
+    """The document as plain data: what ``--format json`` writes, decoded."""
+    data = _document(report)
+    data["objects"] = [json.loads(o) for o in data["objects"]]
+    return data
+
+
+def _document(report: Report) -> dict[str, Any]:
     """The document: top-level keys in order; each object already encoded (see :class:`_Encoded`)."""
     gate = gate_of(report)
     by_object: dict[str, list[Finding]] = {}
@@ -214,7 +221,7 @@ def _p(path: Path | None) -> str | None:
 
 class JsonFormat(Format):
     def format(self, report: Report) -> str:
-        return dumps(report_to_dict(report))
+        return dumps(_document(report))
 
 
 def dumps(data: dict[str, Any]) -> str:
