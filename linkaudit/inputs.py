@@ -280,31 +280,36 @@ def _walk(top: str, seen: set[tuple[int, int]], exclude: tuple[str, ...] = (),
                     est = None
             except OSError:
                 continue
-            if wheels is not None and entry.name.endswith(".whl"):
-                try:
-                    est = est or os.stat(where)
-                except OSError:
-                    continue
-                if (est.st_dev, est.st_ino) not in seen:
-                    seen.add((est.st_dev, est.st_ino))
-                    yield from wheels.expand(where)
-                continue
-            try:
-                fkey, linked = _sniff(where)
-            except OSError as exc:  # an unreadable file may be an object: say so rather than skip it
-                try:
-                    est = est or os.stat(where)
-                except OSError:
-                    continue  # gone meanwhile
-                if (est.st_dev, est.st_ino) not in seen:
-                    yield ErrorEntry(entry.path, f"cannot read file: {(exc.strerror or str(exc)).lower()}")
-                continue
-            if not linked or fkey in seen:
-                continue
-            seen.add(fkey)
-            yield Target(Path(where), entry.path)
+            yield from _file(entry, where, est, seen, wheels)
         inside = ancestors | {key}
         stack.extend((sub, inside) for sub in reversed(subdirs))
+
+
+def _file(entry: os.DirEntry, where: str, est: os.stat_result | None, seen: set[tuple[int, int]],
+          wheels: _Wheels | None) -> Iterator[Target | ErrorEntry]:
+    """One regular file met by the walk (``est``: its stat when already made): a wheel, an object, an error, or nothing."""
+    if wheels is not None and entry.name.endswith(".whl"):
+        try:
+            est = est or os.stat(where)
+        except OSError:
+            return
+        if (est.st_dev, est.st_ino) not in seen:
+            seen.add((est.st_dev, est.st_ino))
+            yield from wheels.expand(where)
+        return
+    try:
+        key, linked = _sniff(where)
+    except OSError as exc:  # an unreadable file may be an object: say so rather than skip it
+        try:
+            est = est or os.stat(where)
+        except OSError:
+            return  # gone meanwhile
+        if (est.st_dev, est.st_ino) not in seen:
+            yield ErrorEntry(entry.path, f"cannot read file: {(exc.strerror or str(exc)).lower()}")
+        return
+    if linked and key not in seen:
+        seen.add(key)
+        yield Target(Path(where), entry.path)
 
 
 # Wheels are untrusted archives: bounds on what one may make us extract.
