@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from linkaudit.categories import classify
 from linkaudit.errors import ElfReadError
-from linkaudit.report import Binding, Dependency, LoadedLibrary, NeededEntry, ObjectReport, Owner
+from linkaudit.report import Binding, Dependency, LoadedLibrary, NeededEntry, ObjectReport, Owner, SearchStep
 from linkaudit.verdicts import Resolved, Verdicts, soname_or
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from linkaudit.elf import ElfObject
     from linkaudit.inputs import Target
     from linkaudit.loader import LoadedObject, LoadResult
-    from linkaudit.report import SearchStep
 
 
 def needed_entries(elf: ElfObject, result: LoadResult, verdicts: Verdicts, resolved: Resolved,
@@ -141,31 +140,52 @@ _DEPENDENCIES: dict[tuple, Dependency] = {}  # as _BINDINGS: every library's own
 
 
 def renamed(report: ObjectReport, target: Target) -> ObjectReport:
-    """Wheel members: name libraries found inside the extracted wheel as ``x.whl!pkg.libs/lib.so``."""
-    def p(path: Path | None) -> Path | None:
-        return None if path is None else Path(target.rename(str(path)))
+    """Wheel members: name libraries found inside the extracted wheel as ``x.whl!pkg.libs/lib.so``.
+
+    Records that name nothing inside the wheel (system libraries, their bindings) are kept as they
+    are, not copied: most of a report, and a binding copied per entry would be made again per object.
+    """
+    assert target.alias is not None
+    inside, shown = target.alias[0] + "/", target.alias[1]
+    rename = target.rename
+
+    def p(path: Path) -> Path:
+        text = str(path)
+        return path_of(rename(text)) if text.startswith(inside) else path
 
     def s(text: str) -> str:
-        assert target.alias is not None
-        return text.replace(target.alias[0] + "/", target.alias[1])
+        return text.replace(inside, shown)
 
-    def steps(searched: tuple[SearchStep, ...]) -> tuple[SearchStep, ...]:
-        return tuple(replace(st, directory=target.rename(st.directory), source=s(st.source)) for st in searched)
+    def step(st: SearchStep) -> SearchStep:
+        directory, source = rename(st.directory), s(st.source)
+        return st if directory == st.directory and source == st.source else SearchStep(directory, source, st.via)
 
+    def binding(b: Binding) -> Binding:
+        if not (b.provider and b.provider.startswith(inside)):
+            return b
+        done = bindings.get(b)
+        if done is None:
+            done = bindings[b] = Binding(b.symbol, b.version, b.weak, rename(b.provider), b.owner)
+        return done
+
+    def dependency(d: Dependency) -> Dependency:
+        path = d.path and rename(d.path)
+        searched = tuple(step(st) for st in d.searched)
+        return d if path == d.path and searched == d.searched else Dependency(d.name, path, searched)
+
+    bindings: dict[Binding, Binding] = {}
     needed = tuple(replace(
-        n, path=p(n.path), drags=tuple(Path(target.rename(str(d))) for d in n.drags),
-        bindings=tuple(replace(b, provider=b.provider and target.rename(b.provider)) for b in n.bindings),
-        searched=steps(n.searched),
+        n, path=n.path and p(n.path), drags=tuple(p(d) for d in n.drags),
+        bindings=tuple(binding(b) for b in n.bindings),
+        searched=tuple(step(st) for st in n.searched),
         uncertain=n.uncertain and s(n.uncertain),
     ) for n in report.needed)
-    loaded = tuple(replace(lib, path=Path(target.rename(str(lib.path))),
-                           needed_by=tuple(target.rename(x) for x in lib.needed_by),
-                           needs=tuple(replace(d, path=d.path and target.rename(d.path), searched=steps(d.searched))
-                                       for d in lib.needs))
+    loaded = tuple(replace(lib, path=p(lib.path), needed_by=tuple(rename(x) for x in lib.needed_by),
+                           needs=tuple(dependency(d) for d in lib.needs))
                    for lib in report.loaded)
-    missing = tuple(replace(m, needed_by=target.rename(m.needed_by), why=s(m.why), searched=steps(m.searched))
-                    for m in report.missing_transitive)
-    return replace(report, needed=needed, loaded=loaded, ldd_unused=tuple(target.rename(x) for x in report.ldd_unused),
+    missing = tuple(replace(m, needed_by=rename(m.needed_by), why=s(m.why),
+                            searched=tuple(step(st) for st in m.searched)) for m in report.missing_transitive)
+    return replace(report, needed=needed, loaded=loaded, ldd_unused=tuple(rename(x) for x in report.ldd_unused),
                    warnings=tuple(s(w) for w in report.warnings),
                    rpath_findings=tuple(replace(f, message=s(f.message)) for f in report.rpath_findings),
                    missing_transitive=missing)
