@@ -116,11 +116,14 @@ def judge(result: LoadResult, resolved: Resolved) -> Verdicts:
 
 def providers(resolutions: Iterable[Resolution], scope: list[LoadedObject]) -> dict[LoadedObject, list[Resolution]]:
     """The libraries that satisfy at least one reference, each with the references it satisfies."""
-    out: dict[LoadedObject, list[Resolution]] = {}
+    by_index: dict[int, list[Resolution]] = {}
     for r in resolutions:
-        if r.scope_index not in (None, 0):
-            out.setdefault(scope[r.scope_index], []).append(r)  # type: ignore[index]
-    return out
+        if k := r.scope_index:  # neither unresolved (None) nor the object itself (0)
+            hit = by_index.get(k)
+            if hit is None:
+                hit = by_index[k] = []
+            hit.append(r)
+    return {scope[k]: refs for k, refs in by_index.items()}  # a search list holds each object once
 
 
 def _loaded_without(dep: LoadedObject, direct: list[LoadedObject],
@@ -187,8 +190,8 @@ def unresolved(resolutions: Iterable[Resolution], is_extension: bool) -> tuple[l
     """Strong references nothing defines, split into (unresolved, left to the Python host)."""
     missing: list[str] = []
     host: list[str] = []
-    for r in resolutions:
-        if r.scope_index is None and not r.ref.weak:
+    for r in [r for r in resolutions if r.scope_index is None]:  # few: filtered first, looked at after
+        if not r.ref.weak:
             name = r.ref.name.decode("utf-8", "surrogateescape")
             (host if is_extension and name.startswith(("Py", "_Py")) else missing).append(name)
     return missing, host
