@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from linkaudit.inputs import BUILD_SCRATCH_DIRS, collect
+from linkaudit.inputs import BUILD_SCRATCH_DIRS, walking
 from linkaudit.loader import LoaderEnv, loader_assumptions
 from linkaudit.objectaudit import audit_one
 from linkaudit.report import ErrorEntry, ObjectReport, Report
@@ -32,14 +32,15 @@ def audit(paths: Iterable[str], options: AuditOptions | None = None,
     ``progress(done, total)`` is called as objects finish.  Wheel members are
     extracted to a temporary directory that is removed before this returns.
     """
-    from linkaudit.parallel import default_jobs, few_collections, run, worth_forking
+    from linkaudit.parallel import default_jobs, few_collections, run
 
     options = options or AuditOptions()
-    with collect(paths, options.exclude, options.modules, options.skip_dirs, root=options.env.root) as \
-            (targets, errors), few_collections():
-        # the default (0) is every core, when the run is big enough to gain from them
-        jobs = options.jobs if options.jobs > 0 else default_jobs() if worth_forking(targets) else 1
-        outcomes = run(targets, audit_one, options.env, jobs, progress)
+    with walking(paths, options.exclude, options.modules, options.skip_dirs, root=options.env.root) as \
+            (found, targets, errors), few_collections():
+        # the default (0) is every core, when the run is big enough to gain from them; workers start
+        # on the first objects while the walk goes on
+        jobs = options.jobs if options.jobs > 0 else default_jobs()
+        outcomes = run(found, audit_one, options.env, jobs, progress, auto=options.jobs <= 0)
         objects = [o for o in outcomes if isinstance(o, ObjectReport)]
         errors += [o for o in outcomes if isinstance(o, ErrorEntry)]
         wheels = ()

@@ -119,16 +119,36 @@ def collect(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterab
 
     Under ``root`` (``--root``), links met inside the image are resolved inside it.
     """
+    with walking(paths, exclude, modules, skip_dirs, root) as (found, targets, errors):
+        for _ in found:  # the whole walk first
+            pass
+        yield targets, errors
+
+
+@contextmanager
+def walking(paths: Iterable[str], exclude: tuple[str, ...] = (), modules: Iterable[str] = (),
+            skip_dirs: tuple[str, ...] = BUILD_SCRATCH_DIRS,
+            root: str | None = None) -> Iterator[tuple[Iterator[Target], list[Target], list[ErrorEntry]]]:
+    """:func:`collect` as the walk goes: (the targets as they are found, those found so far, the errors so far).
+
+    A run can start auditing the first objects while the walk goes on (the
+    lists are complete once the iterator is exhausted); wheel members live in
+    a work directory removed on exit.
+    """
     workdir = _LazyWorkdir()
-    try:
-        targets: list[Target] = []
-        errors: list[ErrorEntry] = []
+    targets: list[Target] = []
+    errors: list[ErrorEntry] = []
+
+    def found() -> Iterator[Target]:
         for item in iter_targets(paths, exclude, modules=modules, workdir=workdir, skip_dirs=skip_dirs, root=root):
             if isinstance(item, ErrorEntry):
                 errors.append(item)
             else:
                 targets.append(item)
-        yield targets, errors
+                yield item
+
+    try:
+        yield found(), targets, errors
     finally:
         workdir.cleanup()
 

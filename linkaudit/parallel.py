@@ -19,10 +19,11 @@ from __future__ import annotations
 import copyreg
 import gc
 import io
+import itertools
 import os
 import pickle
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,74 +96,141 @@ def chunk_size(left: int, jobs: int) -> int:
     return max(1, min(left, left // (2 * jobs)))
 
 
-def run(targets: Sequence[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int,
-        progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
+def run(targets: Iterable[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int,
+        progress: Callable[[int, int], None] | None = None, *, auto: bool = False) -> list[Outcome]:
     """One outcome per target, in input order, audited by ``jobs`` processes: this one and ``jobs - 1`` workers.
 
     ``audit_one(target, loader)`` audits one target and never raises; it must
     be a module-level function (it is sent to the workers by name).  Workers
     take chunks from the front of the list, this process from the back: what
     it audits is never pickled, and the two ends of a path-sorted list share
-    few libraries, so fewer are parsed twice.
+    few libraries, so fewer are parsed twice.  ``targets`` may be the walk
+    itself (a generator): workers start on the first objects it finds while
+    this process walks on.  ``auto``: ``jobs`` is the default, taken only for
+    a run worth a pool (:func:`worth_forking`).
     """
     from linkaudit.loader import Loader, ObjectCache
 
-    n = len(targets)
+    source = iter(targets)
+    peek = max(jobs, WORTH_FORKING_OBJECTS)
+    head = list(itertools.islice(source, peek))
+    walking = len(head) == peek  # the walk may find more
+    if not walking and (auto and not worth_forking(head)):
+        jobs = 1
     loader = Loader(env, ObjectCache())
-    if jobs <= 1 or n < 2:
+    if jobs <= 1 or len(head) < 2:
+        listed = head + list(source)
         out = []
-        for k, target in enumerate(targets, 1):
+        for k, target in enumerate(listed, 1):
             out.append(audit_one(target, loader))
             if progress:
-                progress(k, n)
+                progress(k, len(listed))
         return out
-    import multiprocessing  # imported here: a one-file audit must not pay ~10 ms for the pool machinery
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    return _Pool(source, head, walking, audit_one, loader, min(jobs, len(head)), progress).run()
 
-    jobs = min(jobs, n)
-    workers = jobs - 1
-    results: list[Outcome | None] = [None] * n
-    # fork is the cheapest start; from 3.12 on it warns when threads exist, so use forkserver there
-    methods = multiprocessing.get_all_start_methods()
-    if sys.version_info < (3, 12) and "fork" in methods:
-        context = multiprocessing.get_context("fork")
-    else:
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
-    lo, hi = 0, n  # targets[lo:hi] are not handed out yet
-    done = 0
 
-    def store(chunk: range, outcomes: list[Outcome]) -> None:
-        nonlocal done
-        results[chunk.start:chunk.stop] = outcomes
-        done += len(chunk)
-        if progress:
-            progress(done, n)
+# While the walk goes on (its length unknown), workers take chunks of this many objects as it finds them;
+# this process walks that many at a time between looks at the workers.
+WALK_CHUNK = 8
+WALK_STEP = 16
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init,
-                             initargs=(env, audit_one)) as pool, _workers_stopped_on_exit(pool):
-        running: dict = {}
-        while lo < hi or running:
-            # two each, so a worker never waits for this process; a second one only while there is enough
-            # left for this process too (with two big objects, one each)
-            while lo < hi and (len(running) < workers or (len(running) < 2 * workers and hi - lo >= 2 * jobs)):
-                chunk = range(lo, lo + chunk_size(hi - lo, jobs))
-                lo = chunk.stop
-                try:
-                    running[pool.submit(_work, targets[chunk.start:chunk.stop])] = chunk
-                except Exception as exc:  # the pool broke: a worker died
-                    store(chunk, _failed(chunk, targets, exc))
-            finished = [f for f in running if f.done()]
-            if not finished and lo < hi:
-                chunk = range(hi - chunk_size(hi - lo, jobs), hi)
-                hi = chunk.start
-                store(chunk, [audit_one(targets[i], loader) for i in chunk])
-                continue
-            if not finished:
-                finished = list(wait(running, return_when=FIRST_COMPLETED).done)
-            for future in finished:
-                chunk = running.pop(future)
-                store(chunk, _outcomes(future, chunk, targets))
-    return results  # type: ignore[return-value]
+
+class _Pool:
+    """One parallel run: the workers, what is handed out, what came back."""
+
+    def __init__(self, source: Iterator[Target], found: list[Target], walking: bool, audit_one: AuditFn,
+                 loader: Loader, jobs: int, progress: Callable[[int, int], None] | None) -> None:
+        self.source, self.targets, self.walking = source, found, walking
+        self.audit_one, self.loader, self.jobs, self.workers, self.progress = audit_one, loader, jobs, jobs - 1, progress
+        self.results: list[Outcome | None] = [None] * len(found)
+        self.lo, self.hi = 0, len(found)  # targets[lo:hi] are not handed out yet (hi grows while walking)
+        self.done = 0
+        self.running: dict = {}  # future -> its chunk
+
+    def run(self) -> list[Outcome]:
+        import multiprocessing  # imported here: a one-file audit must not pay ~10 ms for the pool machinery
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork is the cheapest start; from 3.12 on it warns when threads exist, so use forkserver there
+        methods = multiprocessing.get_all_start_methods()
+        if sys.version_info < (3, 12) and "fork" in methods:
+            context = multiprocessing.get_context("fork")
+        else:
+            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init,
+                                 initargs=(self.loader.env, self.audit_one)) as pool, _workers_stopped_on_exit(pool):
+            self.pool = pool
+            while self.walking:
+                self._feed()
+                self._walk()
+                self._reap(block=False)
+            if self.progress and self.done:
+                self.progress(self.done, len(self.targets))
+            while self.lo < self.hi or self.running:
+                self._feed()
+                if not self._reap(block=False) and self.lo < self.hi:  # nothing back yet: audit a chunk here
+                    chunk = range(self.hi - self._own_size(), self.hi)
+                    self.hi = chunk.start
+                    self._store(chunk, [self.audit_one(self.targets[i], self.loader) for i in chunk])
+                elif self.lo >= self.hi:
+                    self._reap(block=True)
+        return self.results  # type: ignore[return-value]
+
+    def _own_size(self) -> int:
+        """This process's next chunk: the guided size, but short enough to be back before the workers run dry.
+
+        Half of what each worker holds: the workers' chunks may be small (handed out while walking).
+        """
+        size = chunk_size(self.hi - self.lo, self.jobs)
+        queued = sum(len(chunk) for chunk in self.running.values())
+        return max(1, min(size, queued // (2 * self.workers))) if queued else size
+
+    def _walk(self) -> None:
+        found = list(itertools.islice(self.source, WALK_STEP))
+        self.targets += found
+        self.results += [None] * len(found)
+        self.hi = len(self.targets)
+        self.walking = len(found) == WALK_STEP
+
+    def _feed(self) -> None:
+        """Two chunks per worker, so a worker never waits for this process; while walking, fixed ones.
+
+        A second one only while there is enough left for this process too (with two big objects, one each).
+        """
+        while self.lo < self.hi and len(self.running) < 2 * self.workers:
+            left = self.hi - self.lo
+            if self.walking:
+                if left < WALK_CHUNK:
+                    return
+                size = WALK_CHUNK
+            elif len(self.running) >= self.workers and left < 2 * self.jobs:
+                return
+            else:
+                size = chunk_size(left, self.jobs)
+            chunk = range(self.lo, self.lo + size)
+            self.lo = chunk.stop
+            try:
+                self.running[self.pool.submit(_work, self.targets[chunk.start:chunk.stop])] = chunk
+            except Exception as exc:  # the pool broke: a worker died
+                self._store(chunk, _failed(chunk, self.targets, exc))
+
+    def _reap(self, block: bool) -> bool:
+        """Store what finished (waiting for something when ``block``); False when nothing had."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        finished = [f for f in self.running if f.done()]
+        if not finished and block and self.running:
+            finished = list(wait(self.running, return_when=FIRST_COMPLETED).done)
+        for future in finished:
+            chunk = self.running.pop(future)
+            self._store(chunk, _outcomes(future, chunk, self.targets))
+        return bool(finished)
+
+    def _store(self, chunk: range, outcomes: list[Outcome]) -> None:
+        self.results[chunk.start:chunk.stop] = outcomes
+        self.done += len(chunk)
+        if self.progress and not self.walking:  # the total is known once the walk is over
+            self.progress(self.done, len(self.targets))
 
 
 def _outcomes(future, chunk: range, targets: Sequence[Target]) -> list[Outcome]:

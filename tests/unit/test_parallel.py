@@ -106,3 +106,31 @@ def test_two_objects_are_one_each() -> None:
     out = run(TARGETS[:2], slow_audit, LoaderEnv(), 2)
     assert [e.path for e in out] == ["t0", "t1"]
     assert out[0].message != str(os.getpid()) and out[1].message == str(os.getpid())
+
+
+def timed_audit(target: Target, loader: Loader) -> ErrorEntry:
+    import time
+
+    return ErrorEntry(target.display, f"{os.getpid()} {time.monotonic()}")
+
+
+def test_workers_start_while_the_walk_goes_on_and_small_default_runs_stay_here() -> None:
+    import time
+
+    walk_ended: list[float] = []
+
+    def slow_walk():
+        for i in range(48):
+            if i >= 16:
+                time.sleep(0.005)
+            yield Target(Path(f"/nowhere/t{i}"), f"t{i}")
+        walk_ended.append(time.monotonic())
+
+    seen: list[tuple[int, int]] = []
+    out = run(slow_walk(), timed_audit, LoaderEnv(), 2, progress=lambda k, n: seen.append((k, n)))
+    assert [e.path for e in out] == [f"t{i}" for i in range(48)]
+    stamps = [(pid, float(t)) for pid, t in (e.message.split() for e in out)]
+    assert any(pid != str(os.getpid()) and t < walk_ended[0] for pid, t in stamps)  # audited before the walk ended
+    assert seen[-1] == (48, 48) and all(n == 48 for _, n in seen)  # progress only once the total is known
+    small = run(iter(TARGETS), timed_audit, LoaderEnv(), 2, auto=True)  # the default -j on six small objects
+    assert {e.message.split()[0] for e in small} == {str(os.getpid())}
