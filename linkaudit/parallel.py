@@ -6,12 +6,13 @@ ends: workers take chunks from the front, the calling process audits chunks
 from the back (``-j 2`` is one worker and this process), so what it audits is
 neither forked for nor pickled back, and each process walks a contiguous,
 path-sorted stretch whose objects share their libraries (few are parsed
-twice).  Chunks shrink as the two ends meet (a fraction of what is left), so
-nobody waits long for the last one.  A worker sends its chunk back pickled
-with paths by their text (one ``Path`` per distinct path in this process,
-not one per field).  Results come back in input order whatever order the
-chunks finish in.  Processes, not threads: the work is pure-Python parsing,
-bound by the GIL.
+twice).  Workers start on the first objects while this process is still
+walking the inputs.  Chunks shrink as the two ends meet (a fraction of what
+is left), so nobody waits long for the last one.  A worker sends its chunk
+back pickled with paths by their text (one ``Path`` per distinct path in
+this process, not one per field).  Results come back in input order
+whatever order the chunks finish in.  Processes, not threads: the work is
+pure-Python parsing, bound by the GIL.
 """
 
 from __future__ import annotations
