@@ -245,6 +245,7 @@ class Loader:
         self._cache_memo: dict[tuple[str, str], str | None] = {}
         self._dirs_memo: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._listing_memo: dict[str, frozenset[str] | None] = {}
+        self._split_memo: dict[tuple, tuple[str, ...]] = {}
 
     # -- what the machine and its CPU decide ----------------------------------
 
@@ -336,8 +337,20 @@ class Loader:
             i += 1 + length
         return "".join(out)
 
-    def _split(self, text: str, obj: LoadedObject, seps: str = ":") -> list[str]:
-        """``fillin_rpath``: split, expand, normalise trailing slashes, drop duplicates."""
+    def _split(self, text: str, obj: LoadedObject, seps: str = ":") -> tuple[str, ...]:
+        """``fillin_rpath``: split, expand, normalise trailing slashes, drop duplicates.
+
+        Remembered for the run: the objects of a tree carry the same few RPATHs. What an
+        element expands to depends on the object's path ($ORIGIN) and machine ($PLATFORM, $LIB).
+        """
+        key = (text, seps) if "$" not in text else \
+            (text, seps, obj.path, machine_of(obj.elf).name if obj.elf is not None else None)
+        dirs = self._split_memo.get(key)
+        if dirs is None:
+            dirs = self._split_memo[key] = tuple(self._split_uncached(text, obj, seps))
+        return dirs
+
+    def _split_uncached(self, text: str, obj: LoadedObject, seps: str) -> list[str]:
         items = [text]
         for sep in seps:
             items = [p for part in items for p in part.split(sep)]
@@ -478,7 +491,7 @@ class Loader:
             dirs = self._dirs_memo[machine.name] = (self.hwcap_subdirs(want), self.default_dirs(want))
         subdirs, defaults = dirs
 
-        def scan(dirs: list[str], via: FoundVia, source: str) -> Found | NotFound | None:
+        def scan(dirs: Iterable[str], via: FoundVia, source: str) -> Found | NotFound | None:
             for d in dirs:
                 steps.append(SearchStep(d, source, via))
                 match self._try_dir(d, name, want, subdirs):
