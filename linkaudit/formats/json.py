@@ -20,6 +20,7 @@ from linkaudit.report import (
     ObjectReport,
     Report,
     SearchStep,
+    Status,
     VendoredStatus,
     WheelReport,
 )
@@ -149,6 +150,7 @@ def _binding(b: Binding) -> tuple[str, str]:
 
 def _object(o: ObjectReport, findings: Iterable[Finding], seen: dict[int, tuple[str, str]]) -> _Encoded:
     unneeded = [lib for lib in o.loaded if lib.only_for_unneeded]
+    statuses = [n.status for n in o.needed]
     head = json.dumps({
         "path": o.path,
         "machine": o.machine,
@@ -180,11 +182,11 @@ def _object(o: ObjectReport, findings: Iterable[Finding], seen: dict[int, tuple[
         ],
         "summary": {
             "needed": len(o.needed),
-            "used": sum(1 for n in o.needed if n.status.value == "used"),
-            "unused": sum(1 for n in o.needed if n.status.value == "unused"),
-            "incidental": sum(1 for n in o.needed if n.status.value == "incidental"),
-            "missing": sum(1 for n in o.needed if n.status.value == "missing"),
-            "not_on_host": sum(1 for n in o.needed if n.status.value == "not_on_host"),
+            "used": statuses.count(Status.USED),
+            "unused": statuses.count(Status.UNUSED),
+            "incidental": statuses.count(Status.INCIDENTAL),
+            "missing": statuses.count(Status.MISSING),
+            "not_on_host": statuses.count(Status.NOT_ON_HOST),
             "missing_transitive": len(o.missing_transitive),
             "loaded": len(o.loaded),
             "loaded_bytes": sum(lib.size for lib in o.loaded),
