@@ -194,14 +194,14 @@ class _Pool:
         self.walking = len(found) == WALK_STEP
 
     def _feed(self) -> None:
-        """Two chunks per worker, so a worker never waits for this process; while walking, fixed ones.
+        """Two chunks per worker, so a worker never waits for this process; while walking, small fixed ones.
 
         A second one only while there is enough left for this process too (with two big objects, one each).
         """
         while self.lo < self.hi and len(self.running) < 2 * self.workers:
             left = self.hi - self.lo
-            if self.walking:
-                if left < WALK_CHUNK:
+            if self.walking:  # never more than the workers' share of what is found so far
+                if self.lo + WALK_CHUNK > len(self.targets) * self.workers // self.jobs:
                     return
                 size = WALK_CHUNK
             elif len(self.running) >= self.workers and left < 2 * self.jobs:
