@@ -145,7 +145,8 @@ def _binding(b: Binding) -> tuple[str, str]:
     symbol = _string(b.symbol)
     version = "null" if b.version is None else _string(b.version)
     owner = _string(str(b.owner)) if b.owner else "null"
-    return symbol, f'{{"symbol": {symbol}, "version": {version}, "weak": {"true" if b.weak else "false"}, "owner": {owner}}}'
+    weak = "true" if b.weak else "false"
+    return symbol, f'{{"symbol": {symbol}, "version": {version}, "weak": {weak}, "owner": {owner}}}'
 
 
 def _object(o: ObjectReport, findings: Iterable[Finding], seen: dict[int, tuple[str, str]]) -> _Encoded:
