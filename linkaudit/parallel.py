@@ -142,7 +142,8 @@ class _Pool:
     def __init__(self, source: Iterator[Target], found: list[Target], walking: bool, audit_one: AuditFn,
                  loader: Loader, jobs: int, progress: Callable[[int, int], None] | None) -> None:
         self.source, self.targets, self.walking = source, found, walking
-        self.audit_one, self.loader, self.jobs, self.workers, self.progress = audit_one, loader, jobs, jobs - 1, progress
+        self.audit_one, self.loader, self.progress = audit_one, loader, progress
+        self.jobs, self.workers = jobs, jobs - 1
         self.results: list[Outcome | None] = [None] * len(found)
         self.lo, self.hi = 0, len(found)  # targets[lo:hi] are not handed out yet (hi grows while walking)
         self.done = 0
