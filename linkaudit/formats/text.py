@@ -142,8 +142,19 @@ class TextFormat(Format):
         stripped = line.lstrip(" ")
         indent = " " * (len(line) - len(stripped))
         width = max(40, self.width - len(indent))
+        if fits_one_line(stripped, width):  # most lines: what textwrap would give, without its regexes
+            out.append(Line(((line, style),)))
+            return
         for chunk in textwrap.wrap(stripped, width=width, break_on_hyphens=False, break_long_words=False) or [""]:
             out.append(Line(((indent + chunk, style),)))
+
+
+def fits_one_line(text: str, width: int) -> bool:
+    """Whether ``textwrap.wrap(text, width)`` is ``[text]``: it fits, and there is no whitespace to drop or replace.
+
+    Printable text has no tab, newline or other whitespace but the space (textwrap's set is ASCII).
+    """
+    return 0 < len(text) <= width and text.isprintable() and not text.startswith(" ") and not text.endswith(" ")
 
 
 _NARROW = dict.fromkeys(map(ord, ELLIPSIS + "\u2014\u2013"))  # the report's own punctuation: one cell each

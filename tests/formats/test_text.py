@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataclasses import replace
 
@@ -170,3 +172,17 @@ def test_totals_line_with_libraries_not_on_this_host(sample_report: Report, clea
     text = " ".join(TextFormat(width=200).format(two).split())
     assert "2 objects: 2 used, 0 incidental, 0 unused, 0 missing dependencies, 1 not on this host." in text
     assert "not on this host dependencies" not in text
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab -\t\n\xa0\u2003\u00e9\x0b\x0c\r\u2028.,")) | st.characters(),
+                    max_size=60),
+       width=st.integers(1, 60))
+def test_a_line_taken_as_fitting_is_what_textwrap_gives(text: str, width: int) -> None:
+    """Lines that fit skip textwrap: only when textwrap would return them unchanged."""
+    import textwrap
+
+    from linkaudit.formats.text import fits_one_line
+
+    if fits_one_line(text, width):
+        assert textwrap.wrap(text, width=width, break_on_hyphens=False, break_long_words=False) == [text]
