@@ -165,20 +165,52 @@ class _Namespace:
     loaded: list[LoadedObject]  # the l_next chain, main first; faked entries included
     by_id: dict[tuple[int, int], LoadedObject]  # (st_dev, st_ino) -> mapped object: _dl_map_object's file identity
     warnings: list[str] = field(default_factory=list)
+    # every name and soname of a mapped object -> the first such object in chain order: _dl_map_object's
+    # first loop, without walking the chain for each DT_NEEDED entry (the interpreter is asked last)
+    names: dict[str, LoadedObject] = field(default_factory=dict)
+    interp_joined: bool = False
+
+    def __post_init__(self) -> None:
+        for obj in self.loaded:
+            self._index(obj)
+
+    def _index(self, obj: LoadedObject) -> None:
+        if obj.elf is None:  # faked entries never match
+            return
+        for name in obj.names:
+            self.names.setdefault(name, obj)
+        soname = _soname(obj)
+        if soname is not None:
+            self.names.setdefault(soname, obj)
+
+    def also_named(self, obj: LoadedObject, name: str) -> None:
+        """``obj`` was found under ``name`` too (``add_name_to_object``)."""
+        obj.names.add(name)
+        if obj.elf is not None:
+            self.names.setdefault(name, obj)
 
     def already_loaded(self, name: str) -> LoadedObject | None:
         """``_dl_map_object``'s first loop: an object loaded under this name or soname (faked ones never match)."""
+        cand = self.names.get(name)
+        if cand is not None:
+            cand.names.add(name)
+            return cand
         interp = self.interp
-        for cand in self.loaded + ([interp] if interp and interp not in self.loaded else []):
-            if cand.elf is None:
-                continue
-            if name in cand.names or name == _soname(cand):
-                cand.names.add(name)
-                if cand is interp and cand not in self.loaded:
-                    self.loaded.append(cand)
-                    self.by_id.setdefault(cand.elf.file_id, cand)
-                return cand
+        if interp is None or interp.elf is None or self.interp_joined:
+            return None
+        if name in interp.names or name == _soname(interp):
+            interp.names.add(name)
+            self._join_interp()
+            self.by_id.setdefault(interp.elf.file_id, interp)
+            return interp
         return None
+
+    def _join_interp(self) -> None:
+        assert self.interp is not None
+        self.loaded.append(self.interp)
+        if not self.interp_joined:
+            self.interp_joined = True
+            self._index(self.interp)
 
     def same_file(self, elf: ElfObject) -> LoadedObject | None:
         """An object already mapped from the same file under another name (the interpreter included)."""
@@ -186,7 +218,7 @@ class _Namespace:
         interp = self.interp
         if same is None and interp is not None and interp.elf is not None and interp.elf.file_id == elf.file_id:
             same = interp
-            self.loaded.append(interp)
+            self._join_interp()
         return same
 
     def add(self, obj: LoadedObject) -> LoadedObject:
@@ -194,6 +226,7 @@ class _Namespace:
         self.loaded.append(obj)
         if obj.elf is not None:
             self.by_id[obj.elf.file_id] = obj
+            self._index(obj)
         return obj
 
 
@@ -703,7 +736,7 @@ class Loader:
             return ns.add(LoadedObject(None, name, set(), requester, None, raw, depth, searched=searched,
                                        fatal=str(exc)))
         if (same := ns.same_file(elf)) is not None:
-            same.names.add(name)
+            ns.also_named(same, name)
             return same
         return ns.add(LoadedObject(elf, path, {name, path}, requester, via, raw, depth, searched=searched,
                                    python_package=package))
