@@ -279,6 +279,7 @@ class Loader:
         self._dirs_memo: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._listing_memo: dict[str, frozenset[str] | None] = {}
         self._split_memo: dict[tuple, tuple[str, ...]] = {}
+        self._steps_memo: dict[tuple[str, str, FoundVia], SearchStep] = {}
 
     # -- what the machine and its CPU decide ----------------------------------
 
@@ -526,7 +527,7 @@ class Loader:
 
         def scan(dirs: Iterable[str], via: FoundVia, source: str) -> Found | NotFound | None:
             for d in dirs:
-                steps.append(SearchStep(d, source, via))
+                steps.append(self._step(d, source, via))
                 match self._try_dir(d, name, want, subdirs):
                     case str(path):
                         return Found(path, via, tuple(steps))
@@ -562,9 +563,9 @@ class Loader:
         if cached == "":  # a binary search with a pure-Python compare: worth remembering
             cached = self._cache_memo[(name, machine.name)] = self._cache_lookup(name, want)
         if cached is None and self.env.cache_file:
-            steps.append(SearchStep(self.env.cache_file, "ld.so.cache: no entry", FoundVia.CACHE))
+            steps.append(self._step(self.env.cache_file, "ld.so.cache: no entry", FoundVia.CACHE))
         if cached is not None:
-            steps.append(SearchStep(os.path.dirname(cached), "ld.so.cache", FoundVia.CACHE))
+            steps.append(self._step(os.path.dirname(cached), "ld.so.cache", FoundVia.CACHE))
             if not (nodeflib and any(cached.startswith(d + "/") for d in defaults)):
                 match self._verify(cached, want):
                     case Candidate.LOADABLE:
@@ -585,6 +586,14 @@ class Loader:
                     package = python_package_of(candidate.parent) or candidate.parent.name
                     return Found(str(candidate), FoundVia.PYTHON_PACKAGE, tuple(steps), package)
         return NotFound(tuple(steps))
+
+    def _step(self, directory: str, source: str, via: FoundVia) -> SearchStep:
+        """One record per distinct step in a run: every object of a tree searches the same directories."""
+        key = (directory, source, via)
+        step = self._steps_memo.get(key)
+        if step is None:
+            step = self._steps_memo[key] = SearchStep(directory, source, via)
+        return step
 
     # -- ld.so.cache --------------------------------------------------------
 
