@@ -42,9 +42,11 @@ if TYPE_CHECKING:
 _WORKER: tuple[Loader, AuditFn] | None = None  # this worker process's loader and audit function
 
 # Below this much work the pool costs more than it gains (importing it, forking, a thread, the
-# pipes: about 30 ms here), so the default -j audits in this process: an object count, or the
-# bytes of the few objects named (a small object takes a few ms, a big C++ library 0.1-0.4 ms per MB).
-WORTH_FORKING_OBJECTS = 16
+# pipes, and each process parsing the shared libraries that most of a small run's time goes to:
+# 16 or 32 small system libraries took longer with -j 2 than with -j 1 here, 64 about as long),
+# so the default -j audits in this process: an object count, or the bytes of the few objects named
+# (a big C++ library takes 0.1-0.4 ms per MB).
+WORTH_FORKING_OBJECTS = 64
 WORTH_FORKING_BYTES = 512 << 20
 
 
@@ -113,7 +115,7 @@ def run(targets: Iterable[Target], audit_one: AuditFn, env: LoaderEnv, jobs: int
     from linkaudit.loader import Loader, ObjectCache
 
     source = iter(targets)
-    peek = max(jobs, WORTH_FORKING_OBJECTS)
+    peek = max(jobs, WORTH_FORKING_OBJECTS if auto else 2)  # enough to decide, and to give every process one
     head = list(itertools.islice(source, peek))
     walking = len(head) == peek  # the walk may find more
     if not walking and (auto and not worth_forking(head)):

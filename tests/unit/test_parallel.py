@@ -48,7 +48,7 @@ def test_small_runs_are_not_worth_a_pool(tmp_path: Path) -> None:
         t.path.write_bytes(b"x" * 100)
     assert not worth_forking(small)
     assert not worth_forking(small[:1])
-    assert worth_forking(TARGETS * 3)  # many objects: worth it whatever their size (these do not even exist)
+    assert worth_forking(TARGETS * 11)  # many objects: worth it whatever their size (these do not even exist)
     big = tmp_path / "big"
     with open(big, "wb") as fh:
         fh.truncate(600 << 20)  # sparse: a big library's size without its bytes
