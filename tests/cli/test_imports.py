@@ -22,9 +22,13 @@ from conftest import IS_GLIBC
 
 REPO = Path(__file__).resolve().parents[2]
 
-# `python -m linkaudit ARGS`, in-process via runpy, then the names of every module loaded.
+# `python -m linkaudit ARGS`, in-process via runpy, then the names of every module loaded (the run ends in
+# os._exit, turned back into SystemExit here so the driver can speak after it).
 DRIVER = """
-import runpy, sys
+import os, runpy, sys
+def _exit(code):
+    raise SystemExit(code)
+os._exit = _exit
 sys.argv = ["linkaudit", *sys.argv[1:]]
 try:
     runpy.run_module("linkaudit", run_name="__main__", alter_sys=True)

@@ -133,7 +133,7 @@ def _plant(directory: Path, marker: Path, as_packages: bool = False) -> None:
 
 
 # what the console script's generated wrapper does (its sys.path[0] is its bin/, here it is '')
-CONSOLE_SCRIPT = ["-c", "import sys; from linkaudit.__main__ import main; sys.exit(main())"]
+CONSOLE_SCRIPT = ["-c", "import sys; from linkaudit.__main__ import console; sys.exit(console())"]
 
 
 @pytest.mark.parametrize("launcher", [["-m", "linkaudit"], CONSOLE_SCRIPT], ids=["python-m", "console-script"])

@@ -32,7 +32,7 @@ def _pyproject(path: Path) -> dict:
 def test_distribution_name_is_not_the_unrelated_linkaudit() -> None:
     project = _pyproject(REPO / "pyproject.toml")["project"]
     assert project["name"] == DIST_NAME
-    assert project["scripts"] == {"linkaudit": "linkaudit.__main__:main"}  # the command keeps its name; enters where sys.path is cleaned
+    assert project["scripts"] == {"linkaudit": "linkaudit.__main__:console"}  # the command keeps its name; enters where sys.path is cleaned
 
 
 def test_root_build_needs_neither_torch_nor_a_compiler() -> None:

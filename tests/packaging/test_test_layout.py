@@ -15,7 +15,7 @@ TESTS = ROOT / "tests"
 
 NO_TEST_MODULE = {
     "__init__.py": "package markers",
-    "__main__.py": "`python -m linkaudit` calls cli.main; tests/cli runs it that way",
+    "__main__.py": "`python -m linkaudit` and the console script call cli.main through console(); tests/cli runs it that way",
     "errors.py": "exception classes only; each is asserted where it is raised (test_elf, test_config, ...)",
     "report.py": "frozen dataclasses with no logic beyond two properties; every test builds or reads them",
     "formats/interface.py": "the Format protocol, no code; test_output_format checks every format against it",
