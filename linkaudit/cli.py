@@ -202,7 +202,8 @@ FAIL_ON_HELP = ("Findings that fail the gate, comma-separated or repeated: "
 @click.option("--glibc-version", "glibc_version", metavar="X.Y",
               help="Audit for this glibc release. [default: this system's, or the --root's libc]")
 @click.option("--jobs", "-j", "jobs", type=click.IntRange(min=0), default=0, metavar="N",
-              help="Audit N objects in parallel (worker processes). [default: all cores]")
+              help="Audit N objects in parallel (worker processes); 0: all cores once a run has 64 objects or "
+                   "512 MB of them, else one process. [default: 0]")
 @click.version_option(__version__, "--version", prog_name="linkaudit")
 @click.pass_obj
 def main(app: App, paths: tuple[str, ...], fmt: str, fail_on: tuple[str, ...], allow_empty: bool,
