@@ -9,8 +9,8 @@ from pathlib import Path
 
 from linkaudit.inputs import Target
 from linkaudit.objectreport import renamed
-from linkaudit.report import (Binding, Category, FoundVia, LoadedLibrary, NeededEntry, ObjectReport, SearchStep,
-                              Status)
+from linkaudit.report import (Binding, Category, FoundVia, LoadedLibrary, MissingLibrary, NeededEntry, ObjectReport,
+                              SearchStep, Status)
 
 WORK = "/scratch/wheel-x1"  # where the wheel was extracted
 ALIAS = "pkg-1.0-py3-none-any.whl!"
@@ -27,8 +27,11 @@ def test_renamed_rewrites_every_path_inside_the_extracted_wheel() -> None:
                               Binding("g", None, True, None)))
     loaded = (LoadedLibrary("libz-1234abcd.so.1", Path(lib), None, FoundVia.RUNPATH, Category.OTHER, 10, 1,
                             (f"{WORK}/pkg/ext.so",)),)
+    gone = MissingLibrary("libgone.so", lib, "cannot open shared object file: No such file or directory",
+                          (SearchStep(f"{WORK}/pkg.libs", f"RUNPATH of {lib}", FoundVia.RUNPATH),))
     report = ObjectReport(f"{ALIAS}pkg/ext.so", "x86_64", 64, None, (z, c), loaded, (),
-                          ldd_unused=(lib,), warnings=(f"{WORK}/pkg.libs/libdep.so: damaged",))
+                          ldd_unused=(lib,), warnings=(f"{WORK}/pkg.libs/libdep.so: damaged",),
+                          missing_transitive=(gone,))
     out = renamed(report, Target(Path(f"{WORK}/pkg/ext.so"), f"{ALIAS}pkg/ext.so", (WORK, ALIAS)))
 
     assert out.needed[0].path == Path(f"{ALIAS}pkg.libs/libz-1234abcd.so.1")
@@ -41,4 +44,7 @@ def test_renamed_rewrites_every_path_inside_the_extracted_wheel() -> None:
     assert out.loaded[0].needed_by == (f"{ALIAS}pkg/ext.so",)
     assert out.ldd_unused == (f"{ALIAS}pkg.libs/libz-1234abcd.so.1",)
     assert out.warnings == (f"{ALIAS}pkg.libs/libdep.so: damaged",)
+    [m] = out.missing_transitive
+    assert m.needed_by == f"{ALIAS}pkg.libs/libz-1234abcd.so.1" and m.searched[0].directory == f"{ALIAS}pkg.libs"
+    assert m.searched[0].source == f"RUNPATH of {ALIAS}pkg.libs/libz-1234abcd.so.1"
     assert WORK not in repr(out)
