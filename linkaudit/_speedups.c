@@ -809,6 +809,18 @@ static void indices_free(Indices *l) {
         PyMem_Free(l->items);
 }
 
+/* Symbol `idx`, a candidate of a chain walk, added to `out` when its name is `name`: 0, UNDECIDED or -1.
+ * What both hash tables' walks do with each candidate, in walk order. */
+static int keep_if_named(const Tables *t, uint64_t idx, const char *name, Py_ssize_t len, Indices *out) {
+    Entry e;
+    if (entry_at(t, idx, &e) < 0)
+        return UNDECIDED;
+    int same = name_is(t, e.name, name, len);
+    if (same <= 0)
+        return same; /* 0: another name; UNDECIDED or -1 as name_is says */
+    return indices_add(out, (uint32_t)idx) < 0 ? -1 : 0;
+}
+
 /* The candidates named `name`, in walk order, into `out`: 0, UNDECIDED or -1. */
 static int gnu_named(const Tables *t, uint32_t h, const char *name, Py_ssize_t len, Indices *out) {
     const int bits = t->wide ? 64 : 32;
@@ -853,29 +865,16 @@ static int gnu_named(const Tables *t, uint32_t h, const char *name, Py_ssize_t l
     }
     if (rc != 0)
         goto done;
-    for (size_t j = 0; j < hits.n; j++) {
+    for (size_t j = 0; j < hits.n && rc == 0; j++) {
         uint64_t idx = (uint64_t)hits.items[j] + t->symbias;
         if (t->has_xlat) {
             if ((Py_ssize_t)hits.items[j] >= t->xlat.len / 4) {
                 rc = UNDECIDED;
-                goto done;
+                break;
             }
             idx = word_at(&t->xlat, (Py_ssize_t)hits.items[j]);
         }
-        Entry e;
-        if (entry_at(t, idx, &e) < 0) {
-            rc = UNDECIDED;
-            goto done;
-        }
-        int same = name_is(t, e.name, name, len);
-        if (same < 0) {
-            rc = same;
-            goto done;
-        }
-        if (same && indices_add(out, (uint32_t)idx) < 0) {
-            rc = -1;
-            goto done;
-        }
+        rc = keep_if_named(t, idx, name, len, out);
     }
 done:
     indices_free(&hits);
@@ -913,22 +912,8 @@ static int sysv_named(const Tables *t, uint32_t h, const char *name, Py_ssize_t 
         count++;
         idx = word_at(&t->chain, (Py_ssize_t)idx);
     }
-    for (size_t j = 0; j < all.n; j++) {
-        Entry e;
-        if (entry_at(t, all.items[j], &e) < 0) {
-            rc = UNDECIDED;
-            goto done;
-        }
-        int same = name_is(t, e.name, name, len);
-        if (same < 0) {
-            rc = same;
-            goto done;
-        }
-        if (same && indices_add(out, all.items[j]) < 0) {
-            rc = -1;
-            goto done;
-        }
-    }
+    for (size_t j = 0; j < all.n && rc == 0; j++)
+        rc = keep_if_named(t, all.items[j], name, len, out);
 done:
     indices_free(&all);
     return rc;
