@@ -22,6 +22,18 @@ from linkaudit import bulk
 
 from _compiled import WHY_NOT, speedups as _speedups  # tests/unit/_compiled.py: built in place, or compiled here
 
+
+def real_libraries(*patterns: str) -> list[str]:
+    """This system's libraries matching ``patterns`` (``{arch}``: Python's multiarch triplet), sorted; skip if none."""
+    import glob
+    import sysconfig
+
+    arch = sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu"
+    paths = sorted(p for pattern in patterns for p in glob.glob(pattern.format(arch=arch)))
+    if not paths:
+        pytest.skip(f"none of {', '.join(patterns)} on this system")
+    return paths
+
 needs_c = pytest.mark.skipif(_speedups is None, reason=WHY_NOT)
 MANY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -289,13 +301,9 @@ def test_canonical_chains_twin(layout):
 @needs_c
 def test_twins_on_real_tables():
     """Every function on the tables of a few real libraries of this machine, both byte orders of data."""
-    import glob
-
     from linkaudit.elf import ElfObject, _GnuHash
 
-    paths = sorted(glob.glob("/usr/lib/x86_64-linux-gnu/libstdc++.so.6*") + glob.glob("/lib/x86_64-linux-gnu/libc.so.6"))
-    if not paths:
-        pytest.skip("no libstdc++/libc in the multiarch directory")
+    paths = real_libraries("/usr/lib/{arch}/libstdc++.so.6*", "/lib/{arch}/libc.so.6")
     for path in paths:
         obj = ElfObject(path)
         table = obj.hash_table
@@ -447,15 +455,11 @@ def _lookup_by_binding(scope_objs, refs):
 
 def test_lookup_batch_is_the_lookup_of_binding_on_real_libraries():
     """bulk.lookup_batch over real tables answers what binding's own lookup answers, reference by reference."""
-    import glob
-
     from linkaudit import binding
     from linkaudit.elf import Sym
     from linkaudit.loader import Loader, LoaderEnv
 
-    paths = sorted(glob.glob("/usr/lib/x86_64-linux-gnu/libstdc++.so.6.*") + glob.glob("/usr/lib/x86_64-linux-gnu/libxml2.so.2.*"))
-    if not paths:
-        pytest.skip("no libstdc++/libxml2 in the multiarch directory")
+    paths = real_libraries("/usr/lib/{arch}/libstdc++.so.6.*", "/usr/lib/{arch}/libxml2.so.2.*")
     for path in paths:
         scope = [o.elf for o in Loader(LoaderEnv(python_package_rule=False)).load(path).searchlist]
         refs = [r for r in binding.references(scope[0]) if not r.protected]
@@ -504,14 +508,10 @@ def test_make_references_twin(args):
 
 def test_make_references_is_reference_by_reference_on_real_objects():
     """bulk.make_references gives what binding's per-relocation ``_reference`` gives (first of each key kept)."""
-    import glob
-
     from linkaudit import binding
     from linkaudit.elf import ElfObject
 
-    paths = sorted(glob.glob("/usr/lib/x86_64-linux-gnu/libstdc++.so.6.*") + glob.glob("/lib/x86_64-linux-gnu/libc.so.6"))
-    if not paths:
-        pytest.skip("no libstdc++/libc in the multiarch directory")
+    paths = real_libraries("/usr/lib/{arch}/libstdc++.so.6.*", "/lib/{arch}/libc.so.6")
     for path in paths:
         main = ElfObject(path)
         blocks, _, classes = binding._relocation_blocks(main)
